@@ -1,0 +1,3 @@
+//! The `ml-connector` command.
+
+fn main() {}

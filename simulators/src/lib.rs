@@ -1,0 +1,4 @@
+//! Fake Adobe Commerce and SYSPRO servers.
+
+pub mod commerce;
+pub mod syspro;

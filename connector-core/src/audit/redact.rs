@@ -1,0 +1,209 @@
+//! Removing secrets from text and documents before they reach the audit trail or a log.
+//!
+//! SYSPRO's e.net REST interface carries the operator password and the session id in URL query
+//! strings, so besides replacing known secret values, every query string of a URL is masked: the
+//! parameter names stay (they help diagnose a call), the values become `***`.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+/// What replaces a known secret value.
+pub const REDACTED: &str = "[redacted]";
+
+/// What replaces a URL query parameter's value.
+pub const MASKED_VALUE: &str = "***";
+
+/// `text` with every occurrence of each non-empty `secrets` entry replaced by [`REDACTED`].
+///
+/// Longer secrets are replaced first, so a secret that contains another is removed whole.
+#[must_use]
+pub fn redact_secrets(text: &str, secrets: &[&str]) -> String {
+    let mut ordered: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    ordered.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_owned();
+    for secret in ordered {
+        if out.contains(secret) {
+            out = out.replace(secret, REDACTED);
+        }
+    }
+    out
+}
+
+/// `text` with the value of every query parameter masked in each URL it contains.
+///
+/// A URL is a run of characters up to whitespace, a quote or an angle bracket that starts with
+/// `http://` or `https://` (any case), or with `/` when it has a query string (the path-only form
+/// SYSPRO clients log). The fragment, if any, is kept. Punctuation glued to the end of a URL (a closing
+/// parenthesis, a comma) is masked with the last value: it cannot be told apart from the value, and
+/// masking too much is the safe side.
+#[must_use]
+pub fn redact_url_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let token_start = rest
+            .find(|c: char| !is_url_boundary(c))
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..token_start]);
+        rest = &rest[token_start..];
+        let token_end = rest.find(is_url_boundary).unwrap_or(rest.len());
+        let token = &rest[..token_end];
+        out.push_str(&mask_token(token));
+        rest = &rest[token_end..];
+    }
+    out
+}
+
+fn is_url_boundary(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`')
+}
+
+/// Masks the query of one whitespace-free token, scanning it for URLs that start inside it (as in
+/// `url=https://...` or `(https://...)`).
+fn mask_token(token: &str) -> String {
+    let Some(url_start) = find_url_start(token) else {
+        return token.to_owned();
+    };
+    let (prefix, url) = token.split_at(url_start);
+    let Some(query_start) = url.find('?') else {
+        return token.to_owned();
+    };
+    let (before_query, after) = url.split_at(query_start + 1);
+    let (query, fragment) = match after.find('#') {
+        Some(hash) => after.split_at(hash),
+        None => (after, ""),
+    };
+    let masked: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{name}={MASKED_VALUE}"),
+            None if pair.is_empty() => String::new(),
+            None => MASKED_VALUE.to_owned(),
+        })
+        .collect();
+    format!("{prefix}{before_query}{}{fragment}", masked.join("&"))
+}
+
+fn find_url_start(token: &str) -> Option<usize> {
+    let lower = token.to_ascii_lowercase();
+    let scheme = ["https://", "http://"]
+        .iter()
+        .filter_map(|s| lower.find(s))
+        .min();
+    match scheme {
+        Some(start) => Some(start),
+        None if token.starts_with('/') && token.contains('?') => Some(0),
+        None => None,
+    }
+}
+
+/// The secrets of one connection, applied together with URL query masking.
+///
+/// Build one per connection from the vault's values and pass it wherever text leaves the process
+/// (audit entries, logs, error reports).
+#[derive(Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<SecretString>,
+}
+
+impl Redactor {
+    /// A redactor that removes `secrets` (empty values are ignored).
+    #[must_use]
+    pub fn new(secrets: impl IntoIterator<Item = SecretString>) -> Self {
+        Self {
+            secrets: secrets
+                .into_iter()
+                .filter(|s| !s.expose_secret().is_empty())
+                .collect(),
+        }
+    }
+
+    /// Adds one more secret (for example a session id learnt at logon).
+    pub fn add(&mut self, secret: SecretString) {
+        if !secret.expose_secret().is_empty() {
+            self.secrets.push(secret);
+        }
+    }
+
+    /// `text` without secrets and without URL query values.
+    #[must_use]
+    pub fn redact_text(&self, text: &str) -> String {
+        let exposed: Vec<&str> = self.secrets.iter().map(|s| s.expose_secret()).collect();
+        redact_url_queries(&redact_secrets(text, &exposed))
+    }
+
+    /// `document` with [`Redactor::redact_text`] applied to every string and object key in it.
+    #[must_use]
+    pub fn redact_json(&self, document: &Value) -> Value {
+        match document {
+            Value::String(s) => Value::String(self.redact_text(s)),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| self.redact_json(v)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (self.redact_text(k), self.redact_json(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("secrets", &self.secrets.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_replaced_longest_first() {
+        let out = redact_secrets(
+            "pw=hunter2 and hunter2x, empty ok",
+            &["hunter2", "hunter2x", ""],
+        );
+        assert_eq!(out, "pw=[redacted] and [redacted], empty ok");
+    }
+
+    #[test]
+    fn syspro_logon_url_keeps_names_masks_values() {
+        let text = "GET http://erp:20080/SYSPROWCFService/Rest/Logon?Operator=ADMIN&OperatorPassword=s3cret&CompanyId=EDU1 failed";
+        assert_eq!(
+            redact_url_queries(text),
+            "GET http://erp:20080/SYSPROWCFService/Rest/Logon?Operator=***&OperatorPassword=***&CompanyId=*** failed"
+        );
+    }
+
+    #[test]
+    fn path_only_urls_quotes_and_fragments() {
+        let text = r#"call "/Rest/Transaction/Post?UserId=abc123&BusinessObject=ARSTIN#x" and (HTTPS://h/q?token)"#;
+        assert_eq!(
+            redact_url_queries(text),
+            r#"call "/Rest/Transaction/Post?UserId=***&BusinessObject=***#x" and (HTTPS://h/q?***"#
+        );
+    }
+
+    #[test]
+    fn text_without_urls_is_untouched() {
+        let text = "Invoice 100000123 posted? yes/no a=b";
+        assert_eq!(redact_url_queries(text), text);
+    }
+
+    #[test]
+    fn redactor_cleans_nested_documents() {
+        let redactor = Redactor::new([SecretString::from("sess-42")]);
+        let doc = json!({"url": "https://x/y?UserId=sess-42", "note": ["session sess-42 expired"], "n": 1});
+        assert_eq!(
+            redactor.redact_json(&doc),
+            json!({"url": "https://x/y?UserId=***", "note": ["session [redacted] expired"], "n": 1})
+        );
+        assert!(!format!("{redactor:?}").contains("sess-42"));
+    }
+}

@@ -1,0 +1,562 @@
+//! Conversions between the SDKs' models and the engine's own documents: Commerce orders and invoices
+//! become [`SourceDocument`]s, [`PostingPlan`]s become SYSPRO ARSTIN items, GENTJL journals and
+//! ARSSCS customer records.
+//!
+//! Amounts are taken exactly as Commerce reports them. Which of a configurable or bundle product's
+//! parent and child lines carries the money is Commerce's own line role
+//! ([`Order::line_role`](adobe_commerce_client::models::Order::line_role)); lines that do not carry
+//! money keep their place in the document with zero amounts, so the mapper counts each product once.
+
+use adobe_commerce_client::models::{Invoice, Order, OrderAddress, OrderItem};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use syspro_client::bo;
+use time::OffsetDateTime;
+
+use crate::config::ConnectionConfig;
+use crate::plan::{
+    Address, DocumentKind, GlJournal, NewCustomer, PostingPlan, SourceCustomer, SourceDocument,
+    SourceLine,
+};
+
+/// Why a Commerce document cannot be turned into a [`SourceDocument`]; the record halts with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConversionError {
+    /// A field the engine needs is absent from Commerce's answer.
+    #[error("Commerce {kind} {id}: field `{field}` is missing")]
+    MissingField {
+        /// `order` or `invoice`.
+        kind: &'static str,
+        /// Entity id or increment id, as far as known.
+        id: String,
+        /// The JSON field.
+        field: &'static str,
+    },
+    /// The document belongs to a store view the connection does not list.
+    #[error(
+        "Commerce {kind} {id} belongs to store_id {store_id}, which is not in connection.commerce.stores"
+    )]
+    UnknownStore {
+        /// `order` or `invoice`.
+        kind: &'static str,
+        /// Entity id.
+        id: String,
+        /// The store id.
+        store_id: u64,
+    },
+    /// The stored payload does not have the shape the engine wrote.
+    #[error("stored payload is not a Commerce {kind}: {message}")]
+    Payload {
+        /// What was expected.
+        kind: &'static str,
+        /// The decode error.
+        message: String,
+    },
+}
+
+fn missing(kind: &'static str, id: impl ToString, field: &'static str) -> ConversionError {
+    ConversionError::MissingField {
+        kind,
+        id: id.to_string(),
+        field,
+    }
+}
+
+fn amount(value: Option<Decimal>) -> Decimal {
+    value.unwrap_or(Decimal::ZERO)
+}
+
+fn store_code(
+    connection: &ConnectionConfig,
+    kind: &'static str,
+    id: &str,
+    store_id: u64,
+) -> Result<(u32, String), ConversionError> {
+    let unknown = || ConversionError::UnknownStore {
+        kind,
+        id: id.to_owned(),
+        store_id,
+    };
+    let small = u32::try_from(store_id).map_err(|_| unknown())?;
+    connection
+        .store_code(small)
+        .map(|code| (small, code.to_owned()))
+        .ok_or_else(unknown)
+}
+
+fn address(a: &OrderAddress) -> Address {
+    Address {
+        company: a.company.clone().filter(|c| !c.trim().is_empty()),
+        street: a.street.clone(),
+        city: a.city.clone().unwrap_or_default(),
+        region: a.region.clone(),
+        postcode: a.postcode.clone().unwrap_or_default(),
+        country_id: a.country_id.clone().unwrap_or_default(),
+        telephone: a.telephone.clone().filter(|t| !t.trim().is_empty()),
+    }
+}
+
+fn customer_of(order: &Order) -> SourceCustomer {
+    let name = [
+        order.customer_firstname.as_deref(),
+        order.customer_lastname.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(str::trim)
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join(" ");
+    let billing = order.billing_address.as_ref();
+    let name = if name.is_empty() {
+        billing
+            .map(|b| {
+                [b.firstname.as_deref(), b.lastname.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
+    } else {
+        name
+    };
+    let is_guest = order.is_guest();
+    SourceCustomer {
+        id: if is_guest {
+            None
+        } else {
+            order.customer_id.map(|id| id.get())
+        },
+        email: order
+            .customer_email
+            .clone()
+            .or_else(|| billing.and_then(|b| b.email.clone()))
+            .unwrap_or_default(),
+        name,
+        is_guest,
+        billing_address: billing.map(address),
+        shipping_address: order.shipping_address().map(address),
+    }
+}
+
+/// The order line's amounts when it carries money, zeros otherwise.
+fn order_line(order: &Order, item: &OrderItem) -> Option<SourceLine> {
+    let item_id = item.item_id?.get();
+    let priced = order.line_role(item).carries_money();
+    let pick = |value: Option<Decimal>| {
+        if priced {
+            amount(value).abs()
+        } else {
+            Decimal::ZERO
+        }
+    };
+    Some(SourceLine {
+        item_id,
+        parent_item_id: item.parent_item_id.map(|p| p.get()),
+        product_type: item
+            .product_type
+            .as_ref()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
+        sku: item.sku.clone().unwrap_or_default(),
+        name: item.name.clone().unwrap_or_default(),
+        qty: amount(item.qty_ordered),
+        row_total: pick(item.row_total),
+        row_tax: pick(item.tax_amount),
+        row_discount: pick(item.discount_amount),
+        category_ids: Vec::new(),
+        attribute_set_id: None,
+    })
+}
+
+/// A Commerce order as the engine's document.
+///
+/// # Errors
+/// [`ConversionError`] when an identifying field is missing or the store is not the connection's.
+pub fn order_document(
+    connection: &ConnectionConfig,
+    order: &Order,
+) -> Result<SourceDocument, ConversionError> {
+    let entity_id = order
+        .entity_id
+        .ok_or_else(|| missing("order", "?", "entity_id"))?
+        .get();
+    let id = entity_id.to_string();
+    let increment_id = order
+        .increment_id
+        .clone()
+        .ok_or_else(|| missing("order", &id, "increment_id"))?;
+    let store = order
+        .store_id
+        .ok_or_else(|| missing("order", &id, "store_id"))?;
+    let (store_id, store_code) = store_code(connection, "order", &id, store.get())?;
+    let currency = order
+        .order_currency_code
+        .clone()
+        .ok_or_else(|| missing("order", &id, "order_currency_code"))?;
+    let created_at = order
+        .created_at
+        .ok_or_else(|| missing("order", &id, "created_at"))?;
+    let updated_at = order.updated_at.unwrap_or(created_at);
+    let grand_total = order
+        .grand_total
+        .ok_or_else(|| missing("order", &id, "grand_total"))?;
+    Ok(SourceDocument {
+        kind: DocumentKind::Order,
+        entity_id,
+        order_increment_id: increment_id.clone(),
+        increment_id,
+        store_id,
+        store_code,
+        currency,
+        created_at,
+        updated_at,
+        customer: customer_of(order),
+        lines: order
+            .items
+            .iter()
+            .filter_map(|item| order_line(order, item))
+            .collect(),
+        shipping_amount: amount(order.shipping_amount),
+        shipping_tax: amount(order.shipping_tax_amount),
+        shipping_discount: amount(order.shipping_discount_amount).abs(),
+        discount_total: amount(order.discount_amount).abs(),
+        tax_total: amount(order.tax_amount),
+        grand_total,
+    })
+}
+
+/// A Commerce invoice as the engine's document; its order supplies the customer, the store context
+/// and the parent/child structure of the lines.
+///
+/// # Errors
+/// [`ConversionError`] when an identifying field is missing or the store is not the connection's.
+pub fn invoice_document(
+    connection: &ConnectionConfig,
+    invoice: &Invoice,
+    order: &Order,
+) -> Result<SourceDocument, ConversionError> {
+    let entity_id = invoice
+        .entity_id
+        .ok_or_else(|| missing("invoice", "?", "entity_id"))?
+        .get();
+    let id = entity_id.to_string();
+    let increment_id = invoice
+        .increment_id
+        .clone()
+        .ok_or_else(|| missing("invoice", &id, "increment_id"))?;
+    let order_increment_id = order
+        .increment_id
+        .clone()
+        .ok_or_else(|| missing("order", &id, "increment_id"))?;
+    let store = invoice
+        .store_id
+        .or(order.store_id)
+        .ok_or_else(|| missing("invoice", &id, "store_id"))?;
+    let (store_id, store_code) = store_code(connection, "invoice", &id, store.get())?;
+    let currency = invoice
+        .order_currency_code
+        .clone()
+        .or_else(|| order.order_currency_code.clone())
+        .ok_or_else(|| missing("invoice", &id, "order_currency_code"))?;
+    let created_at = invoice
+        .created_at
+        .ok_or_else(|| missing("invoice", &id, "created_at"))?;
+    let updated_at = invoice.updated_at.unwrap_or(created_at);
+    let grand_total = invoice
+        .grand_total
+        .ok_or_else(|| missing("invoice", &id, "grand_total"))?;
+
+    let mut lines = Vec::with_capacity(invoice.items.len());
+    let mut line_discounts = Decimal::ZERO;
+    for line in &invoice.items {
+        let Some(order_item_id) = line.order_item_id else {
+            continue;
+        };
+        let order_item = order.item(order_item_id);
+        let priced = order
+            .role_of(order_item_id)
+            .is_none_or(|role| role.carries_money());
+        let pick = |value: Option<Decimal>| {
+            if priced {
+                amount(value).abs()
+            } else {
+                Decimal::ZERO
+            }
+        };
+        line_discounts += pick(line.discount_amount);
+        lines.push(SourceLine {
+            item_id: order_item_id.get(),
+            parent_item_id: order_item.and_then(|i| i.parent_item_id).map(|p| p.get()),
+            product_type: order_item
+                .and_then(|i| i.product_type.as_ref())
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            sku: line
+                .sku
+                .clone()
+                .or_else(|| order_item.and_then(|i| i.sku.clone()))
+                .unwrap_or_default(),
+            name: line.name.clone().unwrap_or_default(),
+            qty: amount(line.qty),
+            row_total: pick(line.row_total),
+            row_tax: pick(line.tax_amount),
+            row_discount: pick(line.discount_amount),
+            category_ids: Vec::new(),
+            attribute_set_id: None,
+        });
+    }
+    // Invoices report one discount total; what the lines do not carry is the shipping discount,
+    // never more than the order's own shipping discount.
+    let discount_total = amount(invoice.discount_amount).abs();
+    let shipping_discount = (discount_total - line_discounts)
+        .max(Decimal::ZERO)
+        .min(amount(order.shipping_discount_amount).abs());
+    Ok(SourceDocument {
+        kind: DocumentKind::Invoice,
+        entity_id,
+        increment_id,
+        order_increment_id,
+        store_id,
+        store_code,
+        currency,
+        created_at,
+        updated_at,
+        customer: customer_of(order),
+        lines,
+        shipping_amount: amount(invoice.shipping_amount),
+        shipping_tax: amount(invoice.shipping_tax_amount),
+        shipping_discount,
+        discount_total,
+        tax_total: amount(invoice.tax_amount),
+        grand_total,
+    })
+}
+
+/// The payload kept for an order record: the order as Commerce sent it (re-encoded losslessly).
+pub fn order_payload(order: &Order) -> Value {
+    serde_json::to_value(order).unwrap_or(Value::Null)
+}
+
+/// The payload kept for an invoice record: the invoice and the order it belongs to, so a replay
+/// from the stored payload has the whole context.
+pub fn invoice_payload(invoice: &Invoice, order: &Order) -> Value {
+    json!({ "invoice": invoice, "order": order })
+}
+
+/// The order stored in an order record's payload.
+///
+/// # Errors
+/// [`ConversionError::Payload`] when the payload is not an order.
+pub fn order_from_payload(payload: &Value) -> Result<Order, ConversionError> {
+    serde_json::from_value(payload.clone()).map_err(|e| ConversionError::Payload {
+        kind: "order",
+        message: e.to_string(),
+    })
+}
+
+/// The invoice and order stored in an invoice record's payload.
+///
+/// # Errors
+/// [`ConversionError::Payload`] when the payload does not hold both.
+pub fn invoice_from_payload(payload: &Value) -> Result<(Invoice, Order), ConversionError> {
+    let part = |name: &str| {
+        payload
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ConversionError::Payload {
+                kind: "invoice",
+                message: format!("field `{name}` is missing"),
+            })
+    };
+    let invoice =
+        serde_json::from_value(part("invoice")?).map_err(|e| ConversionError::Payload {
+            kind: "invoice",
+            message: e.to_string(),
+        })?;
+    let order = serde_json::from_value(part("order")?).map_err(|e| ConversionError::Payload {
+        kind: "order",
+        message: e.to_string(),
+    })?;
+    Ok((invoice, order))
+}
+
+/// The ARSTIN item of a plan whose customer is known.
+///
+/// # Errors
+/// `None` when the plan's customer is still to be matched by email (the engine resolves it first).
+pub fn ar_invoice_item(plan: &PostingPlan) -> Option<bo::ArInvoiceItem> {
+    let ar = &plan.ar_invoice;
+    let customer = ar.customer.clone()?;
+    let mut item = bo::ArInvoiceItem::invoice(
+        customer,
+        ar.invoice.clone(),
+        ar.invoice_date,
+        ar.invoice_value,
+        ar.product_class.clone(),
+    );
+    item.transaction_type = match ar.transaction_type {
+        crate::plan::ArTransactionType::Invoice => bo::ArTransactionType::Invoice,
+        crate::plan::ArTransactionType::CreditNote => bo::ArTransactionType::CreditNote,
+        crate::plan::ArTransactionType::DebitNote => bo::ArTransactionType::DebitNote,
+    };
+    item.reference = Some(ar.reference.clone());
+    item.tax_value = Some(ar.tax_value);
+    item.branch = Some(ar.branch.clone());
+    item.invoice_terms = ar.invoice_terms.clone();
+    Some(item)
+}
+
+/// The GENTJL journal of a plan: posted in the GL period of its date (year and month).
+pub fn gl_journal(journal: &GlJournal) -> bo::GlJournal {
+    let date = journal.journal_date;
+    let year = u16::try_from(date.year()).unwrap_or(1900);
+    let lines = journal
+        .lines
+        .iter()
+        .map(|line| bo::GlJournalLine {
+            ledger_code: line.ledger_code.clone(),
+            amount: line.amount,
+            reference: None,
+            comment: Some(line.comment.clone()),
+        })
+        .collect();
+    let mut out = bo::GlJournal::new(date, year, u8::from(date.month()), lines);
+    out.reference = Some(journal.reference.clone());
+    out.notation = Some(journal.notation.clone());
+    out
+}
+
+fn syspro_address(a: &Address) -> bo::Address {
+    let mut lines: Vec<String> = a.company.iter().chain(a.street.iter()).cloned().collect();
+    lines.push(a.city.clone());
+    if let Some(region) = &a.region {
+        lines.push(region.clone());
+    }
+    lines.push(a.country_id.clone());
+    lines.retain(|l| !l.trim().is_empty());
+    lines.truncate(5);
+    bo::Address {
+        lines,
+        postal_code: Some(a.postcode.clone()).filter(|p| !p.trim().is_empty()),
+    }
+}
+
+/// The ARSSCS record of a customer to create.
+pub fn customer_record(new: &NewCustomer) -> bo::CustomerRecord {
+    let mut record = bo::CustomerRecord::new(new.code.clone());
+    let name = if new.name.trim().is_empty() {
+        new.email.clone()
+    } else {
+        new.name.clone()
+    };
+    record.short_name = Some(name.chars().take(20).collect());
+    record.name = Some(name.chars().take(50).collect());
+    record.email = Some(new.email.clone()).filter(|e| !e.is_empty());
+    record.branch = Some(new.branch.clone());
+    record.terms_code = new.terms_code.clone();
+    record.customer_class = new.customer_class.clone();
+    record.currency = Some(new.currency.clone());
+    record.salesperson = new.salesperson.clone();
+    record.area = new.area.clone();
+    record.sold_to = new.sold_to.as_ref().map(syspro_address);
+    record.ship_to = new.ship_to.as_ref().map(syspro_address);
+    record
+}
+
+/// `updated_at` of a Commerce document, required for change tracking.
+pub(crate) fn updated_at_of(
+    kind: &'static str,
+    id: u64,
+    updated_at: Option<OffsetDateTime>,
+    created_at: Option<OffsetDateTime>,
+) -> Result<OffsetDateTime, ConversionError> {
+    updated_at
+        .or(created_at)
+        .ok_or_else(|| missing(kind, id, "updated_at"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::mapping::money_lines;
+
+    fn connection() -> ConnectionConfig {
+        Config::from_toml_str(
+            include_str!("../../examples/ml-connector.example.toml"),
+            "example",
+        )
+        .expect("example configuration")
+        .connections
+        .remove(0)
+    }
+
+    fn dec(text: &str) -> Decimal {
+        text.parse().expect("decimal")
+    }
+
+    fn order() -> Order {
+        serde_json::from_value(json!({
+            "entity_id": 7, "increment_id": "000000007", "store_id": 1,
+            "order_currency_code": "USD",
+            "created_at": "2026-03-01 10:00:00", "updated_at": "2026-03-01 10:05:00",
+            "customer_id": 42, "customer_is_guest": 0, "customer_email": "ann@example.com",
+            "customer_firstname": "Ann", "customer_lastname": "Lee",
+            "grand_total": 119.99, "tax_amount": 8.25, "shipping_amount": 5,
+            "shipping_tax_amount": 0.41, "shipping_discount_amount": 0, "discount_amount": -10,
+            "items": [
+                {"item_id": 1, "product_type": "configurable", "sku": "TS-RED-M", "qty_ordered": 1,
+                 "price": 50, "row_total": 50, "tax_amount": 4.13, "discount_amount": 5},
+                {"item_id": 2, "parent_item_id": 1, "product_type": "simple", "sku": "TS-RED-M",
+                 "qty_ordered": 1, "price": 0, "row_total": 0},
+                {"item_id": 3, "product_type": "bundle", "sku": "KIT", "qty_ordered": 1,
+                 "price": 66.65, "row_total": 66.65, "tax_amount": 3.71, "discount_amount": 5},
+                {"item_id": 4, "parent_item_id": 3, "product_type": "simple", "sku": "KIT-A",
+                 "qty_ordered": 1, "price": 40, "row_total": 40, "tax_amount": 2.0, "discount_amount": 3},
+                {"item_id": 5, "parent_item_id": 3, "product_type": "simple", "sku": "KIT-B",
+                 "qty_ordered": 1, "price": 26.65, "row_total": 26.65, "tax_amount": 1.71, "discount_amount": 2}
+            ]
+        }))
+        .expect("order JSON")
+    }
+
+    #[test]
+    fn order_amounts_are_exact_and_each_product_counts_once() {
+        let doc = order_document(&connection(), &order()).expect("converts");
+        assert_eq!(doc.store_code, "default");
+        assert_eq!(doc.grand_total, dec("119.99"));
+        assert_eq!(doc.discount_total, dec("10"), "discounts are magnitudes");
+        assert_eq!(doc.customer.id, Some(42));
+        assert_eq!(doc.customer.name, "Ann Lee");
+        // The dynamic bundle repeats its kit total on the parent line; Commerce's line role puts
+        // the money on the children, so the parent keeps its place with zero amounts.
+        let kit = doc.lines.iter().find(|l| l.item_id == 3).unwrap();
+        assert!(!kit.carries_money());
+        let ids: Vec<u64> = money_lines(&doc)
+            .unwrap()
+            .iter()
+            .map(|l| l.item_id)
+            .collect();
+        assert_eq!(ids, [1, 4, 5]);
+        let revenue: Decimal = doc.lines.iter().map(|l| l.row_total).sum();
+        assert_eq!(revenue, dec("116.65"));
+    }
+
+    #[test]
+    fn payloads_round_trip_and_foreign_stores_are_refused() {
+        let order = order();
+        let back = order_from_payload(&order_payload(&order)).expect("round trip");
+        assert_eq!(
+            order_document(&connection(), &back).unwrap(),
+            order_document(&connection(), &order).unwrap()
+        );
+        let mut elsewhere = order;
+        elsewhere.store_id = Some(adobe_commerce_client::models::StoreId(99));
+        assert!(matches!(
+            order_document(&connection(), &elsewhere),
+            Err(ConversionError::UnknownStore { store_id: 99, .. })
+        ));
+    }
+}

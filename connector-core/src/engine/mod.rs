@@ -1,0 +1,1143 @@
+//! The sync engine: one [`Engine`] per connection runs the design's poll cycle.
+//!
+//! A cycle ([`Engine::run_cycle`]) makes sure reference data is validated (TTL cache), reconciles
+//! records left in `posting` by a crash or a lost answer, reads the Commerce streams (customers
+//! first, then invoices or orders per the connection's `trigger`) from `watermark - overlap`,
+//! stores each change under its fingerprint and advances the watermark only past stored changes,
+//! maps what is new, and posts what is due in batches: one ARSTIN document for the batch, then one
+//! GENTJL document with the journals of the invoices SYSPRO accepted. Every step writes the audit
+//! trail and emits an [`EngineEvent`].
+//!
+//! [`Engine::run`] repeats cycles on the adaptive schedule while holding the connection's lease;
+//! [`Engine::replay`] re-processes halted records after a mapping fix; [`Engine::notify`] takes a
+//! webhook notification and processes that record at once.
+
+pub mod convert;
+pub mod events;
+mod posting;
+mod reference;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use adobe_commerce_client::models::{Customer, CustomerId, Invoice, InvoiceId, Order, OrderId};
+use adobe_commerce_client::{
+    Client as CommerceClient, Credentials, Filter, Flavour, RetryPolicy, SearchCriteria,
+    SortDirection,
+};
+use futures::StreamExt;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use syspro_client::{EnetConfig, SysproClient};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use crate::audit::{AuditKind, AuditLog, NewAuditEntry, Redactor};
+use crate::clock::Clock;
+use crate::config::{CommerceAuthKind, CommerceFlavour, ConnectionConfig, Trigger};
+use crate::mapping::{DefaultMapper, Mapper};
+use crate::state::{
+    ConnectionName, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Record, RecordFilter,
+    RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName, Target, Transition,
+};
+use crate::vault::{SecretStore, VaultError};
+
+pub use events::{CallOutcome, CycleSummary, EngineEvent, MetricsSnapshot, System, Telemetry};
+
+/// Why an engine call failed as a whole (single records fail into their own states instead).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The connection's settings cannot be used to build the engine.
+    #[error("connection {connection}: invalid {field}: expected {expected}")]
+    Config {
+        /// The connection.
+        connection: String,
+        /// The setting.
+        field: String,
+        /// What would be accepted.
+        expected: String,
+    },
+    /// A secret could not be read from the vault.
+    #[error("connection {connection}: could not read a secret")]
+    Secret {
+        /// The connection.
+        connection: String,
+        /// The vault's error.
+        #[source]
+        source: VaultError,
+    },
+    /// The state store or audit log failed.
+    #[error("state store failed")]
+    Store(#[from] StoreError),
+    /// A Commerce call failed.
+    #[error("Commerce {operation} failed")]
+    Commerce {
+        /// What was called.
+        operation: &'static str,
+        /// The SDK's error.
+        #[source]
+        source: adobe_commerce_client::Error,
+    },
+    /// A SYSPRO call failed.
+    #[error("SYSPRO {operation} failed")]
+    Syspro {
+        /// What was called.
+        operation: &'static str,
+        /// The SDK's error.
+        #[source]
+        source: syspro_client::Error,
+    },
+    /// Another worker holds the connection's lease.
+    #[error("connection {connection} is being processed by {holder}")]
+    LeaseHeld {
+        /// The connection.
+        connection: String,
+        /// The other worker.
+        holder: String,
+    },
+    /// The record asked for does not exist.
+    #[error("record {key} not found")]
+    UnknownRecord {
+        /// The key.
+        key: RecordKey,
+    },
+}
+
+/// Tunables with sensible defaults; the connection's configuration supplies the rest.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// How long validated reference data is trusted (default 15 minutes).
+    pub reference_ttl: Duration,
+    /// Backoff before the first retry of a transient failure (default 30 s); doubles per attempt.
+    pub retry_initial: Duration,
+    /// Longest backoff (default 1 hour).
+    pub retry_max: Duration,
+    /// Lease duration, renewed while working (default 10 minutes).
+    pub lease_ttl: Duration,
+    /// Identity of this worker in leases.
+    pub holder: String,
+    /// Retry policy of the Commerce client the engine builds.
+    pub commerce_retry: RetryPolicy,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            reference_ttl: Duration::from_secs(15 * 60),
+            retry_initial: Duration::from_secs(30),
+            retry_max: Duration::from_secs(3600),
+            lease_ttl: Duration::from_secs(600),
+            holder: format!("ml-connector-{}", std::process::id()),
+            commerce_retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Where the engine finds credentials.
+enum SecretSource {
+    Vault(Arc<dyn SecretStore>),
+    Resolved(HashMap<String, SecretString>),
+    None,
+}
+
+/// Builds an [`Engine`] for one connection.
+pub struct EngineBuilder {
+    connection: ConnectionConfig,
+    store: Arc<dyn StateStore>,
+    audit: Arc<dyn AuditLog>,
+    clock: Arc<dyn Clock>,
+    mapper: Option<Arc<dyn Mapper>>,
+    secrets: SecretSource,
+    commerce: Option<CommerceClient>,
+    syspro: Option<SysproClient>,
+    extra_secrets: Vec<SecretString>,
+    options: EngineOptions,
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("connection", &self.connection.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineBuilder {
+    /// Starts a builder for `connection`, keeping records in `store` and the trail in `audit`
+    /// (usually the same SQLite or in-memory store), with time from `clock`.
+    pub fn new(
+        connection: ConnectionConfig,
+        store: Arc<dyn StateStore>,
+        audit: Arc<dyn AuditLog>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            connection,
+            store,
+            audit,
+            clock,
+            mapper: None,
+            secrets: SecretSource::None,
+            commerce: None,
+            syspro: None,
+            extra_secrets: Vec::new(),
+            options: EngineOptions::default(),
+        }
+    }
+
+    /// The vault the connection's secret names are read from.
+    #[must_use]
+    pub fn secrets(mut self, vault: Arc<dyn SecretStore>) -> Self {
+        self.secrets = SecretSource::Vault(vault);
+        self
+    }
+
+    /// Secrets already resolved by the embedder, by the vault entry names the configuration uses.
+    #[must_use]
+    pub fn resolved_secrets(
+        mut self,
+        secrets: impl IntoIterator<Item = (String, SecretString)>,
+    ) -> Self {
+        self.secrets = SecretSource::Resolved(secrets.into_iter().collect());
+        self
+    }
+
+    /// A mapper other than [`DefaultMapper`] (embedders with their own rules).
+    #[must_use]
+    pub fn mapper(mut self, mapper: Arc<dyn Mapper>) -> Self {
+        self.mapper = Some(mapper);
+        self
+    }
+
+    /// A ready Commerce client instead of one built from the configuration and vault.
+    #[must_use]
+    pub fn commerce_client(mut self, client: CommerceClient) -> Self {
+        self.commerce = Some(client);
+        self
+    }
+
+    /// A ready SYSPRO client instead of one built from the configuration and vault.
+    #[must_use]
+    pub fn syspro_client(mut self, client: SysproClient) -> Self {
+        self.syspro = Some(client);
+        self
+    }
+
+    /// Values to remove from every audit entry besides the vault's (for ready-made clients).
+    #[must_use]
+    pub fn redact(mut self, secret: SecretString) -> Self {
+        self.extra_secrets.push(secret);
+        self
+    }
+
+    /// Tunables.
+    #[must_use]
+    pub fn options(mut self, options: EngineOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Reads the secrets, builds the clients and returns the engine. Nothing is sent yet.
+    ///
+    /// # Errors
+    /// [`EngineError::Config`] for unusable settings or a missing secret source,
+    /// [`EngineError::Secret`] when the vault fails or lacks an entry.
+    pub async fn build(self) -> Result<Engine, EngineError> {
+        let c = &self.connection;
+        let config_error = |field: &str, expected: &str| EngineError::Config {
+            connection: c.name.clone(),
+            field: field.to_owned(),
+            expected: expected.to_owned(),
+        };
+        let name = ConnectionName::new(&c.name)
+            .map_err(|_| config_error("name", "a valid connection name"))?;
+        let holder = HolderId::new(&self.options.holder)
+            .map_err(|_| config_error("holder", "1 to 64 characters from A-Z a-z 0-9 _ - ."))?;
+        let mut redact = self.extra_secrets;
+        let vault: Option<Arc<dyn SecretStore>> = match &self.secrets {
+            SecretSource::Vault(v) => Some(Arc::clone(v)),
+            SecretSource::Resolved(values) => {
+                let memory = crate::vault::MemorySecretStore::new(Arc::clone(&self.clock));
+                for (entry, value) in values {
+                    memory
+                        .set(&name, entry, value.clone())
+                        .await
+                        .map_err(|source| EngineError::Secret {
+                            connection: c.name.clone(),
+                            source,
+                        })?;
+                }
+                Some(Arc::new(memory))
+            }
+            SecretSource::None => None,
+        };
+        let secret = |field: &'static str, entry: Option<String>| {
+            let vault = vault.clone();
+            let name = name.clone();
+            let connection = c.name.clone();
+            async move {
+                let entry = entry.ok_or_else(|| EngineError::Config {
+                    connection: connection.clone(),
+                    field: field.to_owned(),
+                    expected: "a vault entry name".to_owned(),
+                })?;
+                let vault = vault.ok_or_else(|| EngineError::Config {
+                    connection: connection.clone(),
+                    field: "secrets".to_owned(),
+                    expected: "a secret store (EngineBuilder::secrets) or ready clients".to_owned(),
+                })?;
+                vault
+                    .require(&name, &entry)
+                    .await
+                    .map_err(|source| EngineError::Secret { connection, source })
+            }
+        };
+
+        let commerce = match self.commerce {
+            Some(client) => client,
+            None => {
+                let names = &c.commerce.auth.secrets;
+                let text =
+                    |s: &Option<crate::config::SecretName>| s.as_ref().map(|n| n.to_string());
+                let credentials = match c.commerce.auth.kind {
+                    CommerceAuthKind::Oauth1 => {
+                        let ck = secret(
+                            "commerce.auth.secrets.consumer_key",
+                            text(&names.consumer_key),
+                        )
+                        .await?;
+                        let cs = secret(
+                            "commerce.auth.secrets.consumer_secret",
+                            text(&names.consumer_secret),
+                        )
+                        .await?;
+                        let at = secret(
+                            "commerce.auth.secrets.access_token",
+                            text(&names.access_token),
+                        )
+                        .await?;
+                        let ats = secret(
+                            "commerce.auth.secrets.access_token_secret",
+                            text(&names.access_token_secret),
+                        )
+                        .await?;
+                        let creds = Credentials::oauth1(
+                            ck.expose_secret(),
+                            cs.expose_secret(),
+                            at.expose_secret(),
+                            ats.expose_secret(),
+                        );
+                        redact.extend([ck, cs, at, ats]);
+                        creds
+                    }
+                    CommerceAuthKind::Bearer => {
+                        let token =
+                            secret("commerce.auth.secrets.token", text(&names.token)).await?;
+                        let creds = Credentials::bearer(token.expose_secret());
+                        redact.push(token);
+                        creds
+                    }
+                    CommerceAuthKind::Ims => {
+                        let id = secret("commerce.auth.secrets.client_id", text(&names.client_id))
+                            .await?;
+                        let cs = secret(
+                            "commerce.auth.secrets.client_secret",
+                            text(&names.client_secret),
+                        )
+                        .await?;
+                        let ims = adobe_commerce_client::ImsCredentials::new(
+                            id.expose_secret(),
+                            cs.expose_secret(),
+                        )
+                        .token_url(c.commerce.auth.ims_token_url())
+                        .scopes(c.commerce.auth.scopes.clone());
+                        redact.extend([id, cs]);
+                        Credentials::ims(ims)
+                    }
+                };
+                CommerceClient::builder(&c.commerce.base_url)
+                    .credentials(credentials)
+                    .flavour(match c.commerce.flavour {
+                        CommerceFlavour::Paas => Flavour::PaaS,
+                        CommerceFlavour::Saas => Flavour::SaaS,
+                    })
+                    .retry(self.options.commerce_retry)
+                    .build()
+                    .map_err(|e| config_error("commerce", &e.to_string()))?
+            }
+        };
+
+        let syspro = match self.syspro {
+            Some(client) => client,
+            None => {
+                let s = &c.syspro;
+                let password = secret(
+                    "syspro.secrets.operator_password",
+                    Some(s.secrets.operator_password.to_string()),
+                )
+                .await?;
+                let mut builder =
+                    EnetConfig::builder(&s.enet_url, &s.company_id, &s.operator, password.clone())
+                        .idle_timeout(s.idle_timeout.get());
+                redact.push(password);
+                if let Some(company) = &s.secrets.company_password {
+                    let company =
+                        secret("syspro.secrets.company_password", Some(company.to_string()))
+                            .await?;
+                    builder = builder.company_password(company.clone());
+                    redact.push(company);
+                }
+                let config = builder
+                    .build()
+                    .map_err(|e| config_error("syspro", &e.to_string()))?;
+                SysproClient::new(config).map_err(|source| EngineError::Syspro {
+                    operation: "client setup",
+                    source,
+                })?
+            }
+        };
+
+        let mapper = self
+            .mapper
+            .unwrap_or_else(|| Arc::new(DefaultMapper::for_connection(&self.connection)));
+        let telemetry = Telemetry::new(self.connection.name.clone());
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                name,
+                holder,
+                connection: self.connection,
+                store: self.store,
+                audit: self.audit,
+                clock: self.clock,
+                mapper,
+                commerce,
+                syspro,
+                redactor: Redactor::new(redact),
+                options: self.options,
+                telemetry,
+                reference: tokio::sync::Mutex::new(None),
+                customer_codes: Mutex::new(HashMap::new()),
+                missing_cash_customers: Mutex::new(Vec::new()),
+                work: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+}
+
+/// The engine of one connection. Cheap to clone; clones share clients, caches and counters.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("connection", &self.inner.connection.name)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) name: ConnectionName,
+    pub(crate) holder: HolderId,
+    pub(crate) connection: ConnectionConfig,
+    pub(crate) store: Arc<dyn StateStore>,
+    pub(crate) audit: Arc<dyn AuditLog>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) mapper: Arc<dyn Mapper>,
+    pub(crate) commerce: CommerceClient,
+    pub(crate) syspro: SysproClient,
+    pub(crate) redactor: Redactor,
+    pub(crate) options: EngineOptions,
+    pub(crate) telemetry: Telemetry,
+    pub(crate) reference: tokio::sync::Mutex<Option<reference::CachedReference>>,
+    /// Lower-case email to SYSPRO customer code, learnt by matching or creating.
+    pub(crate) customer_codes: Mutex<HashMap<String, String>>,
+    /// Cash customers the mapping names that SYSPRO does not hold (code, store code).
+    pub(crate) missing_cash_customers: Mutex<Vec<(String, String)>>,
+    /// Serialises cycles, replays and notifications of this connection.
+    work: tokio::sync::Mutex<()>,
+}
+
+/// How often [`Engine::run`] polls: between the configured bounds, sooner after a busy cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    min: Duration,
+    max: Duration,
+    adaptive: bool,
+    current: Duration,
+}
+
+impl Schedule {
+    /// A schedule between `min` and `max`.
+    pub fn new(min: Duration, max: Duration, adaptive: bool) -> Self {
+        let max = max.max(min);
+        Self {
+            min,
+            max,
+            adaptive,
+            current: min,
+        }
+    }
+
+    /// The wait before the next cycle after one that did (`busy`) or did not find work: back to
+    /// the minimum when busy, doubling towards the maximum when idle.
+    pub fn next(&mut self, busy: bool) -> Duration {
+        self.current = if !self.adaptive || busy {
+            self.min
+        } else {
+            (self.current * 2).clamp(self.min, self.max)
+        };
+        self.current
+    }
+}
+
+impl Engine {
+    /// A builder; see [`EngineBuilder::new`].
+    pub fn builder(
+        connection: ConnectionConfig,
+        store: Arc<dyn StateStore>,
+        audit: Arc<dyn AuditLog>,
+        clock: Arc<dyn Clock>,
+    ) -> EngineBuilder {
+        EngineBuilder::new(connection, store, audit, clock)
+    }
+
+    /// The connection's name.
+    pub fn connection(&self) -> &ConnectionName {
+        &self.inner.name
+    }
+
+    /// The counters so far.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.telemetry.snapshot()
+    }
+
+    /// Records of this connection per state.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn record_counts(&self) -> Result<StateCounts, EngineError> {
+        Ok(self.inner.store.counts(Some(&self.inner.name)).await?)
+    }
+
+    /// The kind of record that becomes a posting on this connection.
+    pub fn document_kind(&self) -> EntityKind {
+        match self.inner.connection.trigger {
+            Trigger::Invoice => EntityKind::Invoice,
+            Trigger::Order => EntityKind::Order,
+        }
+    }
+
+    /// Runs one poll cycle; see the module documentation.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`] when the store fails, [`EngineError::Syspro`] when reference data
+    /// cannot be read. Failures of single records or of one stream do not fail the cycle: they are
+    /// in the summary.
+    pub async fn run_cycle(&self) -> Result<CycleSummary, EngineError> {
+        self.cycle(None).await
+    }
+
+    async fn cycle(
+        &self,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<CycleSummary, EngineError> {
+        let _work = self.inner.work.lock().await;
+        let started = self.inner.clock.now();
+        self.emit(EngineEvent::CycleStarted);
+        let mut summary = CycleSummary::default();
+        let reference = self.reference().await?;
+        self.reconcile_stale(&reference, &mut summary).await?;
+        for kind in [EntityKind::Customer, self.document_kind()] {
+            self.read_stream(kind, &mut summary).await?;
+        }
+        self.map_received(&reference, &mut summary).await?;
+        self.post_due(&reference, &mut summary, stop).await?;
+        let elapsed = self.inner.clock.now() - started;
+        summary.duration = elapsed.try_into().unwrap_or_default();
+        self.emit(EngineEvent::CycleFinished(summary.clone()));
+        Ok(summary)
+    }
+
+    /// Polls until `shutdown` turns true: takes the connection's lease, runs cycles on the adaptive
+    /// schedule, renews the lease while working, and on shutdown finishes the batch in hand,
+    /// releases the lease and logs off SYSPRO. A record a shutdown leaves in `posting` is
+    /// reconciled with SYSPRO at the next start.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`] when the lease cannot be written.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
+        let schedule = &self.inner.connection.schedule;
+        let mut plan = Schedule::new(
+            schedule.min_interval.get(),
+            schedule.max_interval.get(),
+            schedule.adaptive,
+        );
+        let result = loop {
+            if *shutdown.borrow() {
+                break Ok(());
+            }
+            let wait = match self
+                .inner
+                .store
+                .acquire_lease(
+                    &self.inner.name,
+                    &self.inner.holder,
+                    self.inner.options.lease_ttl,
+                )
+                .await
+            {
+                Err(e) => break Err(e.into()),
+                Ok(outcome) => match outcome {
+                    crate::state::LeaseOutcome::HeldByOther(lease) => {
+                        self.emit(EngineEvent::LeaseHeldElsewhere {
+                            holder: lease.holder.to_string(),
+                        });
+                        plan.next(false)
+                    }
+                    crate::state::LeaseOutcome::Acquired(_) => {
+                        match self.cycle(Some(&shutdown)).await {
+                            Ok(summary) => plan.next(summary.had_work()),
+                            Err(EngineError::Store(e)) if !e.is_transient() => break Err(e.into()),
+                            Err(e) => {
+                                tracing::warn!(
+                                    connection = %self.inner.name,
+                                    error = %crate::engine::error_chain(&e),
+                                    "poll cycle failed"
+                                );
+                                plan.next(false)
+                            }
+                        }
+                    }
+                },
+            };
+            tokio::select! {
+                () = self.inner.clock.sleep(wait) => {}
+                _ = shutdown.wait_for(|stop| *stop) => {}
+            }
+        };
+        self.emit(EngineEvent::ShuttingDown);
+        let _ = self
+            .inner
+            .store
+            .release_lease(&self.inner.name, &self.inner.holder)
+            .await;
+        self.close().await;
+        result
+    }
+
+    /// Logs off SYSPRO. The engine makes no more SYSPRO calls afterwards.
+    pub async fn close(&self) {
+        if let Err(e) = self.inner.syspro.close().await {
+            tracing::warn!(connection = %self.inner.name, error = %e, "SYSPRO logoff failed");
+        }
+    }
+
+    /// Re-processes records after a mapping fix: each is read again from Commerce (or, with
+    /// `from_stored_payload`, taken as stored), moved back to `received`, mapped with the current
+    /// mapping and posted. Records already posted are left alone.
+    ///
+    /// # Errors
+    /// [`EngineError::UnknownRecord`] for a key that does not exist; store and reference-data
+    /// failures.
+    pub async fn replay(
+        &self,
+        keys: &[RecordKey],
+        from_stored_payload: bool,
+    ) -> Result<CycleSummary, EngineError> {
+        let _work = self.inner.work.lock().await;
+        let started = self.inner.clock.now();
+        let mut summary = CycleSummary::default();
+        for key in keys {
+            let record = self
+                .inner
+                .store
+                .get(key)
+                .await?
+                .ok_or_else(|| EngineError::UnknownRecord { key: key.clone() })?;
+            if !from_stored_payload {
+                match self.fetch(key.kind, &key.commerce_id).await {
+                    Ok(Some(fetched)) => {
+                        self.take_in(key.kind, fetched, &mut summary).await?;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        summary.errors.push((key.kind, error_chain(&e)));
+                        continue;
+                    }
+                }
+            }
+            let current = self.inner.store.get(key).await?.unwrap_or(record);
+            if matches!(current.state, RecordState::Halted | RecordState::Dead) {
+                self.move_record(&current, Target::Received, "replay requested", None)
+                    .await?;
+            }
+        }
+        let reference = self.reference().await?;
+        self.map_received(&reference, &mut summary).await?;
+        self.post_due(&reference, &mut summary, None).await?;
+        summary.duration = (self.inner.clock.now() - started)
+            .try_into()
+            .unwrap_or_default();
+        Ok(summary)
+    }
+
+    /// Replays every halted record of this connection (and the dead ones with `include_dead`).
+    ///
+    /// # Errors
+    /// As [`Engine::replay`].
+    pub async fn replay_halted(
+        &self,
+        include_dead: bool,
+        from_stored_payload: bool,
+    ) -> Result<CycleSummary, EngineError> {
+        let mut keys = Vec::new();
+        let mut states = vec![RecordState::Halted];
+        if include_dead {
+            states.push(RecordState::Dead);
+        }
+        for state in states {
+            let mut after = None;
+            loop {
+                let page = self
+                    .inner
+                    .store
+                    .list(&RecordFilter {
+                        connection: Some(self.inner.name.clone()),
+                        state: Some(state),
+                        kind: None,
+                        after: after.clone(),
+                        limit: 500,
+                    })
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.key.clone());
+                keys.extend(page.into_iter().map(|r| r.key));
+            }
+        }
+        self.replay(&keys, from_stored_payload).await
+    }
+
+    /// Takes a verified webhook notification: reads the document now, stores it (deduplicated with
+    /// polling by record key and fingerprint) and maps and posts what is due.
+    ///
+    /// # Errors
+    /// [`EngineError::Commerce`] when the document cannot be read; store and reference-data
+    /// failures.
+    pub async fn notify(
+        &self,
+        kind: EntityKind,
+        commerce_id: &str,
+    ) -> Result<CycleSummary, EngineError> {
+        let _work = self.inner.work.lock().await;
+        let started = self.inner.clock.now();
+        let mut summary = CycleSummary::default();
+        if let Some(fetched) = self.fetch(kind, commerce_id).await? {
+            self.take_in(kind, fetched, &mut summary).await?;
+        }
+        let reference = self.reference().await?;
+        self.map_received(&reference, &mut summary).await?;
+        self.post_due(&reference, &mut summary, None).await?;
+        summary.duration = (self.inner.clock.now() - started)
+            .try_into()
+            .unwrap_or_default();
+        Ok(summary)
+    }
+
+    // ---- intake ----------------------------------------------------------------------------------
+
+    pub(crate) fn emit(&self, event: EngineEvent) {
+        self.inner.telemetry.emit(event);
+    }
+
+    pub(crate) fn commerce_call<T>(
+        &self,
+        operation: &'static str,
+        result: Result<T, adobe_commerce_client::Error>,
+    ) -> Result<T, EngineError> {
+        let outcome = match &result {
+            Ok(_) => CallOutcome::Ok,
+            Err(e) if e.is_retryable() => CallOutcome::Transient,
+            Err(_) => CallOutcome::Failed,
+        };
+        self.emit(EngineEvent::Call {
+            system: System::Commerce,
+            operation,
+            outcome,
+        });
+        result.map_err(|source| EngineError::Commerce { operation, source })
+    }
+
+    /// Reads one document of `kind` from Commerce with what its record needs.
+    async fn fetch(&self, kind: EntityKind, id: &str) -> Result<Option<Fetched>, EngineError> {
+        let Ok(numeric) = id.parse::<u64>() else {
+            return Ok(None);
+        };
+        let commerce = &self.inner.commerce;
+        Ok(Some(match kind {
+            EntityKind::Order => {
+                let order = commerce.orders().get(OrderId(numeric)).send().await;
+                Fetched::Order(Box::new(self.commerce_call("orders.get", order)?))
+            }
+            EntityKind::Invoice => {
+                let invoice = commerce.invoices().get(InvoiceId(numeric)).send().await;
+                let invoice = self.commerce_call("invoices.get", invoice)?;
+                let order = self.order_of(&invoice, &mut HashMap::new()).await?;
+                Fetched::Invoice(Box::new(invoice), Box::new(order))
+            }
+            EntityKind::Customer => {
+                let customer = commerce.customers().get(CustomerId(numeric)).send().await;
+                Fetched::Customer(Box::new(self.commerce_call("customers.get", customer)?))
+            }
+            EntityKind::CreditMemo => return Ok(None),
+        }))
+    }
+
+    async fn order_of(
+        &self,
+        invoice: &Invoice,
+        cache: &mut HashMap<u64, Order>,
+    ) -> Result<Order, EngineError> {
+        let Some(order_id) = invoice.order_id else {
+            return Err(EngineError::Config {
+                connection: self.inner.connection.name.clone(),
+                field: "invoice.order_id".to_owned(),
+                expected: "Commerce invoices to name their order".to_owned(),
+            });
+        };
+        if let Some(order) = cache.get(&order_id.get()) {
+            return Ok(order.clone());
+        }
+        let order = self.inner.commerce.orders().get(order_id).send().await;
+        let order = self.commerce_call("orders.get", order)?;
+        cache.insert(order_id.get(), order.clone());
+        Ok(order)
+    }
+
+    /// Stores one document; returns its `updated_at` when it was stored (or already known).
+    async fn take_in(
+        &self,
+        kind: EntityKind,
+        fetched: Fetched,
+        summary: &mut CycleSummary,
+    ) -> Result<Option<OffsetDateTime>, EngineError> {
+        let Some((id, updated_at, fingerprint_of, payload)) = fetched.into_parts() else {
+            let error = format!("a Commerce {kind} without entity id or timestamps was skipped");
+            tracing::warn!(connection = %self.inner.name, "{error}");
+            summary.errors.push((kind, error));
+            return Ok(None);
+        };
+        let fingerprint = Fingerprint::of_document(id.clone(), updated_at, &fingerprint_of);
+        let key = RecordKey::new(self.inner.name.clone(), kind, id);
+        let outcome = self
+            .inner
+            .store
+            .intake(Intake {
+                key: key.clone(),
+                fingerprint,
+                payload: self.inner.redactor.redact_json(&payload),
+            })
+            .await?;
+        summary.read += 1;
+        match &outcome {
+            IntakeOutcome::Unchanged(_) => summary.intake_unchanged += 1,
+            IntakeOutcome::ChangedAfterPosting(_) => {
+                summary.intake_new += 1;
+                summary.changed_after_posting += 1;
+                self.emit(EngineEvent::ChangedAfterPosting { key });
+            }
+            IntakeOutcome::Created(_) | IntakeOutcome::Updated(_) => summary.intake_new += 1,
+        }
+        Ok(Some(updated_at))
+    }
+
+    /// Reads one stream from `watermark - overlap` and stores every change in order.
+    async fn read_stream(
+        &self,
+        kind: EntityKind,
+        summary: &mut CycleSummary,
+    ) -> Result<(), EngineError> {
+        let stream = StreamName::from(kind);
+        let c = &self.inner.connection;
+        let watermark = self
+            .inner
+            .store
+            .watermark(&self.inner.name, &stream)
+            .await?;
+        let mut criteria = SearchCriteria::new();
+        if let Some(mark) = watermark {
+            let overlap = time::Duration::try_from(c.overlap.get()).unwrap_or(time::Duration::ZERO);
+            criteria = criteria.updated_since(mark - overlap);
+        }
+        let store_ids: Vec<u32> = c.commerce.stores.iter().map(|s| s.id).collect();
+        if kind != EntityKind::Customer {
+            criteria = criteria.filter(Filter::in_list("store_id", store_ids.iter()));
+        }
+        let criteria = criteria
+            .sort_by("updated_at", SortDirection::Asc)
+            .sort_by("entity_id", SortDirection::Asc)
+            .page_size(c.commerce.page_size);
+        let before = (summary.read, summary.intake_new);
+        let mut stored_up_to: Option<OffsetDateTime> = None;
+        let mut orders = HashMap::new();
+        let result: Result<(), EngineError> = async {
+            match kind {
+                EntityKind::Order => {
+                    let mut items = self.inner.commerce.orders().search(criteria).stream();
+                    while let Some(order) = items.next().await {
+                        let order = order.map_err(|source| EngineError::Commerce {
+                            operation: "orders.search",
+                            source,
+                        })?;
+                        if let Some(at) = self
+                            .take_in(kind, Fetched::Order(Box::new(order)), summary)
+                            .await?
+                        {
+                            stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
+                        }
+                    }
+                }
+                EntityKind::Invoice => {
+                    let mut items = self.inner.commerce.invoices().search(criteria).stream();
+                    while let Some(invoice) = items.next().await {
+                        let invoice = invoice.map_err(|source| EngineError::Commerce {
+                            operation: "invoices.search",
+                            source,
+                        })?;
+                        let order = self.order_of(&invoice, &mut orders).await?;
+                        let fetched = Fetched::Invoice(Box::new(invoice), Box::new(order));
+                        if let Some(at) = self.take_in(kind, fetched, summary).await? {
+                            stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
+                        }
+                    }
+                }
+                EntityKind::Customer => {
+                    let mut items = self.inner.commerce.customers().search(criteria).stream();
+                    while let Some(customer) = items.next().await {
+                        let customer = customer.map_err(|source| EngineError::Commerce {
+                            operation: "customers.search",
+                            source,
+                        })?;
+                        let at = customer.updated_at.or(customer.created_at);
+                        let in_scope = customer
+                            .store_id
+                            .is_some_and(|s| store_ids.iter().any(|id| u64::from(*id) == s.get()));
+                        if in_scope {
+                            self.take_in(kind, Fetched::Customer(Box::new(customer)), summary)
+                                .await?;
+                        }
+                        if let Some(at) = at {
+                            stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
+                        }
+                    }
+                }
+                EntityKind::CreditMemo => {}
+            }
+            Ok(())
+        }
+        .await;
+        // Changes are stored in `updated_at` order, so everything up to the last stored change is
+        // durable even when the stream failed part-way.
+        if let Some(to) = stored_up_to {
+            let to = self
+                .inner
+                .store
+                .advance_watermark(&self.inner.name, &stream, to)
+                .await?;
+            self.emit(EngineEvent::WatermarkAdvanced { kind, to });
+        }
+        self.emit(EngineEvent::StreamRead {
+            kind,
+            read: summary.read - before.0,
+            new: summary.intake_new - before.1,
+        });
+        // One call event per stream read (its pages are retried inside the client).
+        let outcome = match &result {
+            Ok(()) => Some(CallOutcome::Ok),
+            Err(EngineError::Commerce { source, .. }) if source.is_retryable() => {
+                Some(CallOutcome::Transient)
+            }
+            Err(EngineError::Commerce { .. }) => Some(CallOutcome::Failed),
+            Err(_) => None,
+        };
+        if let Some(outcome) = outcome {
+            self.emit(EngineEvent::Call {
+                system: System::Commerce,
+                operation: match kind {
+                    EntityKind::Order => "orders.search",
+                    EntityKind::Invoice => "invoices.search",
+                    _ => "customers.search",
+                },
+                outcome,
+            });
+        }
+        match result {
+            Ok(()) => Ok(()),
+            Err(EngineError::Store(e)) => Err(EngineError::Store(e)),
+            Err(e) => {
+                let error = error_chain(&e);
+                self.emit(EngineEvent::StreamFailed {
+                    kind,
+                    error: error.clone(),
+                });
+                summary.errors.push((kind, error));
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves a record and reports it.
+    pub(crate) async fn move_record(
+        &self,
+        record: &Record,
+        to: Target,
+        message: &str,
+        document: Option<Value>,
+    ) -> Result<Record, StoreError> {
+        let reason = match &to {
+            Target::Halted { reason }
+            | Target::Dead { reason }
+            | Target::RetryWait { reason, .. } => Some(reason.clone()),
+            _ => None,
+        };
+        let to_state = to.state();
+        let mut transition = Transition::new(
+            record.key.clone(),
+            record.state,
+            to,
+            self.inner.redactor.redact_text(message),
+        );
+        if let Some(doc) = document {
+            transition = transition.with_document(self.inner.redactor.redact_json(&doc));
+        }
+        let moved = self.inner.store.transition(transition).await?;
+        self.emit(EngineEvent::Transition {
+            key: record.key.clone(),
+            from: record.state,
+            to: to_state,
+            reason,
+        });
+        Ok(moved)
+    }
+
+    /// Appends an audit entry, redacted.
+    pub(crate) async fn audit(
+        &self,
+        key: &RecordKey,
+        kind: AuditKind,
+        message: impl Into<String>,
+        document: Option<Value>,
+    ) -> Result<(), StoreError> {
+        let mut entry = NewAuditEntry::new(key.clone(), kind, message);
+        entry.document = document;
+        self.inner
+            .audit
+            .append(entry.redacted(&self.inner.redactor))
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) fn cached_customer(&self, email: &str) -> Option<String> {
+        self.inner
+            .customer_codes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&email.to_lowercase())
+            .cloned()
+    }
+
+    pub(crate) fn remember_customer(&self, email: &str, code: &str) {
+        if email.trim().is_empty() {
+            return;
+        }
+        self.inner
+            .customer_codes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(email.trim().to_lowercase(), code.to_owned());
+    }
+}
+
+/// A document read from Commerce, with what its record keeps.
+enum Fetched {
+    Order(Box<Order>),
+    Invoice(Box<Invoice>, Box<Order>),
+    Customer(Box<Customer>),
+}
+
+impl Fetched {
+    /// Entity id, `updated_at`, the JSON the fingerprint covers, and the payload to store.
+    fn into_parts(self) -> Option<(String, OffsetDateTime, Value, Value)> {
+        match self {
+            Fetched::Order(order) => {
+                let id = order.entity_id?.get();
+                let at =
+                    convert::updated_at_of("order", id, order.updated_at, order.created_at).ok()?;
+                let payload = convert::order_payload(&order);
+                Some((id.to_string(), at, payload.clone(), payload))
+            }
+            Fetched::Invoice(invoice, order) => {
+                let id = invoice.entity_id?.get();
+                let at =
+                    convert::updated_at_of("invoice", id, invoice.updated_at, invoice.created_at)
+                        .ok()?;
+                // The fingerprint covers the invoice only: later status changes of the order are
+                // not new versions of the invoice.
+                let own = serde_json::to_value(&*invoice).unwrap_or(Value::Null);
+                Some((
+                    id.to_string(),
+                    at,
+                    own,
+                    convert::invoice_payload(&invoice, &order),
+                ))
+            }
+            Fetched::Customer(customer) => {
+                let id = customer.id?.get();
+                let at = convert::updated_at_of(
+                    "customer",
+                    id,
+                    customer.updated_at,
+                    customer.created_at,
+                )
+                .ok()?;
+                let payload = serde_json::to_value(&customer).unwrap_or(Value::Null);
+                Some((id.to_string(), at, payload.clone(), payload))
+            }
+        }
+    }
+}
+
+/// An error and its causes on one line, for summaries and audit entries.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_backs_off_when_idle_and_returns_when_busy() {
+        let mut s = Schedule::new(Duration::from_secs(300), Duration::from_secs(900), true);
+        assert_eq!(s.next(false), Duration::from_secs(600));
+        assert_eq!(s.next(false), Duration::from_secs(900));
+        assert_eq!(s.next(false), Duration::from_secs(900));
+        assert_eq!(s.next(true), Duration::from_secs(300));
+        let mut fixed = Schedule::new(Duration::from_secs(60), Duration::from_secs(900), false);
+        assert_eq!(fixed.next(false), Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,1262 @@
+//! Mapping, customer resolution, batched posting, per-item outcomes and reconciliation.
+//!
+//! The order of writes is what makes posting safe: a record is moved to `posting` (durably) before
+//! its ARSTIN item is sent, the documents sent and SYSPRO's answers are appended to the audit trail
+//! as they happen, and an item whose answer is lost is looked up in SYSPRO (by customer and the
+//! deterministic invoice number) before anything is sent again. A GL journal whose answer is lost
+//! cannot be looked up, so its record halts with that reason instead of being sent twice.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use adobe_commerce_client::models::Customer;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use syspro_client::bo::{self, ArInvoicePosting, GlJournalPosting};
+use tokio::sync::watch;
+
+use super::convert::{self, ConversionError};
+use super::{Engine, EngineError, EngineEvent, error_chain};
+use crate::audit::{AuditKind, AuditQuery};
+use crate::config::{CUSTOMER_CODE_PLACEHOLDERS, RevenueSelector};
+use crate::mapping::{MappingContext, ReferenceData};
+use crate::plan::{CustomerAction, NewCustomer, PostingPlan, SourceDocument};
+use crate::state::{EntityKind, Record, RecordFilter, RecordState, StoreError, SysproKeys, Target};
+
+/// What planning a record gave.
+pub(crate) enum Planned {
+    /// A plan with a known customer code.
+    Ready(Box<PostingPlan>),
+    /// The record must wait for a person.
+    Halt(String),
+    /// A transient failure; try again later.
+    Transient(String),
+}
+
+/// What SYSPRO did with one item of a document.
+#[derive(Debug, Clone)]
+enum Delivery {
+    Accepted(Value),
+    Rejected(String, Value),
+    /// Nothing was done; the same item may be sent again.
+    Transient(String),
+    /// The item may or may not have been applied.
+    Unknown(String),
+}
+
+/// Where a record's GL journal stands according to the audit trail of its current attempt.
+enum JournalState {
+    NotSent,
+    SentUnanswered,
+    Accepted,
+}
+
+const JOURNAL_SENT: &str = "GENTJL journal";
+const JOURNAL_ACCEPTED: &str = "GENTJL accepted journal";
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+fn is_too_large(error: &syspro_client::Error) -> bool {
+    match error {
+        syspro_client::Error::Status { status, .. } => matches!(status, 413 | 414),
+        syspro_client::Error::Rejected { message, .. } => {
+            let m = message.to_lowercase();
+            m.contains("too large") || m.contains("too long") || m.contains("maximum size")
+        }
+        _ => false,
+    }
+}
+
+fn messages_text(messages: &bo::Messages) -> String {
+    messages
+        .errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn classify(error: &syspro_client::Error) -> Delivery {
+    let text = error.to_string();
+    if error.is_outcome_unknown() {
+        Delivery::Unknown(text)
+    } else if error.is_retryable() {
+        Delivery::Transient(text)
+    } else {
+        Delivery::Rejected(text, Value::Null)
+    }
+}
+
+impl Engine {
+    fn source_document(&self, record: &Record) -> Result<SourceDocument, ConversionError> {
+        let connection = &self.inner.connection;
+        match record.key.kind {
+            EntityKind::Invoice => {
+                let (invoice, order) = convert::invoice_from_payload(&record.payload)?;
+                convert::invoice_document(connection, &invoice, &order)
+            }
+            _ => {
+                let order = convert::order_from_payload(&record.payload)?;
+                convert::order_document(connection, &order)
+            }
+        }
+    }
+
+    /// Fills category ids and attribute sets from the catalogue when revenue rules need them.
+    async fn enrich(&self, doc: &mut SourceDocument) -> Result<(), String> {
+        let needs_catalogue = self.inner.connection.mapping.revenue.iter().any(|rule| {
+            rule.selectors().iter().any(|s| {
+                matches!(
+                    s,
+                    RevenueSelector::Category(_) | RevenueSelector::AttributeSet(_)
+                )
+            })
+        });
+        if !needs_catalogue {
+            return Ok(());
+        }
+        let mut seen: HashMap<String, (Vec<u64>, Option<u64>)> = HashMap::new();
+        for line in &mut doc.lines {
+            if line.sku.is_empty() {
+                continue;
+            }
+            if !seen.contains_key(&line.sku) {
+                let product = self.inner.commerce.products().get(&line.sku).send().await;
+                let product = self
+                    .commerce_call("products.get", product)
+                    .map_err(|e| error_chain(&e))?;
+                let mut categories: Vec<u64> = product
+                    .custom_attribute("category_ids")
+                    .and_then(Value::as_array)
+                    .map(|ids| {
+                        ids.iter()
+                            .filter_map(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(links) = product
+                    .extension_attributes
+                    .as_ref()
+                    .and_then(|e| e.get("category_links"))
+                    .and_then(Value::as_array)
+                {
+                    categories.extend(links.iter().filter_map(|l| {
+                        let id = l.get("category_id")?;
+                        id.as_u64().or_else(|| id.as_str()?.parse().ok())
+                    }));
+                }
+                let set = product.attribute_set_id.and_then(|s| u64::try_from(s).ok());
+                seen.insert(line.sku.clone(), (categories, set));
+            }
+            if let Some((categories, set)) = seen.get(&line.sku) {
+                line.category_ids.clone_from(categories);
+                line.attribute_set_id = *set;
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans a document record: converts, maps, and resolves the SYSPRO customer (matching by
+    /// email in SYSPRO and creating it when the mapping allows).
+    pub(crate) async fn plan_record(
+        &self,
+        record: &Record,
+        reference: &ReferenceData,
+        customers_created: &mut usize,
+    ) -> Result<Planned, StoreError> {
+        let mut doc = match self.source_document(record) {
+            Ok(doc) => doc,
+            Err(e) => return Ok(Planned::Halt(e.to_string())),
+        };
+        if let Err(e) = self.enrich(&mut doc).await {
+            return Ok(Planned::Transient(e));
+        }
+        let mapper = &self.inner.mapper;
+        let plan_with = |code: Option<&str>| {
+            mapper.plan(
+                &doc,
+                &MappingContext {
+                    customer_code: code,
+                    reference,
+                },
+            )
+        };
+        // Planned first without a known code, so the explicit customer table keeps precedence
+        // over a code learnt by email.
+        let mut plan = match plan_with(None) {
+            Ok(plan) => plan,
+            Err(e) => return Ok(Planned::Halt(e.to_string())),
+        };
+        if let CustomerAction::Cash { code } = &plan.customer
+            && let Some(store) = self.missing_cash_customer(code)
+        {
+            return Ok(Planned::Halt(format!(
+                "cash customer {code:?} (mapping.stores.{store}.cash_customer) does not exist in SYSPRO"
+            )));
+        }
+        if matches!(plan.customer, CustomerAction::MatchByEmail { .. })
+            && let Some(code) = self.cached_customer(&doc.customer.email)
+        {
+            plan = match plan_with(Some(&code)) {
+                Ok(plan) => plan,
+                Err(e) => return Ok(Planned::Halt(e.to_string())),
+            };
+        }
+        let new_customer = match &plan.customer {
+            CustomerAction::Existing { .. } | CustomerAction::Cash { .. } => {
+                return Ok(Planned::Ready(Box::new(plan)));
+            }
+            CustomerAction::Create(new) => Some(new.clone()),
+            CustomerAction::MatchByEmail {
+                email,
+                otherwise_create,
+            } => {
+                let found = self.inner.syspro.find_customers_by_email(email).await;
+                match self.syspro_call("COMFND", found) {
+                    Ok(rows) => match rows.first() {
+                        Some(row) => {
+                            self.remember_customer(email, &row.customer);
+                            self.audit(
+                                &record.key,
+                                AuditKind::Decided,
+                                format!("matched SYSPRO customer {} by email", row.customer),
+                                None,
+                            )
+                            .await?;
+                            return Ok(match plan_with(Some(&row.customer)) {
+                                Ok(plan) => Planned::Ready(Box::new(plan)),
+                                Err(e) => Planned::Halt(e.to_string()),
+                            });
+                        }
+                        None => match otherwise_create {
+                            Some(new) => Some(new.clone()),
+                            None => {
+                                return Ok(Planned::Halt(format!(
+                                    "no SYSPRO customer for Commerce customer {} <{email}>: not in customers.by_id or customers.by_email, no SYSPRO customer has this email, and customers.create.enabled is false",
+                                    doc.customer.id.map_or_else(
+                                        || "without id".to_owned(),
+                                        |id| id.to_string()
+                                    )
+                                )));
+                            }
+                        },
+                    },
+                    Err(e) => return Ok(self.planned_from_error(&e)),
+                }
+            }
+        };
+        let Some(new) = new_customer else {
+            return Ok(Planned::Halt(
+                "no SYSPRO customer could be determined".to_owned(),
+            ));
+        };
+        match self
+            .create_customer(&record.key, &new, customers_created)
+            .await?
+        {
+            Ok(code) => Ok(match plan_with(Some(&code)) {
+                Ok(plan) => Planned::Ready(Box::new(plan)),
+                Err(e) => Planned::Halt(e.to_string()),
+            }),
+            Err(planned) => Ok(planned),
+        }
+    }
+
+    fn planned_from_error(&self, error: &EngineError) -> Planned {
+        match error {
+            EngineError::Syspro { source, .. } if source.is_retryable() => {
+                Planned::Transient(error_chain(error))
+            }
+            _ => Planned::Halt(error_chain(error)),
+        }
+    }
+
+    /// Creates a SYSPRO customer (ARSSCS Setup/Add); an existing code counts as created.
+    async fn create_customer(
+        &self,
+        key: &crate::state::RecordKey,
+        new: &NewCustomer,
+        customers_created: &mut usize,
+    ) -> Result<Result<String, Planned>, StoreError> {
+        let record = convert::customer_record(new);
+        self.audit(
+            key,
+            AuditKind::Sent,
+            format!("ARSSCS add customer {}", new.code),
+            serde_json::to_value(&record).ok(),
+        )
+        .await?;
+        let answer = self.inner.syspro.add_customer(&record).await;
+        let result = match self.syspro_call("ARSSCS", answer) {
+            Ok(result) => result,
+            Err(e) => {
+                // A lost answer is settled by looking for the email before anything else is sent.
+                if let EngineError::Syspro { source, .. } = &e
+                    && source.is_outcome_unknown()
+                {
+                    let found = self.inner.syspro.find_customers_by_email(&new.email).await;
+                    if let Ok(rows) = self.syspro_call("COMFND", found)
+                        && let Some(row) = rows.into_iter().find(|r| r.customer == new.code)
+                    {
+                        self.remember_customer(&new.email, &row.customer);
+                        return Ok(Ok(row.customer));
+                    }
+                    return Ok(Err(Planned::Transient(error_chain(&e))));
+                }
+                return Ok(Err(self.planned_from_error(&e)));
+            }
+        };
+        let answer_doc = serde_json::to_value(&result).ok();
+        let errors = result
+            .errors()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        if result.is_success() || errors.to_lowercase().contains("already exists") {
+            self.audit(
+                key,
+                AuditKind::Answered,
+                format!("ARSSCS: customer {} is in SYSPRO", new.code),
+                answer_doc,
+            )
+            .await?;
+            if result.is_success() {
+                *customers_created += 1;
+                self.emit(EngineEvent::CustomerCreated {
+                    code: new.code.clone(),
+                });
+            }
+            self.remember_customer(&new.email, &new.code);
+            Ok(Ok(new.code.clone()))
+        } else {
+            self.audit(
+                key,
+                AuditKind::Answered,
+                format!("ARSSCS refused customer {}: {errors}", new.code),
+                answer_doc,
+            )
+            .await?;
+            Ok(Err(Planned::Halt(format!(
+                "SYSPRO refused to create customer {}: {errors}",
+                new.code
+            ))))
+        }
+    }
+
+    /// The rendered plan for the audit trail: exactly the documents that will be sent.
+    fn rendered(plan: &PostingPlan) -> Value {
+        json!({
+            "customer": format!("{:?}", plan.customer),
+            "ar_invoice": convert::ar_invoice_item(plan),
+            "gl_journal": plan.journal.as_ref().map(convert::gl_journal),
+            "allocations": plan.allocations.iter().map(|a| json!({
+                "source": format!("{:?}", a.source),
+                "purpose": a.purpose.as_str(),
+                "account": a.account,
+                "amount": a.amount.to_string(),
+            })).collect::<Vec<_>>(),
+            "rounding": plan.rounding.to_string(),
+        })
+    }
+
+    fn keys_of(plan: &PostingPlan) -> SysproKeys {
+        SysproKeys {
+            invoice: Some(plan.ar_invoice.invoice.clone()),
+            journal: plan.journal.as_ref().map(|j| j.reference.clone()),
+        }
+    }
+
+    /// Maps every record in `received`: documents become `mapped` or `halted`; customers are
+    /// matched or created in SYSPRO.
+    pub(crate) async fn map_received(
+        &self,
+        reference: &ReferenceData,
+        summary: &mut super::CycleSummary,
+    ) -> Result<(), EngineError> {
+        for kind in [EntityKind::Customer, self.document_kind()] {
+            let mut after = None;
+            loop {
+                let page = self
+                    .inner
+                    .store
+                    .list(&RecordFilter {
+                        connection: Some(self.inner.name.clone()),
+                        state: Some(RecordState::Received),
+                        kind: Some(kind),
+                        after: after.clone(),
+                        limit: 200,
+                    })
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.key.clone());
+                for record in page {
+                    if kind == EntityKind::Customer {
+                        self.process_customer(&record, summary).await?;
+                        continue;
+                    }
+                    match self
+                        .plan_record(&record, reference, &mut summary.customers_created)
+                        .await?
+                    {
+                        Planned::Ready(plan) => {
+                            self.audit(
+                                &record.key,
+                                AuditKind::Rendered,
+                                format!("plan rendered: AR invoice {}", plan.ar_invoice.invoice),
+                                Some(Self::rendered(&plan)),
+                            )
+                            .await?;
+                            self.move_record(
+                                &record,
+                                Target::Mapped {
+                                    syspro: Self::keys_of(&plan),
+                                },
+                                "mapped",
+                                None,
+                            )
+                            .await?;
+                        }
+                        Planned::Halt(reason) => {
+                            self.halt(&record, reason, summary).await?;
+                        }
+                        Planned::Transient(reason) => {
+                            tracing::warn!(
+                                connection = %self.inner.name,
+                                record = %record.key,
+                                reason,
+                                "mapping postponed"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn halt(
+        &self,
+        record: &Record,
+        reason: String,
+        summary: &mut super::CycleSummary,
+    ) -> Result<(), StoreError> {
+        self.move_record(
+            record,
+            Target::Halted {
+                reason: reason.clone(),
+            },
+            "halted",
+            None,
+        )
+        .await?;
+        summary.halted.push((record.key.clone(), reason));
+        Ok(())
+    }
+
+    /// `retry_wait` with capped, jittered exponential backoff, or `dead` when attempts ran out.
+    async fn retry_later(
+        &self,
+        record: &Record,
+        reason: String,
+        summary: &mut super::CycleSummary,
+    ) -> Result<(), StoreError> {
+        let options = &self.inner.options;
+        if record.attempts >= self.inner.connection.max_attempts {
+            self.move_record(
+                record,
+                Target::Dead {
+                    reason: format!("{reason} (after {} attempts)", record.attempts),
+                },
+                "attempts exhausted",
+                None,
+            )
+            .await?;
+            summary.dead += 1;
+            return Ok(());
+        }
+        let exponent = record.attempts.saturating_sub(1).min(20);
+        let ceiling = options
+            .retry_initial
+            .checked_mul(1u32 << exponent)
+            .unwrap_or(options.retry_max)
+            .min(options.retry_max);
+        // Jitter between half and all of the ceiling, derived from the record and attempt so that
+        // records failing together do not come back together.
+        let digest = Sha256::digest(format!("{}#{}", record.key, record.attempts).as_bytes());
+        let fraction = 0.5 + f64::from(digest[0]) / 510.0;
+        let delay = ceiling.mul_f64(fraction);
+        let next = self.inner.clock.now()
+            + time::Duration::try_from(delay).unwrap_or(time::Duration::ZERO);
+        self.move_record(
+            record,
+            Target::RetryWait {
+                next_attempt_at: next,
+                reason: reason.clone(),
+            },
+            "transient failure, will retry",
+            None,
+        )
+        .await?;
+        summary.retried += 1;
+        Ok(())
+    }
+
+    async fn mark_posted(
+        &self,
+        record: &Record,
+        plan: &PostingPlan,
+        message: &str,
+        summary: &mut super::CycleSummary,
+    ) -> Result<(), StoreError> {
+        self.move_record(
+            record,
+            Target::Posted {
+                syspro: Self::keys_of(plan),
+            },
+            message,
+            None,
+        )
+        .await?;
+        summary.posted += 1;
+        Ok(())
+    }
+
+    /// Claims and posts due records batch by batch until none is due (or a shutdown is asked for).
+    pub(crate) async fn post_due(
+        &self,
+        reference: &ReferenceData,
+        summary: &mut super::CycleSummary,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<(), EngineError> {
+        let batch_size = usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
+        loop {
+            if let Some(stop) = stop {
+                if *stop.borrow() {
+                    summary.interrupted = true;
+                    return Ok(());
+                }
+                self.inner
+                    .store
+                    .renew_lease(
+                        &self.inner.name,
+                        &self.inner.holder,
+                        self.inner.options.lease_ttl,
+                    )
+                    .await?;
+            }
+            let batch = self
+                .inner
+                .store
+                .claim_due(&self.inner.name, Some(self.document_kind()), batch_size)
+                .await?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            self.post_batch(batch, reference, summary).await?;
+        }
+    }
+
+    /// Posts one claimed batch: one ARSTIN document, then one GENTJL document with the journals of
+    /// the accepted invoices.
+    async fn post_batch(
+        &self,
+        records: Vec<Record>,
+        reference: &ReferenceData,
+        summary: &mut super::CycleSummary,
+    ) -> Result<(), EngineError> {
+        let mut ready: Vec<(Record, PostingPlan, bo::ArInvoiceItem)> = Vec::new();
+        for record in records {
+            match self
+                .plan_record(&record, reference, &mut summary.customers_created)
+                .await?
+            {
+                Planned::Ready(plan) => match convert::ar_invoice_item(&plan) {
+                    Some(item) => ready.push((record, *plan, item)),
+                    None => {
+                        self.halt(
+                            &record,
+                            "the plan has no SYSPRO customer".to_owned(),
+                            summary,
+                        )
+                        .await?;
+                    }
+                },
+                Planned::Halt(reason) => self.halt(&record, reason, summary).await?,
+                Planned::Transient(reason) => self.retry_later(&record, reason, summary).await?,
+            }
+        }
+        if ready.is_empty() {
+            return Ok(());
+        }
+        for (record, _, item) in &ready {
+            self.audit(
+                &record.key,
+                AuditKind::Sent,
+                format!(
+                    "ARSTIN invoice {} (batch of {})",
+                    item.invoice.as_deref().unwrap_or(""),
+                    ready.len()
+                ),
+                serde_json::to_value(item).ok(),
+            )
+            .await?;
+        }
+        let items: Vec<bo::ArInvoiceItem> = ready.iter().map(|(_, _, item)| item.clone()).collect();
+        let deliveries = self.post_invoices(&items).await;
+
+        // First settle every item (looking up those whose answer is unclear) and record the
+        // answers; only then move the records, so a crash in between leaves a readable trail.
+        let mut settled: Vec<(Record, PostingPlan, Delivery)> = Vec::with_capacity(ready.len());
+        for ((record, plan, item), delivery) in ready.into_iter().zip(deliveries) {
+            let invoice = plan.ar_invoice.invoice.clone();
+            let delivery = match delivery {
+                Delivery::Rejected(message, answer)
+                    if message.to_lowercase().contains("already exists") =>
+                {
+                    // Posted by an earlier attempt whose answer was lost: confirm, never repost.
+                    match self.invoice_exists(&item).await {
+                        Ok(true) => Delivery::Accepted(answer),
+                        Ok(false) => Delivery::Rejected(message, answer),
+                        Err(lookup) => Delivery::Unknown(format!("{message}; {lookup}")),
+                    }
+                }
+                Delivery::Unknown(message) => match self.invoice_exists(&item).await {
+                    Ok(found) => {
+                        self.emit(EngineEvent::Reconciled {
+                            key: record.key.clone(),
+                            invoice_found: found,
+                        });
+                        if found {
+                            Delivery::Accepted(Value::Null)
+                        } else {
+                            Delivery::Transient(format!(
+                                "the answer was lost ({message}) and SYSPRO does not hold invoice {invoice}"
+                            ))
+                        }
+                    }
+                    Err(lookup) => Delivery::Unknown(format!("{message}; {lookup}")),
+                },
+                other => other,
+            };
+            let (kind, message, answer) = match &delivery {
+                Delivery::Accepted(answer) => (
+                    AuditKind::Answered,
+                    format!("ARSTIN accepted invoice {invoice}"),
+                    Some(answer.clone()),
+                ),
+                Delivery::Rejected(message, answer) => (
+                    AuditKind::Answered,
+                    format!("ARSTIN rejected invoice {invoice}: {message}"),
+                    Some(answer.clone()),
+                ),
+                Delivery::Transient(message) => (
+                    AuditKind::Answered,
+                    format!("ARSTIN did not take invoice {invoice}: {message}"),
+                    None,
+                ),
+                // Neither the answer nor a look-up says what happened: the record stays in
+                // `posting` and is reconciled at the start of the next cycle.
+                Delivery::Unknown(message) => (
+                    AuditKind::Decided,
+                    format!(
+                        "outcome of AR invoice {invoice} unknown ({message}); left for reconciliation"
+                    ),
+                    None,
+                ),
+            };
+            self.audit(&record.key, kind, message, answer).await?;
+            settled.push((record, plan, delivery));
+        }
+
+        let mut journals: Vec<(Record, PostingPlan)> = Vec::new();
+        for (record, plan, delivery) in settled {
+            let invoice = &plan.ar_invoice.invoice;
+            match delivery {
+                Delivery::Accepted(_) if plan.journal.is_some() => journals.push((record, plan)),
+                Delivery::Accepted(_) => {
+                    self.mark_posted(&record, &plan, "AR invoice posted", summary)
+                        .await?;
+                }
+                Delivery::Rejected(message, _) => {
+                    self.halt(
+                        &record,
+                        format!("SYSPRO rejected AR invoice {invoice}: {message}"),
+                        summary,
+                    )
+                    .await?;
+                }
+                Delivery::Transient(message) => self.retry_later(&record, message, summary).await?,
+                Delivery::Unknown(_) => {}
+            }
+        }
+        self.post_journal_batch(journals, summary).await
+    }
+
+    /// Whether SYSPRO holds the invoice of `item`; the error text when the look-up failed.
+    async fn invoice_exists(&self, item: &bo::ArInvoiceItem) -> Result<bool, String> {
+        let invoice = item.invoice.as_deref().unwrap_or_default();
+        // Only the key columns are asked for: they are all the answer needs, and every SYSPRO
+        // release (and the simulator) has them, unlike value columns such as `CurrencyValue`.
+        let query = bo::ComFind::new("ArInvoice")
+            .columns(["Customer", "Invoice", "DocumentType"])
+            .filter(bo::Where::eq("Customer", item.customer.as_str()).and(
+                "Invoice",
+                bo::Condition::Eq,
+                invoice,
+            ))
+            .return_rows(10);
+        let found = self.inner.syspro.find(&query).await;
+        self.syspro_call("COMFND", found)
+            .map(|result| {
+                result.rows.iter().any(|row| {
+                    row.get("Invoice").is_some_and(|i| i.trim() == invoice)
+                        && row
+                            .get("DocumentType")
+                            .is_none_or(|t| t.trim().is_empty() || t.trim() == "I")
+                })
+            })
+            .map_err(|e| format!("looking up invoice {invoice} failed: {}", error_chain(&e)))
+    }
+
+    async fn post_journal_batch(
+        &self,
+        journals: Vec<(Record, PostingPlan)>,
+        summary: &mut super::CycleSummary,
+    ) -> Result<(), EngineError> {
+        if journals.is_empty() {
+            return Ok(());
+        }
+        let documents: Vec<bo::GlJournal> = journals
+            .iter()
+            .filter_map(|(_, plan)| plan.journal.as_ref().map(convert::gl_journal))
+            .collect();
+        for ((record, _), journal) in journals.iter().zip(&documents) {
+            self.audit(
+                &record.key,
+                AuditKind::Sent,
+                format!(
+                    "{JOURNAL_SENT} {} (batch of {})",
+                    journal.reference.as_deref().unwrap_or(""),
+                    documents.len()
+                ),
+                serde_json::to_value(journal).ok(),
+            )
+            .await?;
+        }
+        let deliveries = self.post_journals(&documents).await;
+        let outcomes: Vec<(Record, PostingPlan, Delivery)> = journals
+            .into_iter()
+            .zip(deliveries)
+            .map(|((record, plan), delivery)| (record, plan, delivery))
+            .collect();
+        // Every answer is recorded before any record moves: a crash in between then leaves each
+        // record's journal visibly accepted (or not) for the reconciliation at the next start.
+        for (record, plan, delivery) in &outcomes {
+            let reference = plan
+                .journal
+                .as_ref()
+                .map(|j| j.reference.as_str())
+                .unwrap_or("");
+            let (kind, message, answer) = match delivery {
+                Delivery::Accepted(answer) => (
+                    AuditKind::Answered,
+                    format!("{JOURNAL_ACCEPTED} {reference}"),
+                    Some(answer.clone()),
+                ),
+                Delivery::Rejected(message, answer) => (
+                    AuditKind::Answered,
+                    format!("GENTJL rejected journal {reference}: {message}"),
+                    Some(answer.clone()),
+                ),
+                Delivery::Transient(message) => (
+                    AuditKind::Answered,
+                    format!("GENTJL did not take journal {reference}: {message}"),
+                    None,
+                ),
+                Delivery::Unknown(message) => (
+                    AuditKind::Decided,
+                    format!("outcome of GL journal {reference} unknown: {message}"),
+                    None,
+                ),
+            };
+            self.audit(&record.key, kind, message, answer).await?;
+        }
+        for (record, plan, delivery) in outcomes {
+            let reference = plan
+                .journal
+                .as_ref()
+                .map(|j| j.reference.clone())
+                .unwrap_or_default();
+            let invoice = &plan.ar_invoice.invoice;
+            match delivery {
+                Delivery::Accepted(_) => {
+                    self.mark_posted(&record, &plan, "AR invoice and GL journal posted", summary)
+                        .await?;
+                }
+                Delivery::Rejected(message, _) => {
+                    self.halt(
+                        &record,
+                        format!(
+                            "AR invoice {invoice} is posted, but SYSPRO rejected GL journal {reference}: {message} (a replay recognises the invoice and posts only the journal)"
+                        ),
+                        summary,
+                    )
+                    .await?;
+                }
+                Delivery::Transient(message) => self.retry_later(&record, message, summary).await?,
+                Delivery::Unknown(message) => {
+                    self.halt(
+                        &record,
+                        format!(
+                            "AR invoice {invoice} is posted; GL journal {reference} was sent but SYSPRO's answer was lost ({message}). Check in SYSPRO whether journal {reference} exists before replaying"
+                        ),
+                        summary,
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Posts AR invoices with `ApplyIfEntireDocumentValid=N`, splitting a document SYSPRO refuses
+    /// as too large. One delivery per item, in order.
+    fn post_invoices<'a>(&'a self, items: &'a [bo::ArInvoiceItem]) -> BoxFuture<'a, Vec<Delivery>> {
+        Box::pin(async move {
+            let mut posting = ArInvoicePosting::new(items.to_vec());
+            posting.parameters.apply_if_entire_document_valid = false;
+            let answer = self.inner.syspro.post_ar_invoices(&posting).await;
+            match answer {
+                Err(e) if is_too_large(&e) && items.len() > 1 => {
+                    self.syspro_call::<()>("ARSTIN", Err(e)).ok();
+                    self.emit(EngineEvent::BatchSplit {
+                        business_object: "ARSTIN",
+                        items: items.len(),
+                    });
+                    let (left, right) = items.split_at(items.len() / 2);
+                    let mut out = self.post_invoices(left).await;
+                    out.extend(self.post_invoices(right).await);
+                    out
+                }
+                Err(e) => {
+                    let delivery = classify(&e);
+                    self.syspro_call::<()>("ARSTIN", Err(e)).ok();
+                    vec![delivery; items.len()]
+                }
+                Ok(result) => {
+                    self.syspro_call::<()>("ARSTIN", Ok(())).ok();
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(index, item)| {
+                            let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+                            let found = result.item(number).or_else(|| {
+                                result
+                                    .items
+                                    .iter()
+                                    .find(|r| r.invoice.is_some() && r.invoice == item.invoice)
+                            });
+                            match found {
+                                Some(r) => {
+                                    let answer = serde_json::to_value(r).unwrap_or(Value::Null);
+                                    if r.is_success() {
+                                        Delivery::Accepted(answer)
+                                    } else if r.messages.errors.is_empty() {
+                                        // No error yet no document number: not a success.
+                                        Delivery::Unknown(
+                                            "SYSPRO returned no invoice number".to_owned(),
+                                        )
+                                    } else {
+                                        Delivery::Rejected(messages_text(&r.messages), answer)
+                                    }
+                                }
+                                None if !result.messages.errors.is_empty() => Delivery::Rejected(
+                                    messages_text(&result.messages),
+                                    serde_json::to_value(&result).unwrap_or(Value::Null),
+                                ),
+                                None => Delivery::Unknown(
+                                    "SYSPRO's answer has no result for this item".to_owned(),
+                                ),
+                            }
+                        })
+                        .collect()
+                }
+            }
+        })
+    }
+
+    /// Posts GL journals with `ApplyIfEntireDocumentValid=N`, splitting a document SYSPRO refuses
+    /// as too large. One delivery per journal, in order.
+    fn post_journals<'a>(&'a self, journals: &'a [bo::GlJournal]) -> BoxFuture<'a, Vec<Delivery>> {
+        Box::pin(async move {
+            let mut posting = GlJournalPosting::new(journals.to_vec());
+            posting.parameters.apply_if_entire_document_valid = false;
+            let answer = self.inner.syspro.post_gl_journal(&posting).await;
+            match answer {
+                Err(e) if is_too_large(&e) && journals.len() > 1 => {
+                    self.syspro_call::<()>("GENTJL", Err(e)).ok();
+                    self.emit(EngineEvent::BatchSplit {
+                        business_object: "GENTJL",
+                        items: journals.len(),
+                    });
+                    let (left, right) = journals.split_at(journals.len() / 2);
+                    let mut out = self.post_journals(left).await;
+                    out.extend(self.post_journals(right).await);
+                    out
+                }
+                Err(e) => {
+                    let delivery = classify(&e);
+                    self.syspro_call::<()>("GENTJL", Err(e)).ok();
+                    vec![delivery; journals.len()]
+                }
+                Ok(result) => {
+                    self.syspro_call::<()>("GENTJL", Ok(())).ok();
+                    (0..journals.len())
+                        .map(|index| match result.journals.get(index) {
+                            Some(j) => {
+                                let answer = serde_json::to_value(j).unwrap_or(Value::Null);
+                                if j.is_success() {
+                                    Delivery::Accepted(answer)
+                                } else if j.messages.errors.is_empty() {
+                                    Delivery::Unknown(
+                                        "SYSPRO returned no journal number".to_owned(),
+                                    )
+                                } else {
+                                    Delivery::Rejected(messages_text(&j.messages), answer)
+                                }
+                            }
+                            None if !result.messages.errors.is_empty() => Delivery::Rejected(
+                                messages_text(&result.messages),
+                                serde_json::to_value(&result).unwrap_or(Value::Null),
+                            ),
+                            None => Delivery::Unknown(
+                                "SYSPRO's answer has no result for this journal".to_owned(),
+                            ),
+                        })
+                        .collect()
+                }
+            }
+        })
+    }
+
+    /// Where the journal of a record in `posting` stands, from the audit entries of its current
+    /// attempt.
+    async fn journal_state(&self, record: &Record) -> Result<JournalState, StoreError> {
+        let page = self
+            .inner
+            .audit
+            .query(&AuditQuery {
+                limit: 200,
+                ..AuditQuery::for_record(record.key.clone())
+            })
+            .await?;
+        for entry in page.entries {
+            match entry.kind {
+                AuditKind::Answered if entry.message.starts_with(JOURNAL_ACCEPTED) => {
+                    return Ok(JournalState::Accepted);
+                }
+                AuditKind::Sent if entry.message.starts_with(JOURNAL_SENT) => {
+                    return Ok(JournalState::SentUnanswered);
+                }
+                AuditKind::Transition if entry.message.contains("claimed for posting") => {
+                    return Ok(JournalState::NotSent);
+                }
+                _ => {}
+            }
+        }
+        Ok(JournalState::NotSent)
+    }
+
+    /// Looks up every record left in `posting` in SYSPRO before anything is sent again: an invoice
+    /// SYSPRO holds is not posted again (its journal is posted if it never was); an invoice SYSPRO
+    /// does not hold is made due for posting at once.
+    pub(crate) async fn reconcile_stale(
+        &self,
+        reference: &ReferenceData,
+        summary: &mut super::CycleSummary,
+    ) -> Result<(), EngineError> {
+        let now = self.inner.clock.now();
+        let stale = self
+            .inner
+            .store
+            .stale_posting(&self.inner.name, now)
+            .await?;
+        for record in stale {
+            summary.reconciled += 1;
+            let plan = match self
+                .plan_record(&record, reference, &mut summary.customers_created)
+                .await?
+            {
+                Planned::Ready(plan) => *plan,
+                Planned::Halt(reason) => {
+                    self.halt(
+                        &record,
+                        format!("could not reconcile an interrupted posting: {reason}"),
+                        summary,
+                    )
+                    .await?;
+                    continue;
+                }
+                Planned::Transient(_) => continue,
+            };
+            let Some(item) = convert::ar_invoice_item(&plan) else {
+                continue;
+            };
+            let found = match self.invoice_exists(&item).await {
+                Ok(found) => found,
+                Err(lookup) => {
+                    self.audit(
+                        &record.key,
+                        AuditKind::Decided,
+                        format!("reconciliation postponed: {lookup}"),
+                        None,
+                    )
+                    .await?;
+                    summary.errors.push((record.key.kind, lookup));
+                    continue;
+                }
+            };
+            self.emit(EngineEvent::Reconciled {
+                key: record.key.clone(),
+                invoice_found: found,
+            });
+            let invoice = &plan.ar_invoice.invoice;
+            if !found {
+                self.audit(
+                    &record.key,
+                    AuditKind::Decided,
+                    format!("reconciled: SYSPRO does not hold invoice {invoice}; posting it again"),
+                    None,
+                )
+                .await?;
+                self.move_record(
+                    &record,
+                    Target::RetryWait {
+                        next_attempt_at: now,
+                        reason: format!(
+                            "interrupted posting; SYSPRO does not hold invoice {invoice}"
+                        ),
+                    },
+                    "reconciled",
+                    None,
+                )
+                .await?;
+                continue;
+            }
+            self.audit(
+                &record.key,
+                AuditKind::Decided,
+                format!("reconciled: SYSPRO holds invoice {invoice}; not sent again"),
+                None,
+            )
+            .await?;
+            if plan.journal.is_none() {
+                self.mark_posted(&record, &plan, "reconciled: AR invoice found", summary)
+                    .await?;
+                continue;
+            }
+            match self.journal_state(&record).await? {
+                JournalState::Accepted => {
+                    self.mark_posted(
+                        &record,
+                        &plan,
+                        "reconciled: invoice and journal posted",
+                        summary,
+                    )
+                    .await?;
+                }
+                JournalState::SentUnanswered => {
+                    let reference = plan
+                        .journal
+                        .as_ref()
+                        .map(|j| j.reference.as_str())
+                        .unwrap_or("");
+                    self.halt(
+                        &record,
+                        format!(
+                            "AR invoice {invoice} is posted; GL journal {reference} was sent but its answer never arrived. Check in SYSPRO whether journal {reference} exists before replaying"
+                        ),
+                        summary,
+                    )
+                    .await?;
+                }
+                JournalState::NotSent => {
+                    self.post_journal_batch(vec![(record, plan)], summary)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Matches (or, when the mapping allows, creates) the SYSPRO customer of a Commerce customer.
+    async fn process_customer(
+        &self,
+        record: &Record,
+        summary: &mut super::CycleSummary,
+    ) -> Result<(), EngineError> {
+        let customer: Customer = match serde_json::from_value(record.payload.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                self.halt(
+                    record,
+                    format!("stored payload is not a Commerce customer: {e}"),
+                    summary,
+                )
+                .await?;
+                return Ok(());
+            }
+        };
+        let mapping = &self.inner.connection.mapping;
+        let id = customer.id.map(|i| i.get());
+        let email = customer.email.clone().unwrap_or_default();
+        let table = id
+            .and_then(|id| mapping.customers.by_id.get(&id.to_string()).cloned())
+            .or_else(|| {
+                mapping
+                    .customers
+                    .by_email
+                    .iter()
+                    .find(|(known, _)| !email.is_empty() && known.eq_ignore_ascii_case(&email))
+                    .map(|(_, code)| code.clone())
+            });
+        let mut code = table.map(|c| (c, "the customers table"));
+        if code.is_none() && mapping.customers.match_by_email && !email.is_empty() {
+            let found = self.inner.syspro.find_customers_by_email(&email).await;
+            match self.syspro_call("COMFND", found) {
+                Ok(rows) => code = rows.into_iter().next().map(|r| (r.customer, "email")),
+                Err(e) => {
+                    tracing::warn!(record = %record.key, error = %error_chain(&e), "customer match postponed");
+                    return Ok(());
+                }
+            }
+        }
+        if code.is_none() && mapping.customers.create.enabled {
+            match self.new_customer_of(&customer) {
+                Ok(new) => match self
+                    .create_customer(&record.key, &new, &mut summary.customers_created)
+                    .await?
+                {
+                    Ok(created) => code = Some((created, "creation")),
+                    Err(Planned::Halt(reason)) => {
+                        self.halt(record, reason, summary).await?;
+                        return Ok(());
+                    }
+                    Err(_) => return Ok(()),
+                },
+                Err(reason) => {
+                    self.halt(record, reason, summary).await?;
+                    return Ok(());
+                }
+            }
+        }
+        match code {
+            Some((code, how)) => {
+                self.remember_customer(&email, &code);
+                let message = format!("SYSPRO customer {code} (by {how})");
+                let mapped = self
+                    .move_record(
+                        record,
+                        Target::Mapped {
+                            syspro: SysproKeys::default(),
+                        },
+                        &message,
+                        None,
+                    )
+                    .await?;
+                let claimed = self
+                    .move_record(&mapped, Target::Posting, &message, None)
+                    .await?;
+                self.move_record(
+                    &claimed,
+                    Target::Posted {
+                        syspro: SysproKeys::default(),
+                    },
+                    &message,
+                    None,
+                )
+                .await?;
+                summary.posted += 1;
+            }
+            None => {
+                let why = if mapping.customers.create.enabled {
+                    "no email to match or create with"
+                } else {
+                    "not in customers.by_id or customers.by_email, no SYSPRO customer has this email, and customers.create.enabled is false"
+                };
+                self.halt(
+                    record,
+                    format!(
+                        "no SYSPRO customer for Commerce customer {} <{email}>: {why}",
+                        id.map_or_else(|| "?".to_owned(), |i| i.to_string())
+                    ),
+                    summary,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The SYSPRO customer to create for a Commerce customer, from `customers.create`.
+    fn new_customer_of(&self, customer: &Customer) -> Result<NewCustomer, String> {
+        let connection = &self.inner.connection;
+        let create = &connection.mapping.customers.create;
+        let id = customer
+            .id
+            .map(|i| i.get())
+            .ok_or("the customer has no id")?;
+        let store_id = customer
+            .store_id
+            .and_then(|s| u32::try_from(s.get()).ok())
+            .ok_or("the customer has no store_id")?;
+        let store_code = connection
+            .store_code(store_id)
+            .ok_or_else(|| format!("store_id {store_id} is not in connection.commerce.stores"))?
+            .to_owned();
+        let store = connection.mapping.stores.get(&store_code).ok_or_else(|| {
+            format!("store {store_code:?} has no settings: add mapping.stores.{store_code}")
+        })?;
+        let code = create
+            .code_template
+            .render(CUSTOMER_CODE_PLACEHOLDERS, |name| match name {
+                "customer_id" => Some(id.to_string().into()),
+                "store_code" => Some(store_code.clone().into()),
+                "store_id" => Some(store_id.to_string().into()),
+                _ => None,
+            })
+            .map_err(|e| format!("mapping.customers.create.code_template: {e}"))?;
+        if code.chars().count() > create.code_max_length {
+            return Err(format!(
+                "customer code {code:?} is longer than mapping.customers.create.code_max_length ({})",
+                create.code_max_length
+            ));
+        }
+        let name = [customer.firstname.as_deref(), customer.lastname.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(NewCustomer {
+            code,
+            name,
+            email: customer.email.clone().unwrap_or_default(),
+            branch: create
+                .branch
+                .clone()
+                .unwrap_or_else(|| store.branch.clone()),
+            terms_code: create.terms_code.clone(),
+            customer_class: create.customer_class.clone(),
+            currency: create
+                .currency
+                .clone()
+                .or_else(|| connection.mapping.currencies.first().cloned())
+                .unwrap_or_default(),
+            salesperson: create.salesperson.clone(),
+            area: create.area.clone(),
+            sold_to: None,
+            ship_to: None,
+        })
+    }
+}

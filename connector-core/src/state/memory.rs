@@ -1,0 +1,331 @@
+//! A state store and audit log held in memory, for tests and for trying the engine out.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::expiry;
+use super::logic::{self, IntakeKind, IntakePlan};
+use super::{
+    ConnectionName, EntityKind, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome, Record,
+    RecordFilter, RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName,
+    Transition,
+};
+use crate::audit::{AuditEntry, AuditId, AuditLog, AuditPage, AuditQuery, NewAuditEntry};
+use crate::clock::{Clock, truncate_to_micros};
+
+#[derive(Debug, Default)]
+struct Inner {
+    records: BTreeMap<RecordKey, Record>,
+    audit: Vec<AuditEntry>,
+    watermarks: HashMap<(ConnectionName, StreamName), OffsetDateTime>,
+    leases: BTreeMap<ConnectionName, Lease>,
+}
+
+impl Inner {
+    fn append(&mut self, entry: NewAuditEntry, now: OffsetDateTime) -> AuditEntry {
+        let id = AuditId(i64::try_from(self.audit.len()).unwrap_or(i64::MAX - 1) + 1);
+        let stored = AuditEntry {
+            id,
+            at: now,
+            key: entry.key,
+            kind: entry.kind,
+            message: entry.message,
+            document: entry.document,
+        };
+        self.audit.push(stored.clone());
+        stored
+    }
+}
+
+/// Keeps everything in process memory; nothing survives a restart.
+///
+/// Each call holds one lock for its whole duration, which gives it the same all-or-nothing behaviour
+/// as a database transaction.
+#[derive(Debug, Clone)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl MemoryStore {
+    /// An empty store stamping times from `clock`.
+    #[must_use]
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Inner::default())),
+            clock,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied change: every method builds the
+        // new values first and writes them in statements that do not panic.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        truncate_to_micros(self.clock.now())
+    }
+}
+
+#[async_trait]
+impl StateStore for MemoryStore {
+    async fn intake(&self, intake: Intake) -> Result<IntakeOutcome, StoreError> {
+        let now = self.now();
+        let mut inner = self.lock();
+        let key = intake.key.clone();
+        match logic::plan_intake(inner.records.get(&key), intake, now) {
+            IntakePlan::Unchanged => {
+                let record = inner
+                    .records
+                    .get(&key)
+                    .cloned()
+                    .ok_or(StoreError::NotFound { key })?;
+                Ok(IntakeOutcome::Unchanged(record))
+            }
+            IntakePlan::Write {
+                record,
+                audits,
+                kind,
+            } => {
+                let record = *record;
+                inner.records.insert(key, record.clone());
+                for entry in audits {
+                    inner.append(entry, now);
+                }
+                Ok(match kind {
+                    IntakeKind::Created => IntakeOutcome::Created(record),
+                    IntakeKind::Updated => IntakeOutcome::Updated(record),
+                    IntakeKind::ChangedAfterPosting => IntakeOutcome::ChangedAfterPosting(record),
+                })
+            }
+        }
+    }
+
+    async fn transition(&self, transition: Transition) -> Result<Record, StoreError> {
+        logic::check_allowed(&transition)?;
+        let now = self.now();
+        let mut inner = self.lock();
+        let current = inner
+            .records
+            .get(&transition.key)
+            .ok_or_else(|| StoreError::NotFound {
+                key: transition.key.clone(),
+            })?;
+        let (updated, audit) = logic::apply_transition(current, &transition, now)?;
+        inner.records.insert(transition.key, updated.clone());
+        inner.append(audit, now);
+        Ok(updated)
+    }
+
+    async fn claim_due(
+        &self,
+        connection: &ConnectionName,
+        kind: Option<EntityKind>,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        let now = self.now();
+        let mut inner = self.lock();
+        let mut due: Vec<&Record> = inner
+            .records
+            .values()
+            .filter(|r| r.key.connection == *connection)
+            .filter(|r| kind.is_none_or(|k| k == r.key.kind))
+            .filter(|r| logic::is_due(r, now))
+            .collect();
+        due.sort_by(|a, b| {
+            logic::due_since(a)
+                .cmp(&logic::due_since(b))
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        let claimed: Vec<(Record, NewAuditEntry)> = due
+            .into_iter()
+            .take(limit)
+            .map(|record| logic::claim(record, now))
+            .collect();
+        let mut records = Vec::with_capacity(claimed.len());
+        for (record, audit) in claimed {
+            inner.records.insert(record.key.clone(), record.clone());
+            inner.append(audit, now);
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    async fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+        Ok(self.lock().records.get(key).cloned())
+    }
+
+    async fn list(&self, filter: &RecordFilter) -> Result<Vec<Record>, StoreError> {
+        Ok(self
+            .lock()
+            .records
+            .values()
+            .filter(|r| filter.matches(r))
+            .take(filter.effective_limit())
+            .cloned()
+            .collect())
+    }
+
+    async fn stale_posting(
+        &self,
+        connection: &ConnectionName,
+        entered_before: OffsetDateTime,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut stale: Vec<Record> = self
+            .lock()
+            .records
+            .values()
+            .filter(|r| {
+                r.key.connection == *connection
+                    && r.state == RecordState::Posting
+                    && r.state_since <= entered_before
+            })
+            .cloned()
+            .collect();
+        stale.sort_by(|a, b| {
+            a.state_since
+                .cmp(&b.state_since)
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        Ok(stale)
+    }
+
+    async fn counts(&self, connection: Option<&ConnectionName>) -> Result<StateCounts, StoreError> {
+        let mut counts = StateCounts::default();
+        for record in self.lock().records.values() {
+            if connection.is_none_or(|c| *c == record.key.connection) {
+                *counts.0.entry(record.state).or_insert(0) += 1;
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn watermark(
+        &self,
+        connection: &ConnectionName,
+        stream: &StreamName,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        Ok(self
+            .lock()
+            .watermarks
+            .get(&(connection.clone(), stream.clone()))
+            .copied())
+    }
+
+    async fn advance_watermark(
+        &self,
+        connection: &ConnectionName,
+        stream: &StreamName,
+        to: OffsetDateTime,
+    ) -> Result<OffsetDateTime, StoreError> {
+        let to = truncate_to_micros(to);
+        let mut inner = self.lock();
+        let current = inner
+            .watermarks
+            .entry((connection.clone(), stream.clone()))
+            .or_insert(to);
+        if to > *current {
+            *current = to;
+        }
+        Ok(*current)
+    }
+
+    async fn acquire_lease(
+        &self,
+        connection: &ConnectionName,
+        holder: &HolderId,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, StoreError> {
+        let now = self.now();
+        let mut inner = self.lock();
+        let lease =
+            match logic::plan_acquire(inner.leases.get(connection), connection, holder, ttl, now) {
+                Ok(lease) => lease,
+                Err(other) => return Ok(LeaseOutcome::HeldByOther(other)),
+            };
+        inner.leases.insert(connection.clone(), lease.clone());
+        Ok(LeaseOutcome::Acquired(lease))
+    }
+
+    async fn renew_lease(
+        &self,
+        connection: &ConnectionName,
+        holder: &HolderId,
+        ttl: Duration,
+    ) -> Result<Lease, StoreError> {
+        let now = self.now();
+        let mut inner = self.lock();
+        match inner.leases.get_mut(connection) {
+            Some(lease) if lease.holder == *holder => {
+                lease.expires_at = expiry(now, ttl);
+                Ok(lease.clone())
+            }
+            _ => Err(StoreError::LeaseLost {
+                connection: connection.clone(),
+                holder: holder.clone(),
+            }),
+        }
+    }
+
+    async fn release_lease(
+        &self,
+        connection: &ConnectionName,
+        holder: &HolderId,
+    ) -> Result<bool, StoreError> {
+        let now = self.now();
+        let mut inner = self.lock();
+        match inner.leases.get_mut(connection) {
+            Some(lease) if lease.holder == *holder => {
+                // Keep the lease, expired, so the next holder's generation still increases.
+                lease.expires_at = now;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        Ok(self.lock().leases.values().cloned().collect())
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn append(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError> {
+        let now = self.now();
+        Ok(self.lock().append(entry, now))
+    }
+
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        let inner = self.lock();
+        let limit = query.effective_limit();
+        let mut entries: Vec<AuditEntry> = inner
+            .audit
+            .iter()
+            .rev()
+            .filter(|entry| {
+                let state = inner.records.get(&entry.key).map(|r| r.state);
+                query.matches(entry, state)
+            })
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let next_before = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok(AuditPage {
+            entries,
+            next_before,
+        })
+    }
+}

@@ -1,0 +1,209 @@
+//! Durable state: one record per Commerce document, its transitions, stream watermarks and
+//! per-connection leases.
+//!
+//! # Record states
+//!
+//! A record is created in `received` when a document is first read. Every move below is one
+//! transaction together with its audit entry, so a crash between two steps leaves the record in the
+//! state before or after the move, never in between.
+//!
+//! | From | To | When |
+//! |---|---|---|
+//! | `received` | `mapped` | the mapper produced a posting plan (the planned invoice number is stored) |
+//! | `received` | `halted` | mapping failed (missing customer, GL account ...) |
+//! | `mapped` | `posting` | claimed for a batch ([`StateStore::claim_due`]); counts one attempt |
+//! | `mapped` | `halted` | the plan failed validation before sending |
+//! | `mapped` | `received` | a new version of the document arrived |
+//! | `posting` | `posted` | SYSPRO confirmed the invoice and journal (or reconciliation found them) |
+//! | `posting` | `halted` | SYSPRO rejected the document (business error) |
+//! | `posting` | `retry_wait` | transient failure, or reconciliation found nothing was posted |
+//! | `posting` | `dead` | transient failure with attempts exhausted |
+//! | `retry_wait` | `posting` | due again and claimed |
+//! | `retry_wait` | `halted` / `dead` | an operator or the engine gave up on retrying |
+//! | `retry_wait` | `received` | a new version of the document arrived |
+//! | `halted` | `received` | replay, or a new version of the document arrived |
+//! | `dead` | `received` | replay, or a new version of the document arrived |
+//!
+//! `posted` is final: a new version of a posted document is recorded in
+//! [`Record::changed_after_posting`] and the audit log, never posted again. Every other move fails with
+//! [`StoreError::IllegalTransition`]. Moving to `received` resets the attempt count. A record whose
+//! mapping failed for a transient reason stays in `received` and is mapped again on the next cycle.
+//!
+//! # Reliability
+//!
+//! - Intake is idempotent by fingerprint: reading the same version again writes nothing.
+//! - A watermark only moves forward, and callers advance it only after the records it covers are stored.
+//! - A record left in `posting` by a crash is found by [`StateStore::stale_posting`] and reconciled with
+//!   SYSPRO before anything is sent again.
+//! - Claims hand each due record to exactly one caller, and leases give one worker at a time the right
+//!   to poll and post for a connection. Both are written so that a shared database with
+//!   `FOR UPDATE SKIP LOCKED` claiming and row-level lease updates fits the same trait.
+//!
+//! Implementations: [`MemoryStore`] (tests and embedding experiments) and [`SqliteStore`] (the embedded
+//! default). [`conformance`] holds the behaviour tests every implementation must pass.
+
+pub mod conformance;
+mod error;
+mod logic;
+mod memory;
+mod sqlite;
+mod types;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+pub use error::StoreError;
+pub use memory::MemoryStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
+pub use types::{
+    ConnectionName, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome,
+    Record, RecordFilter, RecordKey, RecordState, StateCounts, StreamName, SysproKeys, Target,
+    Transition,
+};
+
+/// Records, transitions, watermarks and leases.
+///
+/// Every method is one atomic unit: it either happens entirely or not at all. Timestamps come from the
+/// store's [`Clock`](crate::clock::Clock) and keep microsecond precision.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// Stores a document read from Commerce, keyed by [`Intake::key`].
+    ///
+    /// A new key creates a record in `received`; a known fingerprint changes nothing; a new version
+    /// of a record not yet posted replaces the payload and moves it (back) to `received`; a new version
+    /// of a posted record is recorded as such. Every write also appends an audit entry.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot write.
+    async fn intake(&self, intake: Intake) -> Result<IntakeOutcome, StoreError>;
+
+    /// Moves one record, checking the transition table, the expected state and (if given) the expected
+    /// version, and appends a `transition` audit entry in the same transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::IllegalTransition`], [`StoreError::NotFound`], [`StoreError::StateMismatch`],
+    /// [`StoreError::VersionConflict`], or a storage failure.
+    async fn transition(&self, transition: Transition) -> Result<Record, StoreError>;
+
+    /// Claims up to `limit` due records of `connection` (optionally one kind) for posting: records in
+    /// `mapped`, and records in `retry_wait` whose `next_attempt_at` has come. Claimed records move to
+    /// `posting` (one attempt counted, audited) and are returned oldest first. Concurrent callers never
+    /// receive the same record.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot write.
+    async fn claim_due(
+        &self,
+        connection: &ConnectionName,
+        kind: Option<EntityKind>,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError>;
+
+    /// One record by key.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot read.
+    async fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError>;
+
+    /// Records matching `filter`, in key order (for status, replay and the error inbox).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot read.
+    async fn list(&self, filter: &RecordFilter) -> Result<Vec<Record>, StoreError>;
+
+    /// Records of `connection` that entered `posting` at or before `entered_before`: their outcome is
+    /// unknown and must be reconciled with SYSPRO. Oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot read.
+    async fn stale_posting(
+        &self,
+        connection: &ConnectionName,
+        entered_before: OffsetDateTime,
+    ) -> Result<Vec<Record>, StoreError>;
+
+    /// Number of records per state, for one connection or all.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot read.
+    async fn counts(&self, connection: Option<&ConnectionName>) -> Result<StateCounts, StoreError>;
+
+    /// The watermark of a stream: the `updated_at` up to which every change is stored.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot read.
+    async fn watermark(
+        &self,
+        connection: &ConnectionName,
+        stream: &StreamName,
+    ) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// Moves a stream's watermark to `to` if that is later than where it stands, and returns where it
+    /// stands afterwards. An earlier `to` changes nothing.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot write.
+    async fn advance_watermark(
+        &self,
+        connection: &ConnectionName,
+        stream: &StreamName,
+        to: OffsetDateTime,
+    ) -> Result<OffsetDateTime, StoreError>;
+
+    /// Asks for the lease on `connection` for `ttl`. Succeeds when nobody holds it, when the caller
+    /// already holds it (the lease is extended), or when the holder's lease has expired (take-over,
+    /// with a new generation).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot write.
+    async fn acquire_lease(
+        &self,
+        connection: &ConnectionName,
+        holder: &HolderId,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, StoreError>;
+
+    /// Extends the caller's lease to `now + ttl`. A lapsed lease that nobody took over is renewed.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] when another worker holds the lease or none exists.
+    async fn renew_lease(
+        &self,
+        connection: &ConnectionName,
+        holder: &HolderId,
+        ttl: Duration,
+    ) -> Result<Lease, StoreError>;
+
+    /// Gives the lease up so another worker can take it at once. Returns whether the caller held it.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot write.
+    async fn release_lease(
+        &self,
+        connection: &ConnectionName,
+        holder: &HolderId,
+    ) -> Result<bool, StoreError>;
+
+    /// Every lease, expired or not, by connection (for `status`).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot read.
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+}
+
+/// `now + ttl`, saturating instead of overflowing.
+pub(crate) fn expiry(now: OffsetDateTime, ttl: Duration) -> OffsetDateTime {
+    let ttl = time::Duration::try_from(ttl).unwrap_or(time::Duration::MAX);
+    crate::clock::truncate_to_micros(now.saturating_add(ttl))
+}
+
+/// The audit message of a transition.
+pub(crate) fn transition_message(from: RecordState, to: RecordState, message: &str) -> String {
+    if message.is_empty() {
+        format!("{from} -> {to}")
+    } else {
+        format!("{from} -> {to}: {message}")
+    }
+}

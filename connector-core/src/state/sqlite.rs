@@ -1,0 +1,956 @@
+//! The embedded default store: one SQLite file in WAL mode.
+//!
+//! Every write runs in a `BEGIN IMMEDIATE` transaction, which takes SQLite's single write lock up
+//! front: two writers (two tasks, or the `run` process and an `ml-connector replay` next to it) queue
+//! on `busy_timeout` instead of failing half-way, and a crash leaves either all or none of a change.
+//! Schema migrations run at open inside such a transaction and are recorded in `schema_migrations`.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use time::OffsetDateTime;
+
+use super::logic::{self, IntakeKind, IntakePlan};
+use super::{
+    ConnectionName, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome,
+    Record, RecordFilter, RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName,
+    SysproKeys, Transition, expiry,
+};
+use crate::audit::{
+    AuditEntry, AuditId, AuditKind, AuditLog, AuditPage, AuditQuery, NewAuditEntry,
+};
+use crate::clock::{Clock, truncate_to_micros};
+
+/// Schema migrations, applied in order; a released migration is never edited, only followed by a new
+/// one.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "records, audit, watermarks, leases",
+    r"
+CREATE TABLE records (
+    connection TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    commerce_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    fp_entity_id TEXT NOT NULL,
+    fp_updated_at INTEGER NOT NULL,
+    fp_content_hash TEXT NOT NULL,
+    late_fp_entity_id TEXT,
+    late_fp_updated_at INTEGER,
+    late_fp_content_hash TEXT,
+    payload TEXT NOT NULL,
+    reason TEXT,
+    syspro_invoice TEXT,
+    syspro_journal TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    state_since INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (connection, kind, commerce_id)
+) WITHOUT ROWID;
+CREATE INDEX records_by_state ON records (connection, state, next_attempt_at);
+
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    connection TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    commerce_id TEXT NOT NULL,
+    entry_kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    document TEXT
+);
+CREATE INDEX audit_by_record ON audit (connection, kind, commerce_id, id);
+CREATE INDEX audit_by_connection ON audit (connection, id);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+
+CREATE TABLE watermarks (
+    connection TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (connection, stream)
+) WITHOUT ROWID;
+
+CREATE TABLE leases (
+    connection TEXT PRIMARY KEY NOT NULL,
+    holder TEXT NOT NULL,
+    acquired_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    generation INTEGER NOT NULL
+) WITHOUT ROWID;
+",
+)];
+
+const RECORD_COLUMNS: &str = "connection, kind, commerce_id, state, attempts, next_attempt_at, \
+    fp_entity_id, fp_updated_at, fp_content_hash, late_fp_entity_id, late_fp_updated_at, \
+    late_fp_content_hash, payload, reason, syspro_invoice, syspro_journal, created_at, updated_at, \
+    state_since, version";
+
+/// How to open the SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The database file; created (mode 0600) when missing.
+    pub path: PathBuf,
+    /// How long a write waits for another writer before failing.
+    pub busy_timeout: Duration,
+    /// Connections kept open.
+    pub max_connections: u32,
+}
+
+impl SqliteOptions {
+    /// Defaults for `path`: 5 s busy timeout, 4 connections.
+    #[must_use]
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            busy_timeout: Duration::from_secs(5),
+            max_connections: 4,
+        }
+    }
+}
+
+/// The SQLite state store and audit log. Cheap to clone; clones share the connection pool.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: Arc<PathBuf>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path` with default options and applies pending migrations.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`], [`StoreError::SchemaTooNew`] or [`StoreError::Migration`].
+    pub async fn open(path: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::open_with(SqliteOptions::new(path), clock).await
+    }
+
+    /// Opens (or creates) the database described by `options` and applies pending migrations.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`], [`StoreError::SchemaTooNew`] or [`StoreError::Migration`].
+    pub async fn open_with(
+        options: SqliteOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
+        let path = options.path;
+        let open_error = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        create_private_file(&path).map_err(|e| open_error(sqlx::Error::Io(e)))?;
+        let connect = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.busy_timeout + Duration::from_secs(5))
+            .connect_with(connect)
+            .await
+            .map_err(open_error)?;
+        let store = Self {
+            pool,
+            path: Arc::new(path),
+            clock,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The database file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version the database is at.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when it cannot be read.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.db("read the schema version", "schema_migrations"))
+    }
+
+    /// Closes every connection, waiting for running calls to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin("apply migrations", "schema_migrations").await?;
+        let step = self.db("apply migrations", "schema_migrations");
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version INTEGER PRIMARY KEY NOT NULL,
+                name TEXT NOT NULL,
+                applied_at INTEGER NOT NULL
+            )",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(&step)?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(&step)?;
+        let supported = MIGRATIONS.last().map_or(0, |m| m.0);
+        if current > supported {
+            return Err(StoreError::SchemaTooNew {
+                path: self.path.to_path_buf(),
+                found: current,
+                supported,
+            });
+        }
+        let now = micros(self.clock.now());
+        for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            let failed = |source| StoreError::Migration {
+                path: self.path.to_path_buf(),
+                version,
+                name,
+                source,
+            };
+            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(failed)?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            )
+            .bind(version)
+            .bind(name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        }
+        tx.commit().await.map_err(step)
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        truncate_to_micros(self.clock.now())
+    }
+
+    fn db<S: ToString>(
+        &self,
+        operation: &'static str,
+        subject: S,
+    ) -> impl Fn(sqlx::Error) -> StoreError + use<S> {
+        let path = self.path.to_path_buf();
+        let subject = subject.to_string();
+        move |source| StoreError::Database {
+            path: path.clone(),
+            operation,
+            subject: subject.clone(),
+            source,
+        }
+    }
+
+    fn corrupt(&self, subject: impl ToString, detail: impl ToString) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.to_path_buf(),
+            subject: subject.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Starts a write transaction holding SQLite's write lock.
+    async fn begin(
+        &self,
+        operation: &'static str,
+        subject: impl ToString,
+    ) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(self.db(operation, subject))
+    }
+
+    async fn fetch_record(
+        &self,
+        conn: &mut SqliteConnection,
+        key: &RecordKey,
+        operation: &'static str,
+    ) -> Result<Option<Record>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE connection = ? AND kind = ? AND commerce_id = ?"
+        ))
+        .bind(key.connection.as_str())
+        .bind(key.kind.as_str())
+        .bind(&key.commerce_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(self.db(operation, key))?;
+        row.map(|row| self.record_from_row(&row)).transpose()
+    }
+
+    async fn write_record(
+        &self,
+        conn: &mut SqliteConnection,
+        record: &Record,
+        insert: bool,
+        operation: &'static str,
+    ) -> Result<(), StoreError> {
+        let sql = if insert {
+            format!(
+                "INSERT INTO records ({RECORD_COLUMNS}) VALUES \
+                 (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+            )
+        } else {
+            "UPDATE records SET state = ?4, attempts = ?5, next_attempt_at = ?6, fp_entity_id = ?7, \
+             fp_updated_at = ?8, fp_content_hash = ?9, late_fp_entity_id = ?10, late_fp_updated_at = ?11, \
+             late_fp_content_hash = ?12, payload = ?13, reason = ?14, syspro_invoice = ?15, \
+             syspro_journal = ?16, created_at = ?17, updated_at = ?18, state_since = ?19, version = ?20 \
+             WHERE connection = ?1 AND kind = ?2 AND commerce_id = ?3"
+                .to_owned()
+        };
+        let late = record.changed_after_posting.as_ref();
+        let result = sqlx::query(&sql)
+            .bind(record.key.connection.as_str())
+            .bind(record.key.kind.as_str())
+            .bind(&record.key.commerce_id)
+            .bind(record.state.as_str())
+            .bind(i64::from(record.attempts))
+            .bind(record.next_attempt_at.map(micros))
+            .bind(&record.fingerprint.entity_id)
+            .bind(micros(record.fingerprint.updated_at))
+            .bind(&record.fingerprint.content_hash)
+            .bind(late.map(|f| f.entity_id.as_str()))
+            .bind(late.map(|f| micros(f.updated_at)))
+            .bind(late.map(|f| f.content_hash.as_str()))
+            .bind(record.payload.to_string())
+            .bind(record.reason.as_deref())
+            .bind(record.syspro.invoice.as_deref())
+            .bind(record.syspro.journal.as_deref())
+            .bind(micros(record.created_at))
+            .bind(micros(record.updated_at))
+            .bind(micros(record.state_since))
+            .bind(i64::try_from(record.version).unwrap_or(i64::MAX))
+            .execute(&mut *conn)
+            .await
+            .map_err(self.db(operation, &record.key))?;
+        if result.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound {
+                key: record.key.clone(),
+            })
+        }
+    }
+
+    async fn append_in(
+        &self,
+        conn: &mut SqliteConnection,
+        entry: NewAuditEntry,
+        now: OffsetDateTime,
+    ) -> Result<AuditEntry, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO audit (at, connection, kind, commerce_id, entry_kind, message, document) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(micros(now))
+        .bind(entry.key.connection.as_str())
+        .bind(entry.key.kind.as_str())
+        .bind(&entry.key.commerce_id)
+        .bind(entry.kind.as_str())
+        .bind(&entry.message)
+        .bind(entry.document.as_ref().map(ToString::to_string))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(self.db("append an audit entry", &entry.key))?;
+        Ok(AuditEntry {
+            id: AuditId(id),
+            at: now,
+            key: entry.key,
+            kind: entry.kind,
+            message: entry.message,
+            document: entry.document,
+        })
+    }
+
+    fn record_from_row(&self, row: &SqliteRow) -> Result<Record, StoreError> {
+        let text = |col: &str| -> Result<String, StoreError> {
+            row.try_get::<String, _>(col)
+                .map_err(|e| self.corrupt("a record", format!("column {col}: {e}")))
+        };
+        let key = RecordKey {
+            connection: ConnectionName::new(text("connection")?)
+                .map_err(|e| self.corrupt("a record", e))?,
+            kind: EntityKind::from_str(&text("kind")?).map_err(|e| self.corrupt("a record", e))?,
+            commerce_id: text("commerce_id")?,
+        };
+        let bad = |detail: String| self.corrupt(&key, detail);
+        let opt_text = |col: &str| -> Result<Option<String>, StoreError> {
+            row.try_get::<Option<String>, _>(col)
+                .map_err(|e| bad(format!("column {col}: {e}")))
+        };
+        let int = |col: &str| -> Result<i64, StoreError> {
+            row.try_get::<i64, _>(col)
+                .map_err(|e| bad(format!("column {col}: {e}")))
+        };
+        let opt_int = |col: &str| -> Result<Option<i64>, StoreError> {
+            row.try_get::<Option<i64>, _>(col)
+                .map_err(|e| bad(format!("column {col}: {e}")))
+        };
+        let at = |col: &str, value: i64| {
+            from_micros(value).map_err(|e| bad(format!("column {col}: {e}")))
+        };
+
+        let state = RecordState::from_str(&text("state")?).map_err(|e| bad(e.to_string()))?;
+        let next_attempt_at = opt_int("next_attempt_at")?
+            .map(|v| at("next_attempt_at", v))
+            .transpose()?;
+        let fingerprint = Fingerprint {
+            entity_id: text("fp_entity_id")?,
+            updated_at: at("fp_updated_at", int("fp_updated_at")?)?,
+            content_hash: text("fp_content_hash")?,
+        };
+        let changed_after_posting = match (
+            opt_text("late_fp_entity_id")?,
+            opt_int("late_fp_updated_at")?,
+            opt_text("late_fp_content_hash")?,
+        ) {
+            (Some(entity_id), Some(updated_at), Some(content_hash)) => Some(Fingerprint {
+                entity_id,
+                updated_at: at("late_fp_updated_at", updated_at)?,
+                content_hash,
+            }),
+            _ => None,
+        };
+        let payload = serde_json::from_str(&text("payload")?)
+            .map_err(|e| bad(format!("column payload: {e}")))?;
+        Ok(Record {
+            state,
+            attempts: u32::try_from(int("attempts")?)
+                .map_err(|e| bad(format!("column attempts: {e}")))?,
+            next_attempt_at,
+            fingerprint,
+            changed_after_posting,
+            payload,
+            reason: opt_text("reason")?,
+            syspro: SysproKeys {
+                invoice: opt_text("syspro_invoice")?,
+                journal: opt_text("syspro_journal")?,
+            },
+            created_at: at("created_at", int("created_at")?)?,
+            updated_at: at("updated_at", int("updated_at")?)?,
+            state_since: at("state_since", int("state_since")?)?,
+            version: u64::try_from(int("version")?)
+                .map_err(|e| bad(format!("column version: {e}")))?,
+            key,
+        })
+    }
+
+    fn lease_from_row(&self, row: &SqliteRow) -> Result<Lease, StoreError> {
+        let bad = |detail: String| self.corrupt("a lease", detail);
+        let text = |col: &str| {
+            row.try_get::<String, _>(col)
+                .map_err(|e| bad(format!("column {col}: {e}")))
+        };
+        let int = |col: &str| {
+            row.try_get::<i64, _>(col)
+                .map_err(|e| bad(format!("column {col}: {e}")))
+        };
+        Ok(Lease {
+            connection: ConnectionName::new(text("connection")?).map_err(|e| bad(e.to_string()))?,
+            holder: HolderId::new(text("holder")?).map_err(|e| bad(e.to_string()))?,
+            acquired_at: from_micros(int("acquired_at")?).map_err(&bad)?,
+            expires_at: from_micros(int("expires_at")?).map_err(&bad)?,
+            generation: u64::try_from(int("generation")?).map_err(|e| bad(e.to_string()))?,
+        })
+    }
+
+    fn audit_from_row(&self, row: &SqliteRow) -> Result<AuditEntry, StoreError> {
+        let id: i64 = row
+            .try_get("id")
+            .map_err(|e| self.corrupt("an audit entry", format!("column id: {e}")))?;
+        let subject = format!("audit entry {id}");
+        let bad = |detail: String| self.corrupt(&subject, detail);
+        let text = |col: &str| {
+            row.try_get::<String, _>(col)
+                .map_err(|e| bad(format!("column {col}: {e}")))
+        };
+        let document = row
+            .try_get::<Option<String>, _>("document")
+            .map_err(|e| bad(format!("column document: {e}")))?
+            .map(|doc| serde_json::from_str(&doc).map_err(|e| bad(format!("column document: {e}"))))
+            .transpose()?;
+        Ok(AuditEntry {
+            id: AuditId(id),
+            at: from_micros(
+                row.try_get("at")
+                    .map_err(|e| bad(format!("column at: {e}")))?,
+            )
+            .map_err(&bad)?,
+            key: RecordKey {
+                connection: ConnectionName::new(text("connection")?)
+                    .map_err(|e| bad(e.to_string()))?,
+                kind: EntityKind::from_str(&text("kind")?).map_err(|e| bad(e.to_string()))?,
+                commerce_id: text("commerce_id")?,
+            },
+            kind: AuditKind::from_str(&text("entry_kind")?).map_err(|e| bad(e.to_string()))?,
+            message: text("message")?,
+            document,
+        })
+    }
+}
+
+/// Creates `path` with owner-only permissions when it does not exist yet: the database holds customer
+/// data from Commerce.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Microseconds since the Unix epoch; instants outside ±292,000 years saturate.
+fn micros(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000).unwrap_or(if at.year() < 1970 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+fn from_micros(value: i64) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value) * 1_000)
+        .map_err(|e| format!("timestamp {value} out of range: {e}"))
+}
+
+#[async_trait]
+impl StateStore for SqliteStore {
+    async fn intake(&self, intake: Intake) -> Result<IntakeOutcome, StoreError> {
+        const OP: &str = "store a document read from Commerce";
+        let key = intake.key.clone();
+        let mut tx = self.begin(OP, &key).await?;
+        let now = self.now();
+        let existing = self.fetch_record(&mut tx, &key, OP).await?;
+        let inserting = existing.is_none();
+        match logic::plan_intake(existing.as_ref(), intake, now) {
+            IntakePlan::Unchanged => {
+                tx.rollback().await.map_err(self.db(OP, &key))?;
+                let record = existing.ok_or(StoreError::NotFound { key })?;
+                Ok(IntakeOutcome::Unchanged(record))
+            }
+            IntakePlan::Write {
+                record,
+                audits,
+                kind,
+            } => {
+                let record = *record;
+                self.write_record(&mut tx, &record, inserting, OP).await?;
+                for entry in audits {
+                    self.append_in(&mut tx, entry, now).await?;
+                }
+                tx.commit().await.map_err(self.db(OP, &key))?;
+                Ok(match kind {
+                    IntakeKind::Created => IntakeOutcome::Created(record),
+                    IntakeKind::Updated => IntakeOutcome::Updated(record),
+                    IntakeKind::ChangedAfterPosting => IntakeOutcome::ChangedAfterPosting(record),
+                })
+            }
+        }
+    }
+
+    async fn transition(&self, transition: Transition) -> Result<Record, StoreError> {
+        const OP: &str = "move a record to its next state";
+        logic::check_allowed(&transition)?;
+        let key = transition.key.clone();
+        let mut tx = self.begin(OP, &key).await?;
+        let now = self.now();
+        let current = self
+            .fetch_record(&mut tx, &key, OP)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { key: key.clone() })?;
+        let (updated, audit) = logic::apply_transition(&current, &transition, now)?;
+        self.write_record(&mut tx, &updated, false, OP).await?;
+        self.append_in(&mut tx, audit, now).await?;
+        tx.commit().await.map_err(self.db(OP, &key))?;
+        Ok(updated)
+    }
+
+    async fn claim_due(
+        &self,
+        connection: &ConnectionName,
+        kind: Option<EntityKind>,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        const OP: &str = "claim due records";
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin(OP, connection).await?;
+        let now = self.now();
+        // SQLite has one writer at a time, so selecting inside the IMMEDIATE transaction is already
+        // exclusive; a shared database selects the same rows `FOR UPDATE SKIP LOCKED`.
+        let rows = sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records \
+             WHERE connection = ?1 AND (?2 IS NULL OR kind = ?2) \
+               AND (state = 'mapped' \
+                    OR (state = 'retry_wait' AND (next_attempt_at IS NULL OR next_attempt_at <= ?3))) \
+             ORDER BY COALESCE(next_attempt_at, state_since), kind, commerce_id \
+             LIMIT ?4"
+        ))
+        .bind(connection.as_str())
+        .bind(kind.map(EntityKind::as_str))
+        .bind(micros(now))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(self.db(OP, connection))?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let record = self.record_from_row(row)?;
+            let (updated, audit) = logic::claim(&record, now);
+            self.write_record(&mut tx, &updated, false, OP).await?;
+            self.append_in(&mut tx, audit, now).await?;
+            claimed.push(updated);
+        }
+        tx.commit().await.map_err(self.db(OP, connection))?;
+        Ok(claimed)
+    }
+
+    async fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(self.db("read a record", key))?;
+        self.fetch_record(&mut conn, key, "read a record").await
+    }
+
+    async fn list(&self, filter: &RecordFilter) -> Result<Vec<Record>, StoreError> {
+        let mut query: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new(format!("SELECT {RECORD_COLUMNS} FROM records WHERE 1 = 1"));
+        if let Some(connection) = &filter.connection {
+            query
+                .push(" AND connection = ")
+                .push_bind(connection.as_str());
+        }
+        if let Some(state) = filter.state {
+            query.push(" AND state = ").push_bind(state.as_str());
+        }
+        if let Some(kind) = filter.kind {
+            query.push(" AND kind = ").push_bind(kind.as_str());
+        }
+        if let Some(after) = &filter.after {
+            query
+                .push(" AND (connection, kind, commerce_id) > (")
+                .push_bind(after.connection.as_str())
+                .push(", ")
+                .push_bind(after.kind.as_str())
+                .push(", ")
+                .push_bind(after.commerce_id.as_str())
+                .push(")");
+        }
+        query
+            .push(" ORDER BY connection, kind, commerce_id LIMIT ")
+            .push_bind(i64::try_from(filter.effective_limit()).unwrap_or(i64::MAX));
+        let rows = query
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.db("list records", "records"))?;
+        rows.iter().map(|row| self.record_from_row(row)).collect()
+    }
+
+    async fn stale_posting(
+        &self,
+        connection: &ConnectionName,
+        entered_before: OffsetDateTime,
+    ) -> Result<Vec<Record>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records \
+             WHERE connection = ? AND state = 'posting' AND state_since <= ? \
+             ORDER BY state_since, kind, commerce_id"
+        ))
+        .bind(connection.as_str())
+        .bind(micros(entered_before))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.db("find records left in posting", connection))?;
+        rows.iter().map(|row| self.record_from_row(row)).collect()
+    }
+
+    async fn counts(&self, connection: Option<&ConnectionName>) -> Result<StateCounts, StoreError> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n FROM records WHERE (?1 IS NULL OR connection = ?1) GROUP BY state",
+        )
+        .bind(connection.map(ConnectionName::as_str))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.db("count records by state", "records"))?;
+        let mut counts = StateCounts::default();
+        for row in rows {
+            let state: String = row
+                .try_get("state")
+                .map_err(|e| self.corrupt("record counts", e))?;
+            let n: i64 = row
+                .try_get("n")
+                .map_err(|e| self.corrupt("record counts", e))?;
+            let state =
+                RecordState::from_str(&state).map_err(|e| self.corrupt("record counts", e))?;
+            counts.0.insert(state, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(counts)
+    }
+
+    async fn watermark(
+        &self,
+        connection: &ConnectionName,
+        stream: &StreamName,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        let subject = format!("{connection}/{stream}");
+        let value: Option<i64> =
+            sqlx::query_scalar("SELECT at FROM watermarks WHERE connection = ? AND stream = ?")
+                .bind(connection.as_str())
+                .bind(stream.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(self.db("read a watermark", &subject))?;
+        value
+            .map(|v| from_micros(v).map_err(|e| self.corrupt(&subject, e)))
+            .transpose()
+    }
+
+    async fn advance_watermark(
+        &self,
+        connection: &ConnectionName,
+        stream: &StreamName,
+        to: OffsetDateTime,
+    ) -> Result<OffsetDateTime, StoreError> {
+        let subject = format!("{connection}/{stream}");
+        let value: i64 = sqlx::query_scalar(
+            "INSERT INTO watermarks (connection, stream, at) VALUES (?, ?, ?) \
+             ON CONFLICT (connection, stream) DO UPDATE SET at = MAX(at, excluded.at) \
+             RETURNING at",
+        )
+        .bind(connection.as_str())
+        .bind(stream.as_str())
+        .bind(micros(to))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(self.db("advance a watermark", &subject))?;
+        from_micros(value).map_err(|e| self.corrupt(&subject, e))
+    }
+
+    async fn acquire_lease(
+        &self,
+        connection: &ConnectionName,
+        holder: &HolderId,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, StoreError> {
+        const OP: &str = "acquire a lease";
+        let mut tx = self.begin(OP, connection).await?;
+        let now = self.now();
+        let current = self.lease_in(&mut tx, connection, OP).await?;
+        match logic::plan_acquire(current.as_ref(), connection, holder, ttl, now) {
+            Ok(lease) => {
+                self.write_lease(&mut tx, &lease, OP).await?;
+                tx.commit().await.map_err(self.db(OP, connection))?;
+                Ok(LeaseOutcome::Acquired(lease))
+            }
+            Err(other) => {
+                tx.rollback().await.map_err(self.db(OP, connection))?;
+                Ok(LeaseOutcome::HeldByOther(other))
+            }
+        }
+    }
+
+    async fn renew_lease(
+        &self,
+        connection: &ConnectionName,
+        holder: &HolderId,
+        ttl: Duration,
+    ) -> Result<Lease, StoreError> {
+        const OP: &str = "renew a lease";
+        let mut tx = self.begin(OP, connection).await?;
+        let now = self.now();
+        match self.lease_in(&mut tx, connection, OP).await? {
+            Some(lease) if lease.holder == *holder => {
+                let lease = Lease {
+                    expires_at: expiry(now, ttl),
+                    ..lease
+                };
+                self.write_lease(&mut tx, &lease, OP).await?;
+                tx.commit().await.map_err(self.db(OP, connection))?;
+                Ok(lease)
+            }
+            _ => Err(StoreError::LeaseLost {
+                connection: connection.clone(),
+                holder: holder.clone(),
+            }),
+        }
+    }
+
+    async fn release_lease(
+        &self,
+        connection: &ConnectionName,
+        holder: &HolderId,
+    ) -> Result<bool, StoreError> {
+        // The row stays, expired, so the next holder's generation still increases.
+        let result =
+            sqlx::query("UPDATE leases SET expires_at = ? WHERE connection = ? AND holder = ?")
+                .bind(micros(self.now()))
+                .bind(connection.as_str())
+                .bind(holder.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(self.db("release a lease", connection))?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT connection, holder, acquired_at, expires_at, generation FROM leases ORDER BY connection",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.db("list leases", "leases"))?;
+        rows.iter().map(|row| self.lease_from_row(row)).collect()
+    }
+}
+
+impl SqliteStore {
+    async fn lease_in(
+        &self,
+        conn: &mut SqliteConnection,
+        connection: &ConnectionName,
+        operation: &'static str,
+    ) -> Result<Option<Lease>, StoreError> {
+        let row = sqlx::query(
+            "SELECT connection, holder, acquired_at, expires_at, generation FROM leases WHERE connection = ?",
+        )
+        .bind(connection.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(self.db(operation, connection))?;
+        row.map(|row| self.lease_from_row(&row)).transpose()
+    }
+
+    async fn write_lease(
+        &self,
+        conn: &mut SqliteConnection,
+        lease: &Lease,
+        operation: &'static str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO leases (connection, holder, acquired_at, expires_at, generation) \
+             VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (connection) DO UPDATE SET holder = excluded.holder, \
+             acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, \
+             generation = excluded.generation",
+        )
+        .bind(lease.connection.as_str())
+        .bind(lease.holder.as_str())
+        .bind(micros(lease.acquired_at))
+        .bind(micros(lease.expires_at))
+        .bind(i64::try_from(lease.generation).unwrap_or(i64::MAX))
+        .execute(&mut *conn)
+        .await
+        .map_err(self.db(operation, &lease.connection))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditLog for SqliteStore {
+    async fn append(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError> {
+        const OP: &str = "append an audit entry";
+        let key = entry.key.clone();
+        let mut tx = self.begin(OP, &key).await?;
+        let stored = self.append_in(&mut tx, entry, self.now()).await?;
+        tx.commit().await.map_err(self.db(OP, &key))?;
+        Ok(stored)
+    }
+
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        let limit = query.effective_limit();
+        let mut sql: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+            "SELECT a.id, a.at, a.connection, a.kind, a.commerce_id, a.entry_kind, a.message, a.document \
+             FROM audit a",
+        );
+        if query.state.is_some() {
+            sql.push(
+                " JOIN records r ON r.connection = a.connection AND r.kind = a.kind \
+                 AND r.commerce_id = a.commerce_id",
+            );
+        }
+        sql.push(" WHERE 1 = 1");
+        if let Some(key) = &query.record {
+            sql.push(" AND a.connection = ")
+                .push_bind(key.connection.as_str())
+                .push(" AND a.kind = ")
+                .push_bind(key.kind.as_str())
+                .push(" AND a.commerce_id = ")
+                .push_bind(key.commerce_id.as_str());
+        }
+        if let Some(connection) = &query.connection {
+            sql.push(" AND a.connection = ")
+                .push_bind(connection.as_str());
+        }
+        if let Some(state) = query.state {
+            sql.push(" AND r.state = ").push_bind(state.as_str());
+        }
+        if let Some(kind) = query.kind {
+            sql.push(" AND a.entry_kind = ").push_bind(kind.as_str());
+        }
+        if let Some(since) = query.since {
+            sql.push(" AND a.at >= ").push_bind(micros(since));
+        }
+        if let Some(until) = query.until {
+            sql.push(" AND a.at < ").push_bind(micros(until));
+        }
+        if let Some(before) = query.before {
+            sql.push(" AND a.id < ").push_bind(before.0);
+        }
+        sql.push(" ORDER BY a.id DESC LIMIT ")
+            .push_bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX));
+        let rows = sql
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.db("query the audit log", "audit"))?;
+        let mut entries = rows
+            .iter()
+            .map(|row| self.audit_from_row(row))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_before = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().map(|e| e.id)
+        } else {
+            None
+        };
+        Ok(AuditPage {
+            entries,
+            next_before,
+        })
+    }
+}

@@ -1,0 +1,5 @@
+//! Engine scenarios against the in-process simulators on 127.0.0.1.
+
+mod crash;
+mod scenarios;
+mod support;

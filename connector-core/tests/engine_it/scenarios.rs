@@ -1,0 +1,516 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_core::audit::{AuditKind, AuditLog};
+use connector_core::clock::Clock;
+use connector_core::state::{EntityKind, MemoryStore, RecordState, SqliteStore, StateStore};
+use serde_json::json;
+use simulators::commerce::CommerceFaults;
+use simulators::syspro::SysproFaults;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoices_post_once_with_guests_on_cash_customers_and_new_customers_created() {
+    let h = Harness::start(shop(10)).await;
+    let dir = std::env::temp_dir().join(format!("engine-it-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("happy.db");
+    let _ = std::fs::remove_file(&path);
+    let store = Arc::new(
+        SqliteStore::open(&path, Arc::new(h.clock.clone()))
+            .await
+            .unwrap(),
+    );
+    let setup = Setup {
+        trigger: "invoice",
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+
+    let first = engine.run_cycle().await.expect("cycle");
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    assert!(
+        first.halted.is_empty(),
+        "nothing should halt: {:?}",
+        first.halted
+    );
+    let invoices = h.commerce_invoices().await;
+    let posted = in_state(&*store, EntityKind::Invoice, RecordState::Posted).await;
+    assert_eq!(posted.len(), invoices.len(), "every invoice posted");
+    assert_posted_once(&h, &posted, &grand_totals(&invoices)).await;
+    assert!(
+        first.customers_created > 0,
+        "customers missing from SYSPRO are created"
+    );
+
+    // Guests land on their store's cash customer; every ledger customer code is known.
+    let ledger = h.ledger_invoices().await;
+    let orders = h.commerce_orders().await;
+    let guest_order_ids: Vec<String> = orders
+        .iter()
+        .filter(|o| {
+            o["customer_is_guest"].as_i64() == Some(1) || o["customer_is_guest"] == json!(true)
+        })
+        .map(|o| o["entity_id"].to_string())
+        .collect();
+    assert!(!guest_order_ids.is_empty(), "the shop has guest orders");
+    for invoice in &invoices {
+        if guest_order_ids.contains(&invoice["order_id"].to_string()) {
+            let invoice_id = invoice["entity_id"].to_string();
+            let number = posted
+                .iter()
+                .find(|r| r.key.commerce_id == invoice_id)
+                .and_then(|r| r.syspro.invoice.clone())
+                .unwrap();
+            let customer = ledger[&number]["customer"]
+                .as_str()
+                .unwrap()
+                .trim()
+                .to_owned();
+            assert!(
+                customer.ends_with("CASH"),
+                "guest invoice {number} on {customer}"
+            );
+        }
+    }
+
+    // The trail of a posted record has every step, and no secret anywhere in the trail.
+    let trail = audit_messages(&*store, &posted[0].key, None)
+        .await
+        .join("\n");
+    for step in [
+        "read from Commerce",
+        "plan rendered",
+        "ARSTIN invoice",
+        "ARSTIN accepted",
+        "GENTJL journal",
+        "GENTJL accepted",
+        "-> posted",
+    ] {
+        assert!(trail.contains(step), "missing {step:?} in:\n{trail}");
+    }
+    let everything = store
+        .query(&connector_core::audit::AuditQuery {
+            limit: 100_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let text = serde_json::to_string(&everything.entries).unwrap();
+    let creds = h.sims.syspro.credentials();
+    let oauth = h.sims.commerce.oauth();
+    for secret in [
+        creds.operator_password,
+        creds.company_password,
+        oauth.consumer_secret,
+        oauth.access_token_secret,
+    ] {
+        assert!(!text.contains(&secret), "a secret reached the audit trail");
+    }
+
+    // A second cycle reads the overlap again and posts nothing.
+    let second = engine.run_cycle().await.expect("second cycle");
+    assert_eq!(second.posted, 0);
+    assert_eq!(
+        second.intake_new, 0,
+        "overlap re-reads are recognised by fingerprint"
+    );
+    assert_eq!(h.ledger_invoices().await.len(), posted.len());
+    let metrics = engine.metrics();
+    assert_eq!(metrics.cycles, 2);
+    assert!(
+        metrics
+            .transitions
+            .get(&RecordState::Posted)
+            .copied()
+            .unwrap_or(0)
+            >= posted.len() as u64
+    );
+    engine.close().await;
+    store.close().await;
+    h.sims.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_customer_halts_with_reason_and_posts_after_mapping_fix_and_replay() {
+    let mut shop = shop(4);
+    shop.guest_share = 0.0;
+    shop.not_in_erp_share = 1.0;
+    let h = Harness::start(shop).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup {
+        create_customers: false,
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    let summary = engine.run_cycle().await.expect("cycle");
+    let halted = in_state(&*store, EntityKind::Order, RecordState::Halted).await;
+    assert_eq!(halted.len(), 4, "{summary:?}");
+    assert!(h.ledger_invoices().await.is_empty());
+    let record = &halted[0];
+    let reason = record.reason.clone().unwrap();
+    assert!(reason.contains("no SYSPRO customer"), "{reason}");
+    assert!(
+        reason.contains("customers.create.enabled is false"),
+        "{reason}"
+    );
+    let trail = audit_messages(&*store, &record.key, Some(AuditKind::Transition)).await;
+    assert!(trail.iter().any(|m| m.contains("halted")), "{trail:?}");
+
+    // The fix: map every one of those Commerce customers to an existing SYSPRO customer.
+    let orders = h.commerce_orders().await;
+    let by_id: Vec<(u64, &'static str)> = orders
+        .iter()
+        .filter_map(|o| o["customer_id"].as_u64())
+        .map(|id| (id, "C00001"))
+        .collect();
+    let fixed = h
+        .engine(
+            &Setup {
+                create_customers: false,
+                by_id,
+                ..Setup::default()
+            },
+            store.clone(),
+        )
+        .await;
+    let replayed = fixed.replay_halted(false, false).await.expect("replay");
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(posted.len(), 4, "{replayed:?}");
+    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    h.sims.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmapped_sku_and_gl_code_missing_in_syspro_halt_with_reasons() {
+    let mut shop = shop(6);
+    shop.unmapped_sku_share = 1.0;
+    let h = Harness::start(shop).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let engine = h.engine(&Setup::default(), store.clone()).await;
+    engine.run_cycle().await.expect("cycle");
+    let halted = in_state(&*store, EntityKind::Order, RecordState::Halted).await;
+    assert_eq!(halted.len(), 6);
+    for record in &halted {
+        let reason = record.reason.as_deref().unwrap();
+        assert!(reason.contains("no GL account for SKU \"CLR-"), "{reason}");
+    }
+    assert!(
+        h.ledger_invoices().await.is_empty(),
+        "nothing posted for unmapped SKUs"
+    );
+
+    // A freight account that SYSPRO does not know halts every order that has freight.
+    let h2 = Harness::start(self::shop(3)).await;
+    let store2 = Arc::new(MemoryStore::new(Arc::new(h2.clock.clone())));
+    let engine2 = h2
+        .engine(
+            &Setup {
+                freight_account: "00-4199",
+                ..Setup::default()
+            },
+            store2.clone(),
+        )
+        .await;
+    engine2.run_cycle().await.expect("cycle");
+    let halted = in_state(&*store2, EntityKind::Order, RecordState::Halted).await;
+    assert!(!halted.is_empty());
+    for record in &halted {
+        let reason = record.reason.as_deref().unwrap();
+        assert!(
+            reason.contains("\"00-4199\"") && reason.contains("does not exist in SYSPRO"),
+            "{reason}"
+        );
+    }
+    let posted = in_state(&*store2, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(h2.ledger_invoices().await.len(), posted.len());
+
+    // A cash customer SYSPRO does not hold halts the guest orders of its store.
+    let mut guests = self::shop(6);
+    guests.guest_share = 1.0;
+    let h3 = Harness::start(guests).await;
+    let store3 = Arc::new(MemoryStore::new(Arc::new(h3.clock.clone())));
+    let engine3 = h3
+        .engine(
+            &Setup {
+                web_cash_customer: "NOSUCH",
+                ..Setup::default()
+            },
+            store3.clone(),
+        )
+        .await;
+    engine3.run_cycle().await.expect("cycle");
+    let halted = in_state(&*store3, EntityKind::Order, RecordState::Halted).await;
+    assert!(!halted.is_empty(), "web guest orders halt");
+    for record in &halted {
+        let reason = record.reason.as_deref().unwrap();
+        assert!(
+            reason.contains("cash customer \"NOSUCH\" (mapping.stores.web.cash_customer) does not exist in SYSPRO"),
+            "{reason}"
+        );
+    }
+    let posted = in_state(&*store3, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(h3.ledger_invoices().await.len(), posted.len());
+    h.sims.shutdown().await;
+    h2.sims.shutdown().await;
+    h3.sims.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_sharing_a_second_across_pages_are_all_taken_and_edits_after_posting_are_audited() {
+    let h = Harness::start(shop(2)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup {
+        page_size: 2,
+        batch_size: 3,
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    engine.run_cycle().await.expect("first cycle");
+
+    // Five new orders in one burst: they share their updated_at second and span three pages.
+    let mut added = Vec::new();
+    for _ in 0..5 {
+        added.push(h.sim_post("orders", json!({"store": "web"})).await);
+    }
+    let summary = engine.run_cycle().await.expect("second cycle");
+    assert_eq!(summary.intake_new, 5, "{summary:?}");
+    let orders = h.commerce_orders().await;
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(posted.len(), orders.len(), "every order posted");
+    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+
+    // An edit after posting is recorded and audited, never posted again.
+    h.sims.commerce.advance_clock(Duration::from_secs(5));
+    let id = added[0]["entity_id"].as_u64().unwrap();
+    h.sim_post(
+        &format!("orders/{id}/touch"),
+        json!({"comment": "address corrected"}),
+    )
+    .await;
+    let third = engine.run_cycle().await.expect("third cycle");
+    assert_eq!(third.changed_after_posting, 1, "{third:?}");
+    assert_eq!(third.posted, 0);
+    let record = store
+        .get(&connector_core::state::RecordKey::new(
+            engine.connection().clone(),
+            EntityKind::Order,
+            id.to_string(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.state, RecordState::Posted);
+    assert!(record.changed_after_posting.is_some());
+    let decided = audit_messages(&*store, &record.key, Some(AuditKind::Decided)).await;
+    assert!(
+        decided.iter().any(|m| m.contains("not posted again")),
+        "{decided:?}"
+    );
+    assert_eq!(h.ledger_invoices().await.len(), posted.len());
+    h.sims.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_expiry_mid_batch_and_a_429_storm_lose_nothing_and_duplicate_nothing() {
+    let mut shop = shop(8);
+    shop.faults = CommerceFaults {
+        rate_limit_rate: 0.4,
+        retry_after_secs: Some(0),
+        ..CommerceFaults::default()
+    };
+    let h = Harness::start(shop).await;
+    h.sims.syspro.set_faults(SysproFaults {
+        invalidate_session_every: 3,
+        ..SysproFaults::default()
+    });
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let engine = h.engine(&Setup::default(), store.clone()).await;
+    for _ in 0..6 {
+        engine.run_cycle().await.expect("cycle");
+        h.clock.advance(Duration::from_secs(3600));
+        let open = records(&*store, EntityKind::Order)
+            .await
+            .into_iter()
+            .filter(|r| r.state != RecordState::Posted)
+            .count();
+        if open == 0 && records(&*store, EntityKind::Order).await.len() == 8 {
+            break;
+        }
+    }
+    h.sims
+        .commerce
+        .set_faults(CommerceFaults::default())
+        .unwrap();
+    let orders = h.commerce_orders().await;
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(
+        posted.len(),
+        orders.len(),
+        "every order posted despite the faults"
+    );
+    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    let stats = h.sims.syspro.stats();
+    let operator = &h.sims.syspro.credentials().operator;
+    assert!(
+        stats.operators[operator].logons > 1,
+        "sessions were renewed"
+    );
+    h.sims.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_whose_answer_is_lost_is_reconciled_and_posted_once() {
+    let h = Harness::start(shop(2)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let engine = h.engine(&Setup::default(), store.clone()).await;
+    engine.run_cycle().await.expect("first cycle");
+    for _ in 0..3 {
+        h.sim_post("orders", json!({"store": "b2b"})).await;
+    }
+    // The ARSTIN post changes the ledger and its answer never arrives.
+    h.sims.syspro.set_faults(SysproFaults {
+        lose_answer_next: 1,
+        ..SysproFaults::default()
+    });
+    let summary = engine.run_cycle().await.expect("cycle with a lost answer");
+    assert!(summary.halted.is_empty(), "{:?}", summary.halted);
+    let orders = h.commerce_orders().await;
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(
+        posted.len(),
+        orders.len(),
+        "{summary:?} {:?}",
+        not_posted(&*store, EntityKind::Order).await
+    );
+    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    let reconciled = engine.metrics();
+    assert!(
+        reconciled
+            .calls
+            .iter()
+            .any(|((_, op, outcome), n)| *op == "ARSTIN"
+                && *outcome == connector_core::engine::CallOutcome::OutcomeUnknown
+                && *n > 0),
+        "the lost answer was seen: {:?}",
+        reconciled.calls
+    );
+    h.sims.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_loop_polls_takes_webhooks_and_logs_off_on_shutdown() {
+    let h = Harness::start(shop(3)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let engine = h.engine(&Setup::default(), store.clone()).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run(shutdown).await }
+    });
+    let mut done = false;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        if in_state(&*store, EntityKind::Order, RecordState::Posted)
+            .await
+            .len()
+            == 3
+        {
+            done = true;
+            break;
+        }
+    }
+    assert!(done, "the loop posted the shop's orders");
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), runner)
+        .await
+        .expect("the loop stops")
+        .expect("no panic")
+        .expect("clean stop");
+    let operator = h.sims.syspro.credentials().operator;
+    assert!(
+        !h.sims.syspro.stats().operators[&operator].session_open,
+        "logged off"
+    );
+    assert!(
+        store
+            .leases()
+            .await
+            .unwrap()
+            .iter()
+            .all(|l| l.is_expired(h.clock.now()))
+    );
+
+    // A webhook for a new order is processed at once, and a repeat of it does nothing.
+    let restarted = h
+        .engine(
+            &Setup {
+                resolved_secrets: true,
+                ..Setup::default()
+            },
+            store.clone(),
+        )
+        .await;
+    let order = h.sim_post("orders", json!({"store": "web"})).await;
+    let id = order["entity_id"].to_string();
+    let first = restarted
+        .notify(EntityKind::Order, &id)
+        .await
+        .expect("notify");
+    assert_eq!(first.posted, 1, "{first:?}");
+    let again = restarted
+        .notify(EntityKind::Order, &id)
+        .await
+        .expect("notify again");
+    assert_eq!((again.intake_new, again.posted), (0, 0));
+    let orders = h.commerce_orders().await;
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    h.sims.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_syspro_refuses_as_too_large_is_split_and_posted() {
+    let h = Harness::start_with(
+        shop(8),
+        simulators::syspro::SysproSimConfig {
+            history_invoices: 0,
+            max_url_len: 4000,
+            ..simulators::syspro::SysproSimConfig::default()
+        },
+    )
+    .await;
+    let creds = h.sims.syspro.credentials();
+    let config = syspro_client::EnetConfig::builder(
+        h.sims.syspro.enet_url(),
+        creds.company_id,
+        creds.operator,
+        secrecy::SecretString::from(creds.operator_password),
+    )
+    .company_password(secrecy::SecretString::from(creds.company_password))
+    .large_documents(syspro_client::LargeDocumentTransport::NeverPostLd)
+    .build()
+    .unwrap();
+    let client = syspro_client::SysproClient::new(config).unwrap();
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup {
+        batch_size: 8,
+        page_size: 10,
+        ..Setup::default()
+    };
+    let engine = h.engine_with(&setup, store.clone(), Some(client)).await;
+    let summary = engine.run_cycle().await.expect("cycle");
+    assert!(summary.halted.is_empty(), "{:?}", summary.halted);
+    assert!(engine.metrics().batch_splits > 0, "the batch was split");
+    let orders = h.commerce_orders().await;
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(
+        posted.len(),
+        orders.len(),
+        "{summary:?} {:?}",
+        not_posted(&*store, EntityKind::Order).await
+    );
+    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    h.sims.shutdown().await;
+}

@@ -1,0 +1,513 @@
+//! A harness around the in-process simulators: configuration, vault, engine, ledger inspection.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use adobe_commerce_client::RetryPolicy;
+use connector_core::audit::{AuditKind, AuditLog, AuditQuery};
+use connector_core::clock::{Clock, ManualClock, SystemClock};
+use connector_core::config::{Config, ConnectionConfig};
+use connector_core::engine::{Engine, EngineOptions};
+use connector_core::state::{
+    ConnectionName, EntityKind, Record, RecordFilter, RecordKey, RecordState, StateStore,
+};
+use connector_core::vault::{MemorySecretStore, SecretStore};
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde_json::Value;
+use simulators::commerce::CommerceSimConfig;
+use simulators::syspro::SysproSimConfig;
+use simulators::{SimConfig, Sims};
+
+pub const CONNECTION: &str = "sim";
+
+/// Settings a test varies.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    pub trigger: &'static str,
+    pub create_customers: bool,
+    pub page_size: u32,
+    pub batch_size: u32,
+    pub freight_account: &'static str,
+    pub by_id: Vec<(u64, &'static str)>,
+    pub web_cash_customer: &'static str,
+    /// Hand the engine resolved secrets instead of the vault.
+    pub resolved_secrets: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            trigger: "order",
+            create_customers: true,
+            page_size: 5,
+            batch_size: 4,
+            freight_account: "00-4100",
+            by_id: Vec::new(),
+            web_cash_customer: "WEBCASH",
+            resolved_secrets: false,
+        }
+    }
+}
+
+pub struct Harness {
+    pub sims: Sims,
+    pub http: reqwest::Client,
+    pub clock: ManualClock,
+    pub vault: Arc<MemorySecretStore>,
+}
+
+/// A quiet shop of `orders` orders (all invoiced, no unmapped SKUs unless asked).
+pub fn shop(orders: usize) -> CommerceSimConfig {
+    CommerceSimConfig {
+        seed: 11,
+        orders,
+        guest_share: 0.3,
+        unmapped_sku_share: 0.0,
+        not_in_erp_share: 0.3,
+        invoiced_share: 1.0,
+        webhooks_on_change: false,
+        ..CommerceSimConfig::default()
+    }
+}
+
+impl Harness {
+    pub async fn start(commerce: CommerceSimConfig) -> Self {
+        Self::start_with(
+            commerce,
+            SysproSimConfig {
+                history_invoices: 0,
+                ..SysproSimConfig::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn start_with(commerce: CommerceSimConfig, syspro: SysproSimConfig) -> Self {
+        let sims = Sims::start(SimConfig { commerce, syspro })
+            .await
+            .expect("simulators start");
+        let clock = ManualClock::new(SystemClock.now());
+        let vault = Arc::new(MemorySecretStore::new(Arc::new(clock.clone())));
+        let connection = ConnectionName::new(CONNECTION).unwrap();
+        let oauth = sims.commerce.oauth();
+        let creds = sims.syspro.credentials();
+        for (name, value) in [
+            ("commerce-ck", oauth.consumer_key),
+            ("commerce-cs", oauth.consumer_secret),
+            ("commerce-at", oauth.access_token),
+            ("commerce-ats", oauth.access_token_secret),
+            ("syspro-op", creds.operator_password),
+            ("syspro-co", creds.company_password),
+        ] {
+            vault
+                .set(&connection, name, SecretString::from(value))
+                .await
+                .expect("vault set");
+        }
+        Self {
+            sims,
+            http: reqwest::Client::new(),
+            clock,
+            vault,
+        }
+    }
+
+    pub fn connection(&self, setup: &Setup) -> ConnectionConfig {
+        let creds = self.sims.syspro.credentials();
+        let by_id: String = setup
+            .by_id
+            .iter()
+            .map(|(id, code)| format!("\"{id}\" = \"{code}\"\n"))
+            .collect();
+        let text = format!(
+            r#"
+[[connection]]
+name = "{CONNECTION}"
+trigger = "{trigger}"
+batch_size = {batch_size}
+max_attempts = 3
+overlap = "5m"
+
+[connection.commerce]
+base_url = "{commerce}"
+flavour = "paas"
+page_size = {page_size}
+
+[connection.commerce.auth]
+kind = "oauth1"
+
+[connection.commerce.auth.secrets]
+consumer_key = "commerce-ck"
+consumer_secret = "commerce-cs"
+access_token = "commerce-at"
+access_token_secret = "commerce-ats"
+
+[[connection.commerce.stores]]
+code = "web"
+id = 1
+
+[[connection.commerce.stores]]
+code = "marketplace"
+id = 2
+
+[[connection.commerce.stores]]
+code = "b2b"
+id = 3
+
+[connection.syspro]
+enet_url = "{enet}"
+company_id = "{company}"
+operator = "{operator}"
+
+[connection.syspro.secrets]
+operator_password = "syspro-op"
+company_password = "syspro-co"
+
+[connection.schedule]
+min_interval = "1s"
+max_interval = "2s"
+
+[connection.mapping]
+currencies = ["USD", "EUR"]
+clearing_product_class = "ECOM"
+
+[connection.mapping.customers.by_id]
+{by_id}
+[connection.mapping.customers.create]
+enabled = {create}
+terms_code = "00"
+
+[connection.mapping.stores.web]
+invoice_prefix = "W"
+branch = "WB"
+cash_customer = "{web_cash}"
+
+[connection.mapping.stores.marketplace]
+invoice_prefix = "M"
+branch = "MK"
+cash_customer = "MKTCASH"
+
+[connection.mapping.stores.b2b]
+invoice_prefix = "B"
+branch = "B2"
+cash_customer = "B2BCASH"
+
+[connection.mapping.accounts]
+clearing = "00-4999"
+freight = "{freight}"
+discount = "00-4200"
+tax_posting = "syspro"
+rounding = "00-9999"
+
+[[connection.mapping.revenue]]
+sku_prefix = "AP-"
+account = "00-4010"
+
+[[connection.mapping.revenue]]
+sku_prefix = "HW-"
+account = "00-4010"
+
+[[connection.mapping.revenue]]
+sku_prefix = "GR-"
+account = "00-4010"
+
+[[connection.mapping.revenue]]
+sku_prefix = "SV-"
+account = "00-4010"
+
+[[connection.mapping.revenue]]
+sku_prefix = "AP-"
+store = "b2b"
+account = "00-4020"
+
+[[connection.mapping.revenue]]
+sku_prefix = "HW-"
+store = "marketplace"
+account = "00-4030"
+"#,
+            trigger = setup.trigger,
+            batch_size = setup.batch_size,
+            page_size = setup.page_size,
+            commerce = self.sims.commerce.base_url(),
+            enet = self.sims.syspro.enet_url(),
+            company = creds.company_id,
+            operator = creds.operator,
+            create = setup.create_customers,
+            freight = setup.freight_account,
+            web_cash = setup.web_cash_customer,
+        );
+        Config::from_toml_str(&text, "engine-test.toml")
+            .expect("test configuration is valid")
+            .connections
+            .remove(0)
+    }
+
+    pub async fn engine<S>(&self, setup: &Setup, store: Arc<S>) -> Engine
+    where
+        S: StateStore + AuditLog + 'static,
+    {
+        self.engine_with(setup, store, None).await
+    }
+
+    /// An engine whose SYSPRO client is built by the test (for transport settings).
+    pub async fn engine_with<S>(
+        &self,
+        setup: &Setup,
+        store: Arc<S>,
+        syspro: Option<syspro_client::SysproClient>,
+    ) -> Engine
+    where
+        S: StateStore + AuditLog + 'static,
+    {
+        let options = EngineOptions {
+            reference_ttl: Duration::from_secs(3600),
+            retry_initial: Duration::from_secs(60),
+            retry_max: Duration::from_secs(600),
+            lease_ttl: Duration::from_secs(60),
+            holder: "engine-test".to_owned(),
+            commerce_retry: RetryPolicy {
+                max_attempts: 8,
+                initial_backoff: Duration::from_millis(5),
+                throttle_backoff: Duration::from_millis(10),
+                max_backoff: Duration::from_millis(50),
+                max_retry_after: Duration::from_millis(100),
+                ..RetryPolicy::default()
+            },
+        };
+        let builder = Engine::builder(
+            self.connection(setup),
+            store.clone(),
+            store,
+            Arc::new(self.clock.clone()),
+        )
+        .options(options);
+        let builder = if setup.resolved_secrets {
+            let mut resolved = Vec::new();
+            for info in self.vault.list().await.expect("vault list") {
+                let value = self
+                    .vault
+                    .require(&info.connection, &info.name)
+                    .await
+                    .expect("vault get");
+                resolved.push((info.name, value));
+            }
+            builder.resolved_secrets(resolved)
+        } else {
+            builder.secrets(self.vault.clone())
+        };
+        let builder = match syspro {
+            Some(client) => builder.syspro_client(client),
+            None => builder,
+        };
+        builder.build().await.expect("engine builds")
+    }
+
+    async fn get_json(&self, url: String) -> Value {
+        let response = self.http.get(&url).send().await.expect("inspection call");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        response.json().await.expect("inspection JSON")
+    }
+
+    /// AR invoices the engine posted (the ledger's seeded history excluded), by invoice number.
+    pub async fn ledger_invoices(&self) -> BTreeMap<String, Value> {
+        let all = self
+            .get_json(format!("{}/__sim/invoices", self.sims.syspro.base_url()))
+            .await;
+        let mut out = BTreeMap::new();
+        for invoice in all.as_array().expect("invoice list") {
+            let number = invoice["invoice"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            if number.starts_with(['W', 'M', 'B']) {
+                assert!(
+                    out.insert(number.clone(), invoice.clone()).is_none(),
+                    "invoice {number} is on the ledger twice"
+                );
+            }
+        }
+        out
+    }
+
+    /// GL journals by reference; a reference posted twice fails the test.
+    pub async fn ledger_journals(&self) -> BTreeMap<String, Value> {
+        let all = self
+            .get_json(format!("{}/__sim/journals", self.sims.syspro.base_url()))
+            .await;
+        let mut out = BTreeMap::new();
+        for journal in all.as_array().expect("journal list") {
+            let reference = journal["journal_reference"]
+                .as_str()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            let sum: Decimal = journal["lines"]
+                .as_array()
+                .expect("journal lines")
+                .iter()
+                .map(|l| money(&l["entry_amount"]))
+                .sum();
+            assert!(
+                sum.is_zero(),
+                "journal {reference} does not balance: {journal}"
+            );
+            assert!(
+                out.insert(reference.clone(), journal.clone()).is_none(),
+                "journal {reference} is on the ledger twice"
+            );
+        }
+        out
+    }
+
+    /// Every order of the fake shop, as served by its inspection API.
+    pub async fn commerce_orders(&self) -> Vec<Value> {
+        self.get_json(format!("{}/__sim/orders", self.sims.commerce.base_url()))
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub async fn commerce_invoices(&self) -> Vec<Value> {
+        self.get_json(format!("{}/__sim/invoices", self.sims.commerce.base_url()))
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub async fn sim_post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/__sim/{path}", self.sims.commerce.base_url());
+        let response = self
+            .http
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .expect("sim call");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        response.json().await.expect("sim JSON")
+    }
+}
+
+/// Records not posted, with state and reason, for assertion messages.
+pub async fn not_posted<S: StateStore>(
+    store: &S,
+    kind: EntityKind,
+) -> Vec<(String, RecordState, Option<String>)> {
+    records(store, kind)
+        .await
+        .into_iter()
+        .filter(|r| r.state != RecordState::Posted)
+        .map(|r| (r.key.commerce_id, r.state, r.reason))
+        .collect()
+}
+
+pub fn money(value: &Value) -> Decimal {
+    match value {
+        Value::String(s) => s.trim().parse().expect("money text"),
+        Value::Number(n) => n.to_string().parse().expect("money number"),
+        other => panic!("not money: {other}"),
+    }
+}
+
+pub async fn records<S: StateStore>(store: &S, kind: EntityKind) -> Vec<Record> {
+    store
+        .list(&RecordFilter {
+            connection: Some(ConnectionName::new(CONNECTION).unwrap()),
+            kind: Some(kind),
+            limit: 10_000,
+            ..RecordFilter::default()
+        })
+        .await
+        .expect("list records")
+}
+
+pub async fn in_state<S: StateStore>(
+    store: &S,
+    kind: EntityKind,
+    state: RecordState,
+) -> Vec<Record> {
+    records(store, kind)
+        .await
+        .into_iter()
+        .filter(|r| r.state == state)
+        .collect()
+}
+
+pub async fn audit_messages<S: AuditLog>(
+    store: &S,
+    key: &RecordKey,
+    kind: Option<AuditKind>,
+) -> Vec<String> {
+    store
+        .query(&AuditQuery {
+            kind,
+            limit: 500,
+            ..AuditQuery::for_record(key.clone())
+        })
+        .await
+        .expect("audit query")
+        .entries
+        .into_iter()
+        .map(|e| e.message)
+        .collect()
+}
+
+/// Each posted record's invoice is on the ledger once, for Commerce's grand total, and its journal
+/// balances (checked by `ledger_journals`).
+pub async fn assert_posted_once(
+    h: &Harness,
+    posted: &[Record],
+    grand_totals: &BTreeMap<String, Decimal>,
+) {
+    let invoices = h.ledger_invoices().await;
+    let journals = h.ledger_journals().await;
+    assert_eq!(
+        invoices.len(),
+        posted.len(),
+        "ledger invoices vs posted records"
+    );
+    for record in posted {
+        let number = record
+            .syspro
+            .invoice
+            .as_deref()
+            .expect("posted record has its invoice number");
+        let invoice = invoices
+            .get(number)
+            .unwrap_or_else(|| panic!("invoice {number} not on the ledger"));
+        let expected = grand_totals
+            .get(&record.key.commerce_id)
+            .unwrap_or_else(|| panic!("no grand total for {}", record.key));
+        assert_eq!(
+            money(&invoice["invoice_value"]),
+            *expected,
+            "invoice {number} value"
+        );
+        if let Some(reference) = &record.syspro.journal {
+            assert!(
+                journals.contains_key(reference),
+                "journal {reference} missing"
+            );
+        }
+    }
+}
+
+pub fn grand_totals(documents: &[Value]) -> BTreeMap<String, Decimal> {
+    documents
+        .iter()
+        .map(|d| (d["entity_id"].to_string(), money(&d["grand_total"])))
+        .collect()
+}

@@ -1,0 +1,7 @@
+//! Configuration parsing and the default mapper: unit-level behaviour, worked examples and
+//! properties over generated documents.
+
+mod config;
+mod mapper;
+mod properties;
+mod support;

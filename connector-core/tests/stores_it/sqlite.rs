@@ -1,0 +1,155 @@
+use std::sync::Arc;
+
+use connector_core::clock::{Clock, ManualClock};
+use connector_core::state::conformance::{self, START};
+use connector_core::state::{SqliteStore, StoreError};
+
+async fn open(clock: Arc<dyn Clock>) -> SqliteStore {
+    let path = crate::temp_dir("sqlite").join("state.db");
+    SqliteStore::open(path, clock)
+        .await
+        .expect("open a fresh SQLite store")
+}
+
+connector_core::store_conformance_tests!(open);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persists_across_reopen() {
+    let path = crate::temp_dir("sqlite-reopen")
+        .join("nested")
+        .join("state.db");
+    let open_same = |clock: Arc<dyn Clock>| {
+        let path = path.clone();
+        async move {
+            SqliteStore::open(path, clock)
+                .await
+                .expect("reopen the SQLite store")
+        }
+    };
+    conformance::persists_across_reopen(open_same).await;
+}
+
+#[tokio::test]
+async fn migrations_are_recorded_and_applied_once() {
+    let path = crate::temp_dir("sqlite-migrate").join("state.db");
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(START));
+    let store = SqliteStore::open(&path, Arc::clone(&clock))
+        .await
+        .expect("open");
+    assert_eq!(store.schema_version().await.expect("version"), 1);
+    store.close().await;
+    let store = SqliteStore::open(&path, clock).await.expect("reopen");
+    assert_eq!(store.schema_version().await.expect("version"), 1);
+    store.close().await;
+
+    let mut conn = raw(&path).await;
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(applied, 1);
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .expect("journal mode");
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn newer_schema_is_refused_with_the_path() {
+    let path = crate::temp_dir("sqlite-newer").join("state.db");
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(START));
+    SqliteStore::open(&path, Arc::clone(&clock))
+        .await
+        .expect("open")
+        .close()
+        .await;
+    let mut conn = raw(&path).await;
+    sqlx::query(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("insert");
+    drop(conn);
+    let err = SqliteStore::open(&path, clock)
+        .await
+        .expect_err("newer schema");
+    assert!(
+        matches!(
+            err,
+            StoreError::SchemaTooNew {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn audit_rows_cannot_be_changed_or_deleted() {
+    use connector_core::audit::{AuditKind, AuditLog, NewAuditEntry};
+    use connector_core::state::{ConnectionName, EntityKind, RecordKey};
+    let path = crate::temp_dir("sqlite-audit").join("state.db");
+    let store = SqliteStore::open(&path, Arc::new(ManualClock::new(START)))
+        .await
+        .expect("open");
+    let key = RecordKey::new(
+        ConnectionName::new("eu").expect("name"),
+        EntityKind::Order,
+        "9",
+    );
+    store
+        .append(NewAuditEntry::new(key, AuditKind::Decided, "kept forever"))
+        .await
+        .expect("append");
+    let mut conn = raw(&path).await;
+    let update = sqlx::query("UPDATE audit SET message = 'rewritten'")
+        .execute(&mut conn)
+        .await;
+    assert!(update.is_err(), "audit update must be refused");
+    let delete = sqlx::query("DELETE FROM audit").execute(&mut conn).await;
+    assert!(delete.is_err(), "audit delete must be refused");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn database_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = crate::temp_dir("sqlite-mode").join("state.db");
+    SqliteStore::open(&path, Arc::new(ManualClock::new(START)))
+        .await
+        .expect("open");
+    let mode = std::fs::metadata(&path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[tokio::test]
+async fn unwritable_location_names_the_path() {
+    let dir = crate::temp_dir("sqlite-bad");
+    let blocker = dir.join("not-a-dir");
+    std::fs::write(&blocker, b"file").expect("write");
+    let path = blocker.join("state.db");
+    let err = SqliteStore::open(&path, Arc::new(ManualClock::new(START)))
+        .await
+        .expect_err("cannot create a database inside a file");
+    assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    assert!(err.to_string().contains("not-a-dir"), "{err}");
+}
+
+async fn raw(path: &std::path::Path) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    sqlx::SqliteConnection::connect_with(&sqlx::sqlite::SqliteConnectOptions::new().filename(path))
+        .await
+        .expect("raw connection")
+}

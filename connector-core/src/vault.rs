@@ -118,7 +118,8 @@ pub enum VaultError {
 
     /// A secret name is not usable.
     #[error(
-        "invalid secret name {name:?}: expected 1 to 64 characters from A-Z, a-z, 0-9, '_', '-' and '.'"
+        "invalid secret name ({} characters): expected 1 to 128 letters, digits or `. _ - /` (the name of a secret, never the secret itself)",
+        name.chars().count()
     )]
     InvalidName {
         /// The name given.
@@ -385,19 +386,14 @@ pub trait SecretStore: Send + Sync {
     }
 }
 
+/// Entry names follow the configuration's rule for secret names, so every name a configuration can
+/// refer to can be stored.
 fn check_name(name: &str) -> Result<(), VaultError> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(VaultError::InvalidName {
+    crate::config::SecretName::new(name)
+        .map(|_| ())
+        .map_err(|_| VaultError::InvalidName {
             name: name.to_owned(),
         })
-    }
 }
 
 type Entries = BTreeMap<(ConnectionName, String), (SecretString, OffsetDateTime)>;

@@ -89,6 +89,27 @@ async fn exercise(store: &dyn SecretStore, clock: &ManualClock) {
         .await
         .expect_err("invalid name");
     assert!(matches!(err, VaultError::InvalidName { .. }), "{err}");
+    assert!(
+        !err.to_string().contains("bad name"),
+        "names are not echoed: {err}"
+    );
+
+    // Every name a configuration may refer to can be stored.
+    let configured = "acme-us/commerce/consumer_key";
+    connector_core::config::SecretName::new(configured).expect("a valid configuration name");
+    store
+        .set(&eu(), configured, SecretString::from("ck"))
+        .await
+        .expect("configuration-style name");
+    assert_eq!(
+        store
+            .require(&eu(), configured)
+            .await
+            .expect("require")
+            .expose_secret(),
+        "ck"
+    );
+    assert!(store.remove(&eu(), configured).await.expect("remove"));
 }
 
 #[tokio::test]

@@ -1,0 +1,239 @@
+//! The command line: every command, option and its help text.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// Printed after the top-level help.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  failure (a check failed, a system was unreachable or refused, records halted ...)
+  2  bad usage or configuration (unknown option, missing or malformed configuration ...)
+
+Environment:
+  ML_CONNECTOR_CONFIG      configuration file (instead of --config)
+  ML_CONNECTOR_MASTER_KEY  master key of the vault (instead of the key file)
+  ML_CONNECTOR_VAULT       vault file (instead of --vault)
+  ML_CONNECTOR_KEY_FILE    master key file (instead of --key-file)";
+
+/// Moves Adobe Commerce invoices and orders into SYSPRO as AR invoices with balanced GL journals.
+#[derive(Debug, Parser)]
+#[command(name = "ml-connector", version, after_help = EXIT_CODES, propagate_version = true)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "ML_CONNECTOR_CONFIG",
+        default_value = "ml-connector.toml",
+        value_name = "PATH"
+    )]
+    pub config: PathBuf,
+
+    /// The encrypted vault holding credentials [default: ml-connector.vault beside the
+    /// configuration file].
+    #[arg(long, global = true, env = "ML_CONNECTOR_VAULT", value_name = "PATH")]
+    pub vault: Option<PathBuf>,
+
+    /// The master key file of the vault, used when ML_CONNECTOR_MASTER_KEY is not set [default:
+    /// ml-connector.key beside the configuration file].
+    #[arg(
+        long,
+        global = true,
+        env = "ML_CONNECTOR_KEY_FILE",
+        value_name = "PATH"
+    )]
+    pub key_file: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Format of log lines on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Format of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented configuration template with every key.
+    Init(InitArgs),
+    /// Create a new master key file (mode 0600) for the vault.
+    Keygen,
+    /// Store, list and delete connection credentials in the encrypted vault.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Check every connection: Commerce and SYSPRO reachable, credentials accepted, permissions,
+    /// and every mapped SYSPRO code present.
+    Ping(ConnectionArgs),
+    /// Check the mapping.
+    #[command(subcommand)]
+    Mapping(MappingCommand),
+    /// Per connection: last and next cycle, watermarks, records by state, oldest halted record.
+    Status,
+    /// Read the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Run one poll cycle.
+    Sync(SyncArgs),
+    /// Process halted or dead records again with the current mapping.
+    Replay(ReplayArgs),
+    /// Run the service for every connection until SIGINT or SIGTERM.
+    Run(RunArgs),
+    /// Run the whole job against built-in simulators, with nothing configured.
+    Demo(DemoArgs),
+}
+
+/// `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the template [default: the --config path].
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `credentials ...`.
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Store a secret (prompted for without echo, or read from standard input).
+    Set {
+        /// The connection the secret belongs to.
+        connection: String,
+        /// The secret's name, as named in the configuration's `secrets` tables.
+        name: String,
+        /// Read the secret from standard input instead of prompting.
+        #[arg(long)]
+        from_stdin: bool,
+    },
+    /// List stored secrets: names and when they were set, never values.
+    List,
+    /// Delete a secret.
+    Delete {
+        /// The connection the secret belongs to.
+        connection: String,
+        /// The secret's name.
+        name: String,
+    },
+}
+
+/// Commands that act on all connections or one.
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// Only this connection.
+    #[arg(long, value_name = "NAME")]
+    pub connection: Option<String>,
+}
+
+/// `mapping ...`.
+#[derive(Debug, Subcommand)]
+pub enum MappingCommand {
+    /// Check that every code the mapping names exists in SYSPRO, with the line of each setting.
+    Check(ConnectionArgs),
+}
+
+/// `audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List records and their latest audit entry.
+    List(AuditListArgs),
+    /// The whole timeline of one record, with the documents exchanged (secrets redacted).
+    Show {
+        /// The record: CONNECTION/KIND/ID (e.g. shop/invoice/42), or KIND/ID with one connection.
+        record: String,
+    },
+}
+
+/// `audit list`.
+#[derive(Debug, Args)]
+pub struct AuditListArgs {
+    /// Only records in this state (received, mapped, posting, posted, halted, retry_wait, dead).
+    #[arg(long, value_name = "STATE")]
+    pub status: Option<String>,
+    /// Only this connection.
+    #[arg(long, value_name = "NAME")]
+    pub connection: Option<String>,
+    /// Only records changed since this instant (RFC 3339) or this long ago (e.g. 2h, 1d).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// At most this many records.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
+
+/// `sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Run exactly one cycle and exit (the service loop is `ml-connector run`).
+    #[arg(long, required = true)]
+    pub once: bool,
+    /// Only this connection.
+    #[arg(long, value_name = "NAME")]
+    pub connection: Option<String>,
+    /// Validate in SYSPRO (ValidateOnly) and print what would be posted; store, create and post
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `replay`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["records", "all_halted"])))]
+pub struct ReplayArgs {
+    /// Records to replay: CONNECTION/KIND/ID, or KIND/ID with one connection.
+    pub records: Vec<String>,
+    /// Every halted and dead record (of --connection, or of every connection).
+    #[arg(long)]
+    pub all_halted: bool,
+    /// Only this connection.
+    #[arg(long, value_name = "NAME")]
+    pub connection: Option<String>,
+}
+
+/// `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Serve webhooks (POST /webhooks/CONNECTION), GET /healthz and GET /metrics here.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Working folder for the demo's configuration, vault and database.
+    #[arg(long, default_value = "ml-connector-demo", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Orders the simulated shop holds.
+    #[arg(long, default_value_t = 300)]
+    pub orders: usize,
+    /// Seed of the simulated data.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// After the sync, replay every halted record with the current mapping (mapping.toml in the
+    /// working folder).
+    #[arg(long)]
+    pub replay: bool,
+}

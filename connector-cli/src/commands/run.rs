@@ -1,0 +1,368 @@
+//! `run`: the service. Every connection polls on its adaptive schedule; an optional listener takes
+//! Commerce webhooks (signature checked before anything is queued) and serves `/healthz` and
+//! `/metrics`. SIGINT or SIGTERM stops it gracefully: the batch in hand is finished, leases are
+//! released and SYSPRO is logged off.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use adobe_commerce_client::webhook::{SIGNATURE_HEADER, parse_invoice_event, parse_order_event};
+use adobe_commerce_client::{SignedContent, WebhookVerifier};
+use anyhow::Context as _;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use connector_core::config::Trigger;
+use connector_core::engine::Engine;
+use connector_core::state::{EntityKind, RecordState, SqliteStore, StateStore as _};
+use connector_core::vault::SecretStore;
+use secrecy::ExposeSecret as _;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::sync::engine;
+use crate::cli::RunArgs;
+use crate::context::{Context, connection_name};
+use crate::failure::render;
+
+/// The vault entry holding a connection's webhook public key (PEM, from the Commerce Admin).
+pub const WEBHOOK_KEY_NAME: &str = "commerce.webhook_public_key";
+
+/// One connection as the listener sees it.
+struct Endpoint {
+    engine: Engine,
+    trigger: Trigger,
+    verifier: Option<WebhookVerifier>,
+}
+
+/// What the listener's handlers share.
+struct App {
+    endpoints: BTreeMap<String, Endpoint>,
+    store: SqliteStore,
+    webhooks: Mutex<BTreeMap<(String, &'static str), u64>>,
+}
+
+/// Runs `run`.
+pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
+    let config = ctx.config()?;
+    let vault = Arc::new(ctx.vault().await?);
+    let store = ctx.store(&config).await?;
+    let mut endpoints = BTreeMap::new();
+    for c in &config.connections {
+        let engine = engine(ctx, c, &store, Arc::clone(&vault) as Arc<dyn SecretStore>).await?;
+        let key = vault
+            .get(&connection_name(&c.name)?, WEBHOOK_KEY_NAME)
+            .await?;
+        let verifier = key
+            .map(|pem| WebhookVerifier::new(pem.expose_secret(), SignedContent::Either))
+            .transpose()
+            .with_context(|| format!("the webhook public key of connection {} ({WEBHOOK_KEY_NAME} in the vault) is not an RSA public key", c.name))?;
+        endpoints.insert(
+            c.name.clone(),
+            Endpoint {
+                engine,
+                trigger: c.trigger,
+                verifier,
+            },
+        );
+    }
+    let listener = match args.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let app = Arc::new(App {
+        endpoints,
+        store,
+        webhooks: Mutex::new(BTreeMap::new()),
+    });
+    let mut loops = Vec::new();
+    for endpoint in app.endpoints.values() {
+        let engine = endpoint.engine.clone();
+        let stop = stop_rx.clone();
+        loops.push(tokio::spawn(async move {
+            let name = engine.connection().to_string();
+            if let Err(e) = engine.run(stop).await {
+                tracing::error!(connection = %name, error = %render(&anyhow::Error::new(e)), "connection stopped");
+            }
+        }));
+    }
+    let server = match listener {
+        Some(listener) => {
+            let local: SocketAddr = listener.local_addr()?;
+            tracing::info!(address = %local, "listening for webhooks, /healthz and /metrics");
+            if !ctx.out.json {
+                eprintln!(
+                    "listening on http://{local} (webhooks at /webhooks/CONNECTION, /healthz, /metrics)"
+                );
+            }
+            let router = Router::new()
+                .route("/healthz", get(healthz))
+                .route("/metrics", get(metrics))
+                .route("/webhooks/{connection}", post(webhook))
+                .with_state(Arc::clone(&app));
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::error!(error = %e, "listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
+    if !ctx.out.json {
+        eprintln!(
+            "running {} connection(s); stop with Ctrl-C or SIGTERM",
+            app.endpoints.len()
+        );
+    }
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    for task in loops {
+        let _ = task.await;
+    }
+    if let Some(server) = server {
+        let _ = server.await;
+    }
+    app.store.close().await;
+    if !ctx.out.json {
+        eprintln!("stopped");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot listen for Ctrl-C")?;
+    Ok(())
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let connections: Vec<&String> = app.endpoints.keys().collect();
+    (
+        StatusCode::OK,
+        axum::Json(json!({ "status": "ok", "connections": connections })),
+    )
+        .into_response()
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP ml_connector_records Records by state.\n# TYPE ml_connector_records gauge"
+    );
+    for name in app.endpoints.keys() {
+        let Ok(connection) = connection_name(name) else {
+            continue;
+        };
+        if let Ok(counts) = app.store.counts(Some(&connection)).await {
+            for state in RecordState::ALL {
+                let _ = writeln!(
+                    out,
+                    "ml_connector_records{{connection=\"{name}\",state=\"{state}\"}} {}",
+                    counts.get(state)
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP ml_connector_calls_total Calls to Commerce and SYSPRO by outcome.\n# TYPE ml_connector_calls_total counter"
+    );
+    let snapshots: Vec<_> = app
+        .endpoints
+        .iter()
+        .map(|(n, e)| (n, e.engine.metrics()))
+        .collect();
+    for (name, m) in &snapshots {
+        for ((system, operation, outcome), n) in &m.calls {
+            let _ = writeln!(
+                out,
+                "ml_connector_calls_total{{connection=\"{name}\",system=\"{}\",operation=\"{operation}\",outcome=\"{}\"}} {n}",
+                system.as_str(),
+                outcome.as_str()
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP ml_connector_transitions_total Record transitions by target state.\n# TYPE ml_connector_transitions_total counter"
+    );
+    for (name, m) in &snapshots {
+        for (state, n) in &m.transitions {
+            let _ = writeln!(
+                out,
+                "ml_connector_transitions_total{{connection=\"{name}\",state=\"{state}\"}} {n}"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP ml_connector_cycles_total Poll cycles run.\n# TYPE ml_connector_cycles_total counter"
+    );
+    for (name, m) in &snapshots {
+        let _ = writeln!(
+            out,
+            "ml_connector_cycles_total{{connection=\"{name}\"}} {}",
+            m.cycles
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP ml_connector_cycle_seconds_total Time spent in poll cycles.\n# TYPE ml_connector_cycle_seconds_total counter"
+    );
+    for (name, m) in &snapshots {
+        let _ = writeln!(
+            out,
+            "ml_connector_cycle_seconds_total{{connection=\"{name}\"}} {}",
+            m.cycle_time_total.as_secs_f64()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP ml_connector_last_cycle_seconds Duration of the last poll cycle.\n# TYPE ml_connector_last_cycle_seconds gauge"
+    );
+    for (name, m) in &snapshots {
+        let _ = writeln!(
+            out,
+            "ml_connector_last_cycle_seconds{{connection=\"{name}\"}} {}",
+            m.last_cycle_time.as_secs_f64()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP ml_connector_customers_created_total SYSPRO customers created.\n# TYPE ml_connector_customers_created_total counter"
+    );
+    for (name, m) in &snapshots {
+        let _ = writeln!(
+            out,
+            "ml_connector_customers_created_total{{connection=\"{name}\"}} {}",
+            m.customers_created
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP ml_connector_webhooks_total Webhook requests by result.\n# TYPE ml_connector_webhooks_total counter"
+    );
+    for ((name, result), n) in app
+        .webhooks
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+    {
+        let _ = writeln!(
+            out,
+            "ml_connector_webhooks_total{{connection=\"{name}\",result=\"{result}\"}} {n}"
+        );
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}
+
+fn count(app: &App, connection: &str, result: &'static str) {
+    *app.webhooks
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry((connection.to_owned(), result))
+        .or_default() += 1;
+}
+
+fn refuse(status: StatusCode, message: String) -> Response {
+    (
+        status,
+        axum::Json(json!({ "op": "exception", "message": message })),
+    )
+        .into_response()
+}
+
+/// Verifies the signature first; only a verified notification is queued. The reply is sent at once
+/// and the document is processed in the background.
+async fn webhook(
+    State(app): State<Arc<App>>,
+    Path(connection): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(endpoint) = app.endpoints.get(&connection) else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            format!("no connection named {connection}"),
+        );
+    };
+    let Some(verifier) = &endpoint.verifier else {
+        count(&app, &connection, "no_key");
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "connection {connection} has no webhook public key ({WEBHOOK_KEY_NAME} in the vault)"
+            ),
+        );
+    };
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    if let Err(e) = verifier.verify(signature, &body) {
+        count(&app, &connection, "bad_signature");
+        tracing::warn!(connection = %connection, error = %render(&anyhow::Error::new(e)), "webhook refused");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "signature verification failed".to_owned(),
+        );
+    }
+    let notification = if let Ok(event) = parse_invoice_event(&body) {
+        event.entity.entity_id.map(|id| (EntityKind::Invoice, id))
+    } else if let Ok(event) = parse_order_event(&body) {
+        event.entity.entity_id.map(|id| (EntityKind::Order, id))
+    } else {
+        None
+    };
+    let Some((kind, id)) = notification else {
+        count(&app, &connection, "unreadable");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the body carries no order or invoice with an entity_id".to_owned(),
+        );
+    };
+    count(&app, &connection, "accepted");
+    let engine = endpoint.engine.clone();
+    let trigger = endpoint.trigger;
+    tokio::spawn(async move {
+        let name = engine.connection().to_string();
+        let result = match (kind, trigger) {
+            (EntityKind::Invoice, Trigger::Invoice) | (EntityKind::Order, Trigger::Order) => {
+                engine.notify(kind, &id.to_string()).await
+            }
+            // An order event on an invoice-triggered connection may come with a new invoice: poll now.
+            _ => engine.run_cycle().await,
+        };
+        if let Err(e) = result {
+            tracing::warn!(connection = %name, kind = kind.as_str(), id, error = %render(&anyhow::Error::new(e)), "webhook processing failed");
+        }
+    });
+    (StatusCode::OK, axum::Json(json!({ "op": "success" }))).into_response()
+}

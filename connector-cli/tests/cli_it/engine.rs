@@ -1,0 +1,406 @@
+//! Every command against the simulators on loopback: ping ok and failing, mapping check, sync,
+//! halted then replayed, audit output, and the service with a webhook delivery and SIGTERM.
+
+use std::time::Duration;
+
+use crate::support::{run_async, scratch, sims, store_credentials, write_config};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_passes_against_the_simulators() {
+    let sims = sims(20).await;
+    let dir = scratch("ping-ok");
+    write_config(&dir, &sims, None, "");
+    store_credentials(&dir, &sims, None).await;
+    let r = run_async(&dir, &["ping"]).await;
+    assert_eq!(r.code, 0, "{r:#?}");
+    for check in [
+        "reachable",
+        "credentials accepted",
+        "read orders",
+        "read invoices",
+        "read customers",
+        "e.net version",
+        "logon",
+        "OData authentication",
+        "GL account \"00-4010\"",
+        "branch \"MK\"",
+        "product class \"ECOM\"",
+        "customer \"WEBCASH\"",
+        "logoff",
+    ] {
+        assert!(
+            r.stdout
+                .lines()
+                .any(|l| l.contains('✔') && l.contains(check)),
+            "{check}: {r:#?}"
+        );
+    }
+    assert!(!r.stdout.contains('✘'), "{r:#?}");
+    let json = run_async(&dir, &["--json", "ping"]).await.json();
+    assert_eq!(json["ok"], true);
+
+    // A wrong Commerce secret: the system and what it said are named.
+    let dir2 = dir.clone();
+    tokio::task::spawn_blocking(move || {
+        let r = crate::support::run_with(
+            &dir2,
+            &[
+                "credentials",
+                "set",
+                "shop",
+                "commerce.consumer_secret",
+                "--from-stdin",
+            ],
+            "wrong",
+            &[],
+        );
+        assert_eq!(r.code, 0, "{r:#?}");
+    })
+    .await
+    .unwrap();
+    let r = run_async(&dir, &["ping"]).await;
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(
+        r.stdout.lines().any(|l| l.contains('✘')
+            && l.contains("credentials accepted")
+            && l.contains("Commerce answered HTTP 401")),
+        "{r:#?}"
+    );
+    sims.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_names_the_unreachable_host_the_refused_logon_and_the_missing_codes() {
+    let sims = sims(20).await;
+    let dir = scratch("ping-bad");
+    let broken = "\n[[revenue]]\nsku = \"X-1\"\naccount = \"00-7777\"\n";
+    write_config(&dir, &sims, Some("http://127.0.0.1:1"), broken);
+    store_credentials(&dir, &sims, Some("wrong-password")).await;
+    let r = run_async(&dir, &["ping"]).await;
+    assert_eq!(r.code, 1, "{r:#?}");
+    assert!(
+        r.stdout.lines().any(|l| l.contains('✘')
+            && l.contains("reachable")
+            && l.contains("cannot reach 127.0.0.1:1")),
+        "{r:#?}"
+    );
+    assert!(
+        r.stdout.lines().any(|l| l.contains('✘')
+            && l.contains("logon")
+            && l.contains("SYSPRO refused the logon: Invalid operator password")),
+        "{r:#?}"
+    );
+
+    // With the right password the mapping is checked: the missing GL code is named with its line.
+    store_credentials_again(&dir, &sims).await;
+    let r = run_async(&dir, &["ping"]).await;
+    assert_eq!(r.code, 1, "{r:#?}");
+    let mapping = std::fs::read_to_string(dir.join("mapping.toml")).unwrap();
+    let line = mapping.lines().position(|l| l.contains("00-7777")).unwrap() + 1;
+    assert!(
+        r.stdout.lines().any(|l| l.contains('✘')
+            && l.contains("GL account \"00-7777\"")
+            && l.contains(&format!("mapping.toml:{line} revenue[4].account"))),
+        "{r:#?}"
+    );
+
+    let check = run_async(&dir, &["mapping", "check"]).await;
+    assert_eq!(check.code, 1, "{check:#?}");
+    assert!(check.stdout.contains(&format!("mapping.toml:{line}: `revenue[4].account`: GL account \"00-7777\" does not exist in SYSPRO")), "{check:#?}");
+    sims.shutdown().await;
+}
+
+async fn store_credentials_again(dir: &std::path::Path, sims: &simulators::Sims) {
+    let password = sims.syspro.credentials().operator_password;
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let r = crate::support::run_with(
+            &dir,
+            &[
+                "credentials",
+                "set",
+                "shop",
+                "syspro.operator_password",
+                "--from-stdin",
+            ],
+            &password,
+            &[],
+        );
+        assert_eq!(r.code, 0, "{r:#?}");
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_halts_what_cannot_map_and_replay_posts_it_after_the_fix() {
+    let sims = sims(60).await;
+    let dir = scratch("sync");
+    write_config(&dir, &sims, None, "");
+    store_credentials(&dir, &sims, None).await;
+
+    // The dry run validates in SYSPRO and posts, creates and stores nothing.
+    let dry = run_async(&dir, &["--json", "sync", "--once", "--dry-run"]).await;
+    assert_eq!(dry.code, 0, "{dry:#?}");
+    let documents = dry.json()["connections"][0]["documents"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        documents.iter().filter(|d| d["ok"] == true).count() > 10,
+        "{dry:#?}"
+    );
+    assert!(
+        documents.iter().any(|d| d["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("would halt: no GL account for SKU \"CLR-")),
+        "{dry:#?}"
+    );
+    assert!(
+        documents
+            .iter()
+            .any(|d| d["outcome"] == "would post (validated by SYSPRO)"),
+        "{dry:#?}"
+    );
+    let ledger: serde_json::Value =
+        reqwest::get(format!("{}/__sim/invoices", sims.syspro.base_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert!(
+        ledger.as_array().unwrap().iter().all(|i| i["reference"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+            || i["invoice"].as_str().unwrap().starts_with('H')),
+        "nothing posted by the dry run"
+    );
+    let nothing = run_async(&dir, &["--json", "audit", "list"]).await;
+    assert!(
+        nothing.json()["records"].as_array().unwrap().is_empty(),
+        "nothing stored: {nothing:#?}"
+    );
+    let human = run_async(&dir, &["sync", "--once", "--dry-run"]).await;
+    assert!(
+        human.stdout.contains("dry run: nothing is posted") && human.stdout.contains("would post"),
+        "{human:#?}"
+    );
+
+    let first = run_async(&dir, &["--json", "sync", "--once"]).await;
+    assert_eq!(first.code, 0, "{first:#?}");
+    let summary = first.json()["connections"][0].clone();
+    assert!(summary["posted"].as_u64().unwrap() > 10, "{summary:#}");
+    let halted = summary["halted"].as_array().unwrap().clone();
+    assert!(
+        !halted.is_empty(),
+        "the simulated shop has clearance SKUs: {summary:#}"
+    );
+    assert!(
+        halted.iter().all(|h| h["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no GL account for SKU \"CLR-")),
+        "{summary:#}"
+    );
+
+    let listed = run_async(&dir, &["--json", "audit", "list", "--status", "halted"]).await;
+    assert_eq!(listed.code, 0, "{listed:#?}");
+    let records = listed.json()["records"].as_array().unwrap().clone();
+    assert_eq!(records.len(), halted.len());
+    let record = records[0]["record"].as_str().unwrap().to_owned();
+
+    let show = run_async(&dir, &["audit", "show", &record]).await;
+    assert_eq!(show.code, 0, "{show:#?}");
+    assert!(show.stdout.contains("state:    halted"), "{show:#?}");
+    assert!(show.stdout.contains("received -> halted"), "{show:#?}");
+    let creds = sims.syspro.credentials();
+    assert!(
+        !show.stdout.contains(&creds.operator_password),
+        "no secret in the timeline"
+    );
+
+    let table = run_async(&dir, &["audit", "list", "--since", "1d"]).await;
+    assert_eq!(table.code, 0, "{table:#?}");
+    assert!(table.stdout.starts_with("RECORD"), "{table:#?}");
+
+    let status = run_async(&dir, &["status"]).await;
+    assert_eq!(status.code, 0, "{status:#?}");
+    assert!(
+        status.stdout.contains("oldest halted: shop/"),
+        "{status:#?}"
+    );
+
+    // Nothing is posted twice: a second cycle finds every change already known.
+    let second = run_async(
+        &dir,
+        &["--json", "--log-format", "json", "-v", "sync", "--once"],
+    )
+    .await;
+    assert_eq!(second.json()["connections"][0]["posted"], 0, "{second:#?}");
+    let logs: Vec<serde_json::Value> = second
+        .stderr
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))
+        })
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l["fields"]["message"] == "poll cycle finished" || l["level"] == "INFO"),
+        "{second:#?}"
+    );
+
+    // Replay before the fix: still halted, exit 1.
+    let early = run_async(&dir, &["replay", &record]).await;
+    assert_eq!(early.code, 1, "{early:#?}");
+
+    let mut mapping = std::fs::read_to_string(dir.join("mapping.toml")).unwrap();
+    mapping.push_str("\n[[revenue]]\nsku_prefix = \"CLR-\"\naccount = \"00-4010\"\n");
+    std::fs::write(dir.join("mapping.toml"), mapping).unwrap();
+    let replay = run_async(&dir, &["--json", "replay", "--all-halted"]).await;
+    assert_eq!(replay.code, 0, "{replay:#?}");
+    assert_eq!(
+        replay.json()["connections"][0]["posted"].as_u64().unwrap(),
+        halted.len() as u64,
+        "{replay:#?}"
+    );
+    let left = run_async(&dir, &["--json", "audit", "list", "--status", "halted"]).await;
+    assert!(
+        left.json()["records"].as_array().unwrap().is_empty(),
+        "{left:#?}"
+    );
+    let show = run_async(&dir, &["audit", "show", &record]).await;
+    assert!(
+        show.stdout.contains("state:    posted") && show.stdout.contains("replay requested"),
+        "{show:#?}"
+    );
+    sims.shutdown().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_serves_health_metrics_and_signed_webhooks_and_stops_on_sigterm() {
+    let sims = sims(20).await;
+    let dir = scratch("run");
+    write_config(&dir, &sims, None, "");
+    store_credentials(&dir, &sims, None).await;
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let listen = format!("127.0.0.1:{port}");
+    let child = crate::support::command(&dir)
+        .args(["run", "--listen", &listen])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let base = format!("http://{listen}");
+    let mut healthy = false;
+    for _ in 0..100 {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(healthy, "the listener answers /healthz");
+
+    // A one-off sync never works beside the running service on the same connection.
+    let mut refused = None;
+    for _ in 0..50 {
+        let r = run_async(&dir, &["sync", "--once"]).await;
+        if r.code != 0 {
+            refused = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refused = refused.expect("the service holds the connection's lease");
+    assert_eq!(refused.code, 1, "{refused:#?}");
+    assert!(
+        refused
+            .stderr
+            .contains("connection shop is being processed by ml-connector-"),
+        "{refused:#?}"
+    );
+
+    let forged = http
+        .post(format!("{base}/webhooks/shop"))
+        .body("{\"data\":{\"invoice\":{\"entity_id\":\"1\"}}}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status().as_u16(),
+        401,
+        "an unsigned webhook is refused"
+    );
+
+    let delivery: serde_json::Value = http
+        .post(format!("{}/__sim/webhooks/send", sims.commerce.base_url()))
+        .json(&serde_json::json!({ "invoice_id": 1, "url": format!("{base}/webhooks/shop") }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        delivery.to_string().contains("200"),
+        "the signed webhook is accepted: {delivery}"
+    );
+
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ml_connector_records{connection=\"shop\",state=\"posted\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ml_connector_webhooks_total{connection=\"shop\",result=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "ml_connector_webhooks_total{connection=\"shop\",result=\"bad_signature\"} 1"
+        ),
+        "{metrics}"
+    );
+
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopped"), "{stderr}");
+
+    // The port is free again, and a second service on a taken port says so.
+    let blocker = std::net::TcpListener::bind(&listen).unwrap();
+    let busy = run_async(&dir, &["run", "--listen", &listen]).await;
+    drop(blocker);
+    assert_eq!(busy.code, 1, "{busy:#?}");
+    assert!(
+        busy.stderr.contains(&format!("cannot listen on {listen}")),
+        "{busy:#?}"
+    );
+    sims.shutdown().await;
+}

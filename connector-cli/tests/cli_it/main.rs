@@ -1,0 +1,7 @@
+//! The `ml-connector` binary as a user runs it: bad input with its message and exit code, the files
+//! a new installation starts from, and every command against the simulators on loopback.
+
+mod basics;
+mod demo;
+mod engine;
+mod support;

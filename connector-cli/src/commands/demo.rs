@@ -254,7 +254,7 @@ async fn run_demo(
     let vault: Arc<dyn SecretStore> = Arc::new(vault);
     let engine = engine(ctx, connection, &store, vault).await?;
 
-    let before = store.counts(Some(&name)).await?;
+    let before = documents_by_state(&store, &name).await?;
     let progress = Progress::start(
         store.clone(),
         name.clone(),
@@ -277,31 +277,9 @@ async fn run_demo(
     engine.close().await;
     progress.stop().await;
 
-    let after = store.counts(Some(&name)).await?;
-    let kinds = [EntityKind::Invoice, EntityKind::Order];
-    let mut documents = 0usize;
-    let mut halted = Vec::new();
-    for kind in kinds {
-        let mut filter = RecordFilter {
-            connection: Some(name.clone()),
-            kind: Some(kind),
-            limit: 1000,
-            ..RecordFilter::default()
-        };
-        loop {
-            let page = store.list(&filter).await?;
-            let Some(last) = page.last().map(|r| r.key.clone()) else {
-                break;
-            };
-            documents += page.len();
-            halted.extend(
-                page.into_iter()
-                    .filter(|r| r.state == RecordState::Halted)
-                    .map(|r| (r.key.to_string(), r.reason.unwrap_or_default())),
-            );
-            filter.after = Some(last);
-        }
-    }
+    let after = documents_by_state(&store, &name).await?;
+    let halted = after.halted;
+    let documents = after.documents;
     let ledger = Ledger::read(&sims.syspro.base_url()).await?;
     let seconds = started.elapsed().as_secs_f64();
     let config_arg = config_path.display().to_string();
@@ -310,9 +288,10 @@ async fn run_demo(
         "config": config_arg,
         "orders": documents,
         "read": total.read,
-        "posted": total.posted,
-        "posted_total": after.get(RecordState::Posted),
-        "posted_before": before.get(RecordState::Posted),
+        "posted": after.posted - before.posted,
+        "posted_total": after.posted,
+        "posted_before": before.posted,
+        "customer_records_synced": total.posted.saturating_sub(after.posted - before.posted),
         "invoices_posted": ledger.invoices,
         "journals_posted": ledger.journals,
         "customers_created": total.customers_created,
@@ -333,9 +312,9 @@ async fn run_demo(
         total.read
     );
     println!(
-        "  posted:              {} this run, {} in all",
-        total.posted,
-        after.get(RecordState::Posted)
+        "  documents posted:    {} this run, {} in all",
+        after.posted - before.posted,
+        after.posted
     );
     println!(
         "  SYSPRO ledger:       {} AR invoices, {} GL journals",
@@ -369,6 +348,51 @@ async fn run_demo(
     );
     println!("  ml-connector demo --dir {} --replay", dir.display());
     Ok(())
+}
+
+/// The connection's Commerce documents (invoices and orders, not customers) by state.
+struct DocumentStates {
+    documents: usize,
+    posted: usize,
+    /// Record key and reason of each halted document.
+    halted: Vec<(String, String)>,
+}
+
+async fn documents_by_state(
+    store: &dyn connector_core::state::StateStore,
+    name: &ConnectionName,
+) -> anyhow::Result<DocumentStates> {
+    let mut states = DocumentStates {
+        documents: 0,
+        posted: 0,
+        halted: Vec::new(),
+    };
+    for kind in [EntityKind::Invoice, EntityKind::Order] {
+        let mut filter = RecordFilter {
+            connection: Some(name.clone()),
+            kind: Some(kind),
+            limit: 1000,
+            ..RecordFilter::default()
+        };
+        loop {
+            let page = store.list(&filter).await?;
+            let Some(last) = page.last().map(|r| r.key.clone()) else {
+                break;
+            };
+            states.documents += page.len();
+            for record in page {
+                match record.state {
+                    RecordState::Posted => states.posted += 1,
+                    RecordState::Halted => states
+                        .halted
+                        .push((record.key.to_string(), record.reason.unwrap_or_default())),
+                    _ => {}
+                }
+            }
+            filter.after = Some(last);
+        }
+    }
+    Ok(states)
 }
 
 fn add(total: &mut CycleSummary, s: CycleSummary) {

@@ -24,6 +24,10 @@ fn demo_runs_twice_from_the_same_state_without_duplicates() {
         assert!(!a[key].is_null(), "{key} missing: {a:#}");
     }
     assert!(a["posted"].as_u64().unwrap() > 10, "{a:#}");
+    assert_eq!(
+        a["posted"], a["invoices_posted"],
+        "every posted document is one AR invoice in SYSPRO: {a:#}"
+    );
     assert!(
         a["halted"].as_u64().unwrap() > 0,
         "clearance SKUs halt: {a:#}"

@@ -581,7 +581,7 @@ impl Engine {
             if *shutdown.borrow() {
                 break Ok(());
             }
-            let wait = match self
+            let (wait, held) = match self
                 .inner
                 .store
                 .acquire_lease(
@@ -597,11 +597,11 @@ impl Engine {
                         self.emit(EngineEvent::LeaseHeldElsewhere {
                             holder: lease.holder.to_string(),
                         });
-                        plan.next(false)
+                        (plan.next(false), false)
                     }
                     crate::state::LeaseOutcome::Acquired(_) => {
                         match self.cycle(Some(&shutdown)).await {
-                            Ok(summary) => plan.next(summary.had_work()),
+                            Ok(summary) => (plan.next(summary.had_work()), true),
                             Err(EngineError::Store(e)) if !e.is_transient() => break Err(e.into()),
                             Err(e) => {
                                 tracing::warn!(
@@ -609,16 +609,13 @@ impl Engine {
                                     error = %crate::engine::error_chain(&e),
                                     "poll cycle failed"
                                 );
-                                plan.next(false)
+                                (plan.next(false), true)
                             }
                         }
                     }
                 },
             };
-            tokio::select! {
-                () = self.inner.clock.sleep(wait) => {}
-                _ = shutdown.wait_for(|stop| *stop) => {}
-            }
+            self.wait_for_next_cycle(wait, held, &mut shutdown).await;
         };
         self.emit(EngineEvent::ShuttingDown);
         let _ = self
@@ -628,6 +625,44 @@ impl Engine {
             .await;
         self.close().await;
         result
+    }
+
+    /// Waits `wait`, or until shutdown. While this worker holds the connection's lease it renews it
+    /// every third of the lease's time to live, so a wait between cycles longer than the lease never
+    /// lets another worker (or a one-off `sync`) in, while a worker that dies still loses the lease
+    /// within one time to live.
+    async fn wait_for_next_cycle(
+        &self,
+        wait: Duration,
+        mut held: bool,
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
+        let ttl = self.inner.options.lease_ttl;
+        let slice = (ttl / 3).max(Duration::from_secs(1));
+        let mut remaining = wait;
+        while !remaining.is_zero() {
+            let step = remaining.min(slice);
+            tokio::select! {
+                () = self.inner.clock.sleep(step) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            remaining = remaining.saturating_sub(step);
+            if held && !remaining.is_zero() {
+                if let Err(e) = self
+                    .inner
+                    .store
+                    .renew_lease(&self.inner.name, &self.inner.holder, ttl)
+                    .await
+                {
+                    tracing::warn!(
+                        connection = %self.inner.name,
+                        error = %e,
+                        "could not renew the connection's lease; it is taken again before the next cycle"
+                    );
+                    held = false;
+                }
+            }
+        }
     }
 
     /// Logs off SYSPRO. The engine makes no more SYSPRO calls afterwards.

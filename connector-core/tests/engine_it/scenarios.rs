@@ -399,6 +399,56 @@ async fn a_post_whose_answer_is_lost_is_reconciled_and_posted_once() {
     h.sims.shutdown().await;
 }
 
+/// Between cycles the loop may wait longer than the lease lives (here up to 2 s against a 1 s
+/// lease); the lease is renewed during the wait, so no other worker can take the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_loop_keeps_its_lease_through_waits_longer_than_the_lease() {
+    let h = Harness::start(shop(2)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup {
+        lease_ttl: Some(Duration::from_secs(1)),
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run(shutdown).await }
+    });
+    let mut posted = false;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        if in_state(&*store, EntityKind::Order, RecordState::Posted)
+            .await
+            .len()
+            == 2
+        {
+            posted = true;
+            break;
+        }
+    }
+    assert!(posted, "the loop posted the shop's orders");
+    for step in 1..=24 {
+        h.clock.advance(Duration::from_millis(250));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let now = h.clock.now();
+        let leases = store.leases().await.unwrap();
+        assert!(
+            leases
+                .iter()
+                .any(|l| l.holder.to_string() == "engine-test" && !l.is_expired(now)),
+            "lease lapsed after {} ms of waiting: {leases:?}",
+            step * 250
+        );
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), runner)
+        .await
+        .expect("the loop stops")
+        .expect("no panic")
+        .expect("clean stop");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_loop_polls_takes_webhooks_and_logs_off_on_shutdown() {
     let h = Harness::start(shop(3)).await;

@@ -34,6 +34,8 @@ pub struct Setup {
     pub web_cash_customer: &'static str,
     /// Hand the engine resolved secrets instead of the vault.
     pub resolved_secrets: bool,
+    /// The connection lease's time to live (default 60 s).
+    pub lease_ttl: Option<Duration>,
 }
 
 impl Default for Setup {
@@ -47,6 +49,7 @@ impl Default for Setup {
             by_id: Vec::new(),
             web_cash_customer: "WEBCASH",
             resolved_secrets: false,
+            lease_ttl: None,
         }
     }
 }
@@ -265,7 +268,7 @@ account = "00-4030"
             reference_ttl: Duration::from_secs(3600),
             retry_initial: Duration::from_secs(60),
             retry_max: Duration::from_secs(600),
-            lease_ttl: Duration::from_secs(60),
+            lease_ttl: setup.lease_ttl.unwrap_or(Duration::from_secs(60)),
             holder: "engine-test".to_owned(),
             commerce_retry: RetryPolicy {
                 max_attempts: 8,

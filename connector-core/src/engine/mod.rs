@@ -647,20 +647,20 @@ impl Engine {
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
             remaining = remaining.saturating_sub(step);
-            if held && !remaining.is_zero() {
-                if let Err(e) = self
+            if held
+                && !remaining.is_zero()
+                && let Err(e) = self
                     .inner
                     .store
                     .renew_lease(&self.inner.name, &self.inner.holder, ttl)
                     .await
-                {
-                    tracing::warn!(
-                        connection = %self.inner.name,
-                        error = %e,
-                        "could not renew the connection's lease; it is taken again before the next cycle"
-                    );
-                    held = false;
-                }
+            {
+                tracing::warn!(
+                    connection = %self.inner.name,
+                    error = %e,
+                    "could not renew the connection's lease; it is taken again before the next cycle"
+                );
+                held = false;
             }
         }
     }

@@ -166,7 +166,9 @@ pub async fn show(ctx: &Context, record: &str) -> anyhow::Result<()> {
     let key = parse_record(&config, record)?;
     let store = ctx.store(&config).await?;
     let Some(current) = store.get(&key).await? else {
-        return Err(anyhow::anyhow!("no record {key} in the state database"));
+        return Err(crate::failure::usage(format!(
+            "no record {key} in the state database"
+        )));
     };
     let mut entries: Vec<AuditEntry> = Vec::new();
     let mut query = AuditQuery {

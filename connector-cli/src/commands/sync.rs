@@ -153,6 +153,11 @@ pub async fn replay(ctx: &Context, args: &ReplayArgs) -> anyhow::Result<()> {
     let keys = record_keys(&config, &args.records, args.connection.as_deref())?;
     let vault: Arc<dyn SecretStore> = Arc::new(ctx.vault().await?);
     let store = ctx.store(&config).await?;
+    for key in &keys {
+        if store.get(key).await?.is_none() {
+            return Err(usage(format!("no record {key} in the state database")));
+        }
+    }
     let mut reports = Vec::new();
     let mut still_halted = false;
     for c in connections {

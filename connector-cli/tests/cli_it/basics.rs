@@ -335,7 +335,7 @@ fn unknown_connections_and_records_are_usage_errors() {
     assert_eq!(r.code, 2, "{r:#?}");
     assert!(r.stderr.contains("--since \"yesterday\""), "{r:#?}");
     let r = run(&dir, &["audit", "show", "shop/invoice/404"]);
-    assert_eq!(r.code, 1, "{r:#?}");
+    assert_eq!(r.code, 2, "{r:#?}");
     assert!(r.stderr.contains("no record shop/invoice/404"), "{r:#?}");
 }
 

@@ -257,6 +257,15 @@ async fn sync_halts_what_cannot_map_and_replay_posts_it_after_the_fix() {
     let early = run_async(&dir, &["replay", &record]).await;
     assert_eq!(early.code, 1, "{early:#?}");
 
+    // A record that does not exist is a usage error, and nothing else is replayed with it.
+    let missing = format!("{}/invoice/999999", record.split('/').next().unwrap());
+    let unknown = run_async(&dir, &["replay", &record, &missing]).await;
+    assert_eq!(unknown.code, 2, "{unknown:#?}");
+    assert!(
+        unknown.stderr.contains(&format!("no record {missing}")),
+        "{unknown:#?}"
+    );
+
     let mut mapping = std::fs::read_to_string(dir.join("mapping.toml")).unwrap();
     mapping.push_str("\n[[revenue]]\nsku_prefix = \"CLR-\"\naccount = \"00-4010\"\n");
     std::fs::write(dir.join("mapping.toml"), mapping).unwrap();

@@ -345,6 +345,14 @@ fn check_mapping(p: &mut Problems, at: &str, m: &MappingConfig, store_codes: &BT
     }
     if inv.max_length == 0 {
         p.add(format!("{at}.invoice.max_length"), "must be at least 1");
+    } else if inv.max_length > syspro_client::bo::INVOICE_MAX_LEN {
+        p.add(
+            format!("{at}.invoice.max_length"),
+            format!(
+                "must be at most {}: SYSPRO's AR invoice number is no longer, and a longer number would be refused when posted",
+                syspro_client::bo::INVOICE_MAX_LEN
+            ),
+        );
     }
 
     let cust = &m.customers;
@@ -398,6 +406,14 @@ fn check_mapping(p: &mut Problems, at: &str, m: &MappingConfig, store_codes: &BT
         p.add(
             format!("{at}.customers.create.code_max_length"),
             "must be at least 1",
+        );
+    } else if cust.create.code_max_length > syspro_client::bo::CUSTOMER_MAX_LEN {
+        p.add(
+            format!("{at}.customers.create.code_max_length"),
+            format!(
+                "must be at most {}: SYSPRO's customer code is no longer, and a longer code would be refused when created",
+                syspro_client::bo::CUSTOMER_MAX_LEN
+            ),
         );
     }
     if let Some(cur) = &cust.create.currency

@@ -292,6 +292,35 @@ fn secret_values_are_not_echoed_in_errors() {
 }
 
 #[test]
+fn key_widths_cannot_exceed_syspro_s() {
+    assert_problem(
+        &edited(&[(
+            "[connection.mapping.accounts]\n",
+            "[connection.mapping.invoice]\nmax_length = 21\n[connection.mapping.accounts]\n",
+        )]),
+        "connection[0].mapping.invoice.max_length",
+        "at most 20",
+    );
+    assert_problem(
+        &edited(&[(
+            "[connection.mapping.accounts]\n",
+            "[connection.mapping.customers.create]\ncode_max_length = 16\n[connection.mapping.accounts]\n",
+        )]),
+        "connection[0].mapping.customers.create.code_max_length",
+        "at most 15",
+    );
+    // The widths themselves are accepted.
+    Config::from_toml_str(
+        &edited(&[(
+            "[connection.mapping.accounts]\n",
+            "[connection.mapping.invoice]\nmax_length = 20\n[connection.mapping.accounts]\n",
+        )]),
+        "test.toml",
+    )
+    .unwrap();
+}
+
+#[test]
 fn schedule_and_numeric_ranges() {
     assert_problem(
         &edited(&[(

@@ -696,8 +696,9 @@ impl Engine {
     /// Whether SYSPRO holds the invoice of `item`; the error text when the look-up failed.
     async fn invoice_exists(&self, item: &bo::ArInvoiceItem) -> Result<bool, String> {
         let invoice = item.invoice.as_deref().unwrap_or_default();
-        // Only the key columns are asked for: they are all the answer needs, and every SYSPRO
-        // release (and the simulator) has them, unlike value columns such as `CurrencyValue`.
+        // Only the key columns are asked for: they are all the answer needs, and they are the
+        // table's primary key on every release, whereas value columns such as `CurrencyValue` are
+        // inferred names (see `syspro_client::bo::ComFind::ar_invoice`).
         let query = bo::ComFind::new("ArInvoice")
             .columns(["Customer", "Invoice", "DocumentType"])
             .filter(bo::Where::eq("Customer", item.customer.as_str()).and(

@@ -80,7 +80,8 @@ pub use config::{
 };
 pub use error::{Error, redact_url};
 pub use odata::{
-    ArCustomer, ArInvoice, EntitySet, Filter, GenMaster, Literal, ODataClient, Order, Query, Row,
+    ArCustomer, ArInvoice, EntitySet, Filter, GenMaster, GenTransaction, Literal, ODataClient,
+    Order, Query, Row,
 };
 pub use session::{Clock, ManualClock, SystemClock};
 

@@ -941,6 +941,15 @@ pub struct ArInvoice {
     /// Invoice value in the customer's currency (name as in ARSQRY's output).
     #[serde(default, deserialize_with = "opt_decimal")]
     pub currency_value: Option<Decimal>,
+    /// Original invoice value (`OrigInvValue`).
+    #[serde(default, deserialize_with = "opt_decimal")]
+    pub orig_inv_value: Option<Decimal>,
+    /// The document's reference (the connector writes the Commerce increment id there).
+    #[serde(default, deserialize_with = "opt_trimmed")]
+    pub reference: Option<String>,
+    /// Currency code.
+    #[serde(default, deserialize_with = "opt_trimmed")]
+    pub currency: Option<String>,
     /// Every other column, untouched.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -979,6 +988,114 @@ pub struct GenMaster {
 
 impl EntitySet for GenMaster {
     const NAME: &'static str = "GenMaster";
+}
+
+/// One entry of a posted GL journal (`GenTransaction`). The table is listed among SYSPRO's OData
+/// entity sets; its column names are inferred from SYSPRO's data dictionary and not confirmed over
+/// OData, so everything but `GlCode` and `EntryValue` is optional and other columns land in
+/// `extra`. `EntryValue` follows GENTJL's sign convention: positive is a debit, negative a credit.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct GenTransaction {
+    /// GL account debited or credited, trimmed.
+    #[serde(deserialize_with = "trimmed")]
+    pub gl_code: String,
+    /// GL year.
+    #[serde(default, deserialize_with = "opt_integer")]
+    pub gl_year: Option<i64>,
+    /// GL period.
+    #[serde(default, deserialize_with = "opt_integer")]
+    pub gl_period: Option<i64>,
+    /// Journal number within the year and period.
+    #[serde(default, deserialize_with = "opt_integer")]
+    pub journal: Option<i64>,
+    /// Entry number within the journal.
+    #[serde(default, deserialize_with = "opt_integer")]
+    pub entry_number: Option<i64>,
+    /// The journal date; a date-time column is cut to its date.
+    #[serde(default, deserialize_with = "opt_date")]
+    pub transaction_date: Option<Date>,
+    /// The journal's reference (the connector writes the AR invoice number there by default).
+    #[serde(default, deserialize_with = "opt_trimmed")]
+    pub reference: Option<String>,
+    /// Entry comment.
+    #[serde(default, deserialize_with = "opt_trimmed")]
+    pub comment: Option<String>,
+    /// Signed value: positive is a debit, negative a credit.
+    #[serde(deserialize_with = "required_decimal")]
+    pub entry_value: Decimal,
+    /// Every other column, untouched.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl EntitySet for GenTransaction {
+    const NAME: &'static str = "GenTransaction";
+}
+
+impl ODataClient {
+    /// The entries of every posted GL journal whose reference is `reference`, in journal and entry
+    /// order: stream it, or `fetch_all` it for the check made before a journal is sent again.
+    pub fn gl_journal_entries(&self, reference: &str) -> Query<GenTransaction> {
+        self.entity_set::<GenTransaction>()
+            .filter(Filter::eq("Reference", reference))
+            .order_by("GlYear", Order::Ascending)
+            .order_by("GlPeriod", Order::Ascending)
+            .order_by("Journal", Order::Ascending)
+            .order_by("EntryNumber", Order::Ascending)
+    }
+
+    /// The entries of GL journals dated `from` to `to` (inclusive), ordered by reference, then GL
+    /// year, period, journal and entry, so all the entries of one reference arrive together.
+    ///
+    /// The upper bound is written as "before the next day", so a `TransactionDate` published as a
+    /// date-time later in the day `to` is still included.
+    pub fn gl_journal_entries_between(&self, from: Date, to: Date) -> Query<GenTransaction> {
+        self.entity_set::<GenTransaction>()
+            .filter(date_range("TransactionDate", from, to))
+            .order_by("Reference", Order::Ascending)
+            .order_by("GlYear", Order::Ascending)
+            .order_by("GlPeriod", Order::Ascending)
+            .order_by("Journal", Order::Ascending)
+            .order_by("EntryNumber", Order::Ascending)
+    }
+
+    /// The AR documents dated `from` to `to` (inclusive), ordered by invoice number, customer and
+    /// document type.
+    pub fn ar_invoices_between(&self, from: Date, to: Date) -> Query<ArInvoice> {
+        self.entity_set::<ArInvoice>()
+            .filter(date_range("InvoiceDate", from, to))
+            .order_by("Invoice", Order::Ascending)
+            .order_by("Customer", Order::Ascending)
+            .order_by("DocumentType", Order::Ascending)
+    }
+}
+
+/// `column ge from and column lt (to + 1 day)`; a range ending on the last representable day
+/// keeps `le to`.
+fn date_range(column: &str, from: Date, to: Date) -> Filter {
+    let lower = Filter::ge(column, from);
+    match to.next_day() {
+        Some(next) => lower.and(Filter::lt(column, next)),
+        None => lower.and(Filter::le(column, to)),
+    }
+}
+
+/// Integers arrive as JSON numbers or padded text (`"03"`).
+fn opt_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    match opt_trimmed(deserializer)? {
+        None => Ok(None),
+        Some(text) => text
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| de::Error::custom(format!("{text:?} is not a whole number"))),
+    }
+}
+
+/// A decimal that must be present.
+fn required_decimal<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+    opt_decimal(deserializer)?.ok_or_else(|| de::Error::custom("expected a decimal number"))
 }
 
 // ---- tolerant value decoding ----------------------------------------------------------------
@@ -1180,6 +1297,43 @@ mod tests {
         }))
         .expect("row");
         assert_eq!(empty.invoice_date, None);
+    }
+
+    #[test]
+    fn gl_transaction_row_reads_padded_numbers_and_signed_values() {
+        let row: GenTransaction = serde_json::from_value(serde_json::json!({
+            "GlCode": "00-4010  ",
+            "GlYear": 2026,
+            "GlPeriod": "03",
+            "Journal": 12,
+            "EntryNumber": 2,
+            "TransactionDate": "2026-03-14T00:00:00Z",
+            "Reference": "WB100001 ",
+            "EntryValue": -100.0,
+            "Source": "GJ"
+        }))
+        .expect("row");
+        assert_eq!(row.gl_code, "00-4010");
+        assert_eq!(row.gl_period, Some(3));
+        assert_eq!(row.transaction_date, Some(date!(2026 - 03 - 14)));
+        assert_eq!(row.reference.as_deref(), Some("WB100001"));
+        assert_eq!(row.entry_value, Decimal::new(-100, 0));
+        assert_eq!(row.extra.get("Source"), Some(&serde_json::json!("GJ")));
+        let err = decode_row::<GenTransaction>(
+            "GenTransaction",
+            1,
+            serde_json::json!({"GlCode": "00-4010", "EntryValue": null}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("EntryValue"), "{err}");
+    }
+
+    #[test]
+    fn date_ranges_end_before_the_next_day() {
+        assert_eq!(
+            date_range("InvoiceDate", date!(2026 - 03 - 01), date!(2026 - 03 - 31)).to_string(),
+            "InvoiceDate ge 2026-03-01 and InvoiceDate lt 2026-04-01"
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | GENQGL | a GL code | `validate_gl_code(s)` | [`GlCodeValidation`] |
 //! | ARSQRY | [`CustomerQuery`] | `query_customer` | [`CustomerStatement`] |
 //! | COMFND | [`ComFind`] | `find` and typed helpers | [`FindResult`] |
+//! | COMFND on `GenTransaction` | a journal reference or a date range | `find_gl_journal_entries`, `gl_journal_entries_between` | [`GlTransactionRow`] |
 //! | SORTOI | [`SalesOrderImport`] | `import_sales_orders` | [`SalesOrderImportResult`] |
 //!
 //! Why typed documents: SYSPRO silently ignores elements it does not know, so a misspelled tag
@@ -27,6 +28,7 @@ mod arstin;
 mod comfnd;
 mod genqgl;
 mod gentjl;
+mod gltrn;
 mod output;
 mod sortoi;
 mod xml;
@@ -50,6 +52,7 @@ pub use gentjl::{
     GENTJL, GlJournal, GlJournalLine, GlJournalParameters, GlJournalPosting,
     GlJournalPostingResult, GlJournalResult, JournalType,
 };
+pub use gltrn::{GEN_TRANSACTION, GlTransactionRow, JOURNAL_REFERENCE_MAX_LEN};
 pub use output::{FieldError, Messages, StatusOfItems};
 pub use sortoi::{
     AllocationAction, CustomerPoCheck, DuplicateOrderNumbers, FreightLine, MiscChargeLine, SORTOI,

@@ -3,5 +3,7 @@
 //! `XmlParameters`) and what it made of SYSPRO's answers.
 
 mod documents;
+mod gltrn;
+mod parsers_prop;
 mod queries;
 mod support;

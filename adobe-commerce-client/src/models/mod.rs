@@ -54,8 +54,9 @@ pub use serde_helpers::{format_timestamp, parse_timestamp};
 /// arrays, so it is kept as raw JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomAttribute {
-    /// Attribute code, e.g. `syspro_customer_code`.
-    #[serde(default)]
+    /// Attribute code, e.g. `syspro_customer_code`. The interface marks it required, so Commerce
+    /// writes an explicit `null` when a module leaves it unset; that reads as empty.
+    #[serde(default, deserialize_with = "serde_helpers::null_as_default")]
     pub attribute_code: String,
     /// Attribute value.
     #[serde(default)]

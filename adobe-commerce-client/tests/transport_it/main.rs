@@ -2,6 +2,7 @@
 
 mod auth_ims;
 mod auth_oauth;
+mod decoders_prop;
 mod errors;
 mod retries;
 mod support;

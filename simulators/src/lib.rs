@@ -16,6 +16,7 @@
 #![recursion_limit = "512"]
 
 pub mod commerce;
+pub mod storm;
 pub mod syspro;
 
 use std::time::Duration;

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use clap::Parser;
+use simulators::storm::FaultPreset;
 use simulators::{SimConfig, Sims};
 
 /// Fake Adobe Commerce and SYSPRO servers on 127.0.0.1.
@@ -19,6 +20,12 @@ struct Args {
     /// Latency added to every call of both fakes, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Extra SYSPRO service time per document item, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    item_latency_ms: u64,
+    /// Fault preset: none, or storm (see the `storm` module of the library).
+    #[arg(long, default_value_t = FaultPreset::None)]
+    faults: FaultPreset,
     /// Port for the fake Commerce (0 picks a free one).
     #[arg(long, default_value_t = 0)]
     commerce_port: u16,
@@ -38,6 +45,10 @@ async fn main() -> std::io::Result<()> {
         args.orders,
         Duration::from_millis(args.latency_ms),
     );
+    config.syspro.item_latency = Duration::from_millis(args.item_latency_ms);
+    if args.faults != FaultPreset::None {
+        args.faults.apply(&mut config);
+    }
     config.commerce.port = args.commerce_port;
     config.commerce.webhook_url = args.webhook_url;
     config.syspro.port = args.syspro_port;

@@ -1016,6 +1016,35 @@ impl Dataset {
         self.refresh_order(id);
         Ok(invoice_id)
     }
+
+    /// `POST /__sim/orders/{id}/refund`: refunds an invoiced order in full with a credit memo at
+    /// `now`. Errors say why it cannot be refunded.
+    pub(crate) fn refund_order(&mut self, id: i64, now: i64) -> Result<i64, String> {
+        let rec = self
+            .orders
+            .get(&id)
+            .ok_or_else(|| format!("order {id} does not exist"))?;
+        if rec.order.invoice_id.is_none() {
+            return Err(format!("order {id} is not invoiced"));
+        }
+        if rec.order.creditmemo_id.is_some() {
+            return Err(format!("order {id} is already refunded"));
+        }
+        self.attach_creditmemo(id, now);
+        let mut rec = self
+            .orders
+            .remove(&id)
+            .ok_or_else(|| format!("order {id} does not exist"))?;
+        rec.order.state = OrderState::Closed;
+        rec.order.status = "closed".into();
+        let comment = "We refunded the order online.";
+        self.history(&mut rec.order, now, Some(comment), true);
+        rec.order.updated_at = now.max(rec.order.updated_at);
+        let memo_id = rec.order.creditmemo_id.unwrap_or_default();
+        self.orders.insert(id, rec);
+        self.refresh_order(id);
+        Ok(memo_id)
+    }
 }
 
 /// Why a customer update was refused, as Commerce words it.

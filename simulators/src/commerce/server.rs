@@ -901,7 +901,7 @@ async fn sim_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &Bytes
         (&Method::GET, []) => json_response(200, json!({
             "endpoints": [
                 "GET /__sim/orders", "GET /__sim/orders/{id}", "POST /__sim/orders", "POST /__sim/orders/{id}/touch",
-                "POST /__sim/orders/{id}/invoice", "GET /__sim/invoices", "GET /__sim/creditmemos", "GET /__sim/customers",
+                "POST /__sim/orders/{id}/invoice", "POST /__sim/orders/{id}/refund", "POST /__sim/customers/{id}", "GET /__sim/invoices", "GET /__sim/creditmemos", "GET /__sim/customers",
                 "GET /__sim/products", "GET /__sim/special", "GET /__sim/calls", "POST /__sim/calls/reset",
                 "GET /__sim/faults", "PUT /__sim/faults", "GET /__sim/credentials", "POST /__sim/clock/advance",
                 "GET /__sim/webhooks", "POST /__sim/webhooks/send", "GET /__sim/webhooks/public-key", "PUT /__sim/webhooks/url",
@@ -1025,6 +1025,45 @@ async fn sim_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &Bytes
                 }
                 Err(e) if e.contains("does not exist") => sim_error(404, e),
                 Err(e) => sim_error(409, e),
+            }
+        }
+        (&Method::POST, ["orders", id, "refund"]) => {
+            let Ok(id) = id.parse::<i64>() else { return sim_error(400, "order id must be an integer") };
+            let result = {
+                let mut data = write(&shared.data);
+                data.refund_order(id, now).map(|memo| data.creditmemos.get(&memo).map(|r| r.rendered.json.clone()).unwrap_or_default())
+            };
+            match result {
+                Ok(json) => json_response(201, json),
+                Err(e) if e.contains("does not exist") => sim_error(404, e),
+                Err(e) => sim_error(409, e),
+            }
+        }
+        (&Method::POST, ["customers", id]) => {
+            let Ok(id) = id.parse::<i64>() else { return sim_error(400, "customer id must be an integer") };
+            let patch = match body_json(body) {
+                Ok(v) => v,
+                Err(r) => return *r,
+            };
+            let result = {
+                let mut data = write(&shared.data);
+                let current = data.customers.get(&id).map(|c| c.rendered.value.clone());
+                match current {
+                    None => Ok(None),
+                    Some(mut merged) => {
+                        if let (Some(m), Some(p)) = (merged.as_object_mut(), patch.as_object()) {
+                            for (k, v) in p {
+                                m.insert(k.clone(), v.clone());
+                            }
+                        }
+                        data.update_customer(id, &json!({ "customer": merged }), now)
+                    }
+                }
+            };
+            match result {
+                Ok(Some(v)) => json_response(200, v.to_string()),
+                Ok(None) => sim_error(404, format!("customer {id} does not exist")),
+                Err(e) => sim_error(400, e.message.to_owned()),
             }
         }
         (&Method::GET, ["webhooks"]) => json_response(200, json!(*lock(&shared.deliveries)).to_string()),

@@ -91,7 +91,7 @@
 //!   returns `<Order>` blocks with the number (`015001`...); a failed document returns every order
 //!   with an empty `<SalesOrder/>` and its errors and imports nothing; Validate ends with
 //!   `<ValidationStatus><Status>Successful|Failed</Status></ValidationStatus>`.
-//! * **COMFND** on `ArCustomer`, `ArInvoice`, `GenMaster`, `SorMaster`: `Columns` (or all with
+//! * **COMFND** on `ArCustomer`, `ArInvoice`, `GenMaster`, `SorMaster`, `GenTransaction`: `Columns` (or all with
 //!   `AllColumns=Y`), `Where/Expression` with `AndOr` on the second and later expressions,
 //!   brackets, conditions EQ, NE, LT, GT, LE, GE, LIKE (`%`, `_`), SQL precedence (AND before OR),
 //!   `OrderBy`, `ReturnRows`. Output root = table name with SYSPRO's root attributes,
@@ -114,7 +114,8 @@
 //! # OData (`{base}/SYSPRO8Odata/SYSPROOData/{company}`)
 //!
 //! Basic auth with `odata_username`/`odata_password`; read-only (other verbs 405). `$metadata`
-//! (EDMX 4.0) and a service document list `ArCustomer`, `ArInvoice`, `GenMaster`, `SorMaster`.
+//! (EDMX 4.0) and a service document list `ArCustomer`, `ArInvoice`, `GenMaster`, `SorMaster`,
+//! `GenTransaction`.
 //! `$filter` supports eq, ne, gt, ge, lt, le, and, or, not, brackets, `contains`, `startswith`,
 //! `endswith`, string literals with `''` escaping, numbers, unquoted dates (`2024-01-05` or
 //! `2024-01-05T00:00:00Z`), `null`; `$select`, `$orderby` (asc/desc), `$top`, `$skip`, `$count`.
@@ -128,7 +129,13 @@
 //! DocumentType, InvoiceDate, DueDate, Branch, TermsCode, Reference, CustomerPoNumber,
 //! SalesOrder, TrnYear, TrnMonth, OrigInvValue, TaxValue, InvoiceBal1, Currency, ProductClass.
 //! `GenMaster` Company, GlCode, Description, AccountType, GlGroup. `SorMaster` SalesOrder,
-//! Customer, CustomerName, CustomerPoNumber, OrderDate, OrderStatus, Branch, Email. The document
+//! Customer, CustomerName, CustomerPoNumber, OrderDate, OrderStatus, Branch, Email. `GenTransaction`
+//! (one row per entry of a posted GL journal; a saved, unposted journal has none) GlCode, GlYear,
+//! GlPeriod, Journal, EntryNumber, TransactionDate, Reference (the journal's `JournalReference`),
+//! Comment, EntryValue (signed: + debit, − credit, as GENTJL's `EntryAmount`), JournalType,
+//! Notation; key GlYear, GlPeriod, Journal, EntryNumber (COMFCH: `Key` year, `OptionalKey1`
+//! period, `OptionalKey2` journal, `OptionalKey3` entry). The document lists `GenTransaction`
+//! among the entity sets; its column names are inferred from SYSPRO's data dictionary. The document
 //! names only the key columns; the rest follow SYSPRO's data dictionary where known and are this
 //! fake's choice otherwise (`Reference`, `ProductClass`, `TaxValue` on `ArInvoice`).
 //!

@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use rust_decimal::Decimal;
 use time::Date;
 
-use super::state::{Customer, GlAccount, Invoice, Ledger, SalesOrder};
+use super::state::{Customer, GlAccount, Invoice, Journal, JournalLine, Ledger, SalesOrder};
 
 /// A column's type, which decides how filter values are read and compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +87,24 @@ const SOR_MASTER: &[Column] = &[
     col("Email", ColType::Str),
 ];
 
+/// One row per entry of a posted GL journal. SYSPRO's data dictionary names the table
+/// `GenTransaction`; the column names are inferred from it. `Reference` is the journal's
+/// reference (the connector puts the AR invoice number there), `EntryValue` is signed: positive
+/// is a debit, negative a credit, as GENTJL's `EntryAmount`.
+const GEN_TRANSACTION: &[Column] = &[
+    col("GlCode", ColType::Str),
+    col("GlYear", ColType::Int),
+    col("GlPeriod", ColType::Int),
+    col("Journal", ColType::Int),
+    col("EntryNumber", ColType::Int),
+    col("TransactionDate", ColType::Date),
+    col("Reference", ColType::Str),
+    col("Comment", ColType::Str),
+    col("EntryValue", ColType::Decimal),
+    col("JournalType", ColType::Str),
+    col("Notation", ColType::Str),
+];
+
 /// The tables the fake serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Table {
@@ -94,14 +112,16 @@ pub(crate) enum Table {
     ArInvoice,
     GenMaster,
     SorMaster,
+    GenTransaction,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [
+    pub const ALL: [Table; 5] = [
         Table::ArCustomer,
         Table::ArInvoice,
         Table::GenMaster,
         Table::SorMaster,
+        Table::GenTransaction,
     ];
 
     /// Table names are matched ignoring case, as SQL Server does.
@@ -117,6 +137,7 @@ impl Table {
             Table::ArInvoice => "ArInvoice",
             Table::GenMaster => "GenMaster",
             Table::SorMaster => "SorMaster",
+            Table::GenTransaction => "GenTransaction",
         }
     }
 
@@ -126,6 +147,7 @@ impl Table {
             Table::ArInvoice => AR_INVOICE,
             Table::GenMaster => GEN_MASTER,
             Table::SorMaster => SOR_MASTER,
+            Table::GenTransaction => GEN_TRANSACTION,
         }
     }
 
@@ -135,6 +157,7 @@ impl Table {
             Table::ArInvoice => &["Customer", "Invoice", "DocumentType"],
             Table::GenMaster => &["Company", "GlCode"],
             Table::SorMaster => &["SalesOrder"],
+            Table::GenTransaction => &["GlYear", "GlPeriod", "Journal", "EntryNumber"],
         }
     }
 
@@ -153,6 +176,14 @@ impl Table {
             Table::ArInvoice => Box::new(ledger.invoices.values().map(Row::Invoice)),
             Table::GenMaster => Box::new(ledger.gl_accounts.values().map(Row::Gl)),
             Table::SorMaster => Box::new(ledger.sales_orders.values().map(Row::Order)),
+            // Only posted journals reach the GL; a saved (unposted) journal has no transactions.
+            Table::GenTransaction => Box::new(
+                ledger
+                    .journals
+                    .values()
+                    .filter(|j| j.status == 'P')
+                    .flat_map(|j| j.lines.iter().map(move |l| Row::GlEntry(j, l))),
+            ),
         }
     }
 }
@@ -164,6 +195,7 @@ pub(crate) enum Row<'a> {
     Invoice(&'a Invoice),
     Gl(&'a GlAccount),
     Order(&'a SalesOrder),
+    GlEntry(&'a Journal, &'a JournalLine),
 }
 
 /// A column value.
@@ -239,6 +271,20 @@ impl<'a> Row<'a> {
                 "OrderStatus" => s(&o.order_status),
                 "Branch" => s(&o.branch),
                 "Email" => s(&o.email),
+                _ => return None,
+            },
+            Row::GlEntry(j, l) => match column {
+                "GlCode" => s(&l.ledger_code),
+                "GlYear" => Val::Int(i64::from(j.gl_year)),
+                "GlPeriod" => Val::Int(i64::from(j.gl_period)),
+                "Journal" => Val::Int(i64::from(j.gl_journal)),
+                "EntryNumber" => Val::Int(i64::from(l.entry_number)),
+                "TransactionDate" => Val::Date(j.journal_date),
+                "Reference" => s(&j.journal_reference),
+                "Comment" => s(&l.comment),
+                "EntryValue" => Val::Num(l.entry_amount),
+                "JournalType" => s(&j.journal_type),
+                "Notation" => s(&j.notation),
                 _ => return None,
             },
         })

@@ -3,6 +3,7 @@
 
 mod business_objects;
 mod faults;
+mod gen_transaction;
 mod odata;
 mod sessions;
 

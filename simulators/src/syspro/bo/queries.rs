@@ -309,6 +309,22 @@ fn fetch_row<'a>(st: &'a State, table: Table, fetch: &Node) -> Option<Row<'a>> {
                 .find(|o| o.sales_order.trim_start_matches('0') == wanted)
                 .map(Row::Order)
         }
+        // Key: GL year, period, journal number, entry number.
+        Table::GenTransaction => {
+            let year = key.trim().parse::<i32>().ok()?;
+            let period = optional(1).trim().parse::<u8>().ok()?;
+            let journal = optional(2).trim().parse::<u32>().ok()?;
+            let entry = optional(3).trim().parse::<u32>().ok()?;
+            let found = ledger
+                .journals
+                .get(&(year, period, journal))
+                .filter(|j| j.status == 'P')?;
+            found
+                .lines
+                .iter()
+                .find(|l| l.entry_number == entry)
+                .map(|l| Row::GlEntry(found, l))
+        }
     }
 }
 

@@ -21,9 +21,9 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::{
-    ConnectionName, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, LeaseOutcome, Record,
-    RecordFilter, RecordKey, RecordState, StateStore, StoreError, StreamName, SysproKeys, Target,
-    Transition,
+    ConnectionName, CycleReport, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome,
+    LeaseOutcome, Record, RecordFilter, RecordKey, RecordState, StateStore, StoreError, StreamName,
+    SysproKeys, Target, Transition,
 };
 use crate::audit::{AuditKind, AuditLog, AuditQuery, NewAuditEntry};
 use crate::clock::{Clock, ManualClock};
@@ -910,6 +910,153 @@ pub async fn leases_are_exclusive_and_expire<S: StoreUnderTest, F: Future<Output
     );
 }
 
+/// Webhook notifications queue per connection, once per record, and are taken oldest first, each by
+/// one taker only.
+pub async fn notifications_queue_per_connection<S: StoreUnderTest, F: Future<Output = S>>(
+    open: impl Fn(Arc<dyn Clock>) -> F,
+) {
+    let (store, clock) = fresh(&open).await;
+    let eu = conn("eu");
+    let us = conn("us");
+    assert!(
+        store
+            .take_notifications(&eu, 10)
+            .await
+            .expect("take from empty")
+            .is_empty()
+    );
+    let first = store
+        .push_notification(&key("eu", "1"))
+        .await
+        .expect("push");
+    assert_eq!(
+        (first.key.clone(), first.queued_at),
+        (key("eu", "1"), START)
+    );
+    clock.advance(Duration::from_secs(1));
+    let order = RecordKey::new(eu.clone(), EntityKind::Order, "1");
+    store.push_notification(&order).await.expect("push order");
+    store
+        .push_notification(&key("us", "9"))
+        .await
+        .expect("push us");
+    clock.advance(Duration::from_secs(1));
+    let again = store
+        .push_notification(&key("eu", "1"))
+        .await
+        .expect("push again");
+    assert_eq!(
+        again.queued_at, START,
+        "a queued record keeps its first time"
+    );
+    store
+        .push_notification(&key("eu", "2"))
+        .await
+        .expect("push");
+
+    let taken = store.take_notifications(&eu, 2).await.expect("take");
+    let keys: Vec<RecordKey> = taken.iter().map(|n| n.key.clone()).collect();
+    assert_eq!(keys, vec![key("eu", "1"), order], "oldest first, limited");
+    assert_eq!(taken[0].queued_at, START);
+    let rest = store.take_notifications(&eu, 10).await.expect("take rest");
+    assert_eq!(
+        rest.iter().map(|n| n.key.clone()).collect::<Vec<_>>(),
+        vec![key("eu", "2")],
+        "the duplicate was kept once and taken notifications are gone"
+    );
+    assert!(
+        store
+            .take_notifications(&eu, 10)
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+    assert!(
+        store
+            .take_notifications(&us, 0)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let other = store.take_notifications(&us, 10).await.expect("other");
+    assert_eq!(other.len(), 1, "another connection's queue is untouched");
+
+    // Racing takers share the queue without duplicates.
+    let store = Arc::new(store);
+    let mut all = BTreeSet::new();
+    for i in 0..30 {
+        let key = key("eu", &format!("r{i:02}"));
+        store.push_notification(&key).await.expect("push");
+        all.insert(key);
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = Arc::clone(&store);
+        let eu = eu.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = store.take_notifications(&eu, 3).await.expect("take");
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|n| n.key));
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    let mut seen = BTreeSet::new();
+    for task in tasks {
+        for key in task.await.expect("taker panicked") {
+            assert!(seen.insert(key.clone()), "{key} was taken twice");
+        }
+    }
+    assert_eq!(seen, all, "every notification is taken exactly once");
+}
+
+/// The latest cycle report of each connection replaces the previous one.
+pub async fn cycle_reports_keep_the_latest<S: StoreUnderTest, F: Future<Output = S>>(
+    open: impl Fn(Arc<dyn Clock>) -> F,
+) {
+    let (store, _clock) = fresh(&open).await;
+    assert!(store.cycle_reports().await.expect("empty").is_empty());
+    let a = HolderId::new("host-a.1").expect("holder");
+    let b = HolderId::new("host-b.2").expect("holder");
+    let running = CycleReport {
+        connection: conn("us"),
+        holder: a.clone(),
+        started_at: START,
+        finished_at: None,
+        outcome: String::new(),
+        next_due_at: None,
+    };
+    store.record_cycle(&running).await.expect("record");
+    let finished = CycleReport {
+        connection: conn("eu"),
+        holder: b,
+        started_at: START,
+        finished_at: Some(START + time::Duration::milliseconds(1500)),
+        outcome: "failed: SYSPRO did not answer".into(),
+        next_due_at: Some(START + time::Duration::minutes(5)),
+    };
+    store.record_cycle(&finished).await.expect("record");
+    assert_eq!(
+        store.cycle_reports().await.expect("reports"),
+        vec![finished.clone(), running.clone()]
+    );
+    let done = CycleReport {
+        finished_at: Some(START + time::Duration::seconds(2)),
+        outcome: "ok".into(),
+        next_due_at: Some(START + time::Duration::seconds(62)),
+        ..running
+    };
+    store.record_cycle(&done).await.expect("replace");
+    assert_eq!(
+        store.cycle_reports().await.expect("reports"),
+        vec![finished, done]
+    );
+}
+
 /// The audit log keeps entries in append order and answers queries newest first, by record,
 /// connection, current state, kind and time range, with paging.
 pub async fn audit_log_orders_and_filters<S: StoreUnderTest, F: Future<Output = S>>(
@@ -1085,6 +1232,8 @@ macro_rules! store_conformance_tests {
             watermarks_never_move_backwards,
             leases_are_exclusive_and_expire,
             audit_log_orders_and_filters,
+            notifications_queue_per_connection,
+            cycle_reports_keep_the_latest,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {

@@ -71,11 +71,31 @@ pub enum StoreError {
     /// The database could not be opened or prepared.
     #[error("could not open the state database {}", path.display())]
     Open {
-        /// The database file.
+        /// The database file, or the server URL without its password.
         path: PathBuf,
         /// What the driver said.
         #[source]
         source: sqlx::Error,
+    },
+
+    /// The database server could not be reached or refused the login. `location` names user, host,
+    /// port and database, never the password.
+    #[error("could not connect to the state database {location}: {detail}")]
+    Connect {
+        /// The server and database, without the password.
+        location: String,
+        /// What the driver said.
+        detail: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// The store does not offer this capability (a custom store that predates it).
+    #[error("this state store does not support {what}")]
+    Unsupported {
+        /// The capability asked for.
+        what: &'static str,
     },
 
     /// The database was written by a newer version of ml-connector.
@@ -84,7 +104,7 @@ pub enum StoreError {
         path.display()
     )]
     SchemaTooNew {
-        /// The database file.
+        /// The database file, or the server URL without its password.
         path: PathBuf,
         /// The version recorded in the database.
         found: i64,
@@ -95,7 +115,7 @@ pub enum StoreError {
     /// A schema migration failed; the database is left at the previous version.
     #[error("state database {}: migration {version} ({name}) failed", path.display())]
     Migration {
-        /// The database file.
+        /// The database file, or the server URL without its password.
         path: PathBuf,
         /// The migration's version.
         version: i64,
@@ -109,7 +129,7 @@ pub enum StoreError {
     /// A query failed.
     #[error("state database {}: could not {operation} ({subject})", path.display())]
     Database {
-        /// The database file.
+        /// The database file, or the server URL without its password.
         path: PathBuf,
         /// What was being done, e.g. "claim due records".
         operation: &'static str,
@@ -123,7 +143,7 @@ pub enum StoreError {
     /// A stored row could not be read back.
     #[error("state database {}: row for {subject} is unreadable: {detail}", path.display())]
     Corrupt {
-        /// The database file.
+        /// The database file, or the server URL without its password.
         path: PathBuf,
         /// The record key or table row.
         subject: String,
@@ -147,18 +167,33 @@ impl StoreError {
     #[must_use]
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Database { source, .. } | Self::Open { source, .. } => {
+            Self::Database { source, .. }
+            | Self::Open { source, .. }
+            | Self::Connect { source, .. } => {
+                let code = source
+                    .as_database_error()
+                    .and_then(|e| e.code())
+                    .map(|code| code.into_owned());
                 matches!(
                     source,
                     sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-                ) || source
-                    .as_database_error()
-                    .and_then(|e| e.code())
-                    // SQLite's extended codes keep the primary code in the low byte: BUSY (5), LOCKED (6).
-                    .and_then(|code| code.parse::<i32>().ok())
-                    .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+                ) || code.as_deref().is_some_and(is_transient_code)
             }
             _ => false,
         }
+    }
+}
+
+/// Whether a driver error code means "try again": PostgreSQL's SQLSTATE classes 08 (connection),
+/// 40 (serialization failure, deadlock), 53 (insufficient resources) and 57P (server shutting down);
+/// SQLite's BUSY (5) and LOCKED (6), whose extended codes keep the primary code in the low byte.
+fn is_transient_code(code: &str) -> bool {
+    if code.len() == 5 {
+        ["08", "40", "53", "57P"]
+            .iter()
+            .any(|p| code.starts_with(p))
+    } else {
+        code.parse::<i32>()
+            .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
     }
 }

@@ -10,9 +10,9 @@ use time::OffsetDateTime;
 use super::expiry;
 use super::logic::{self, IntakeKind, IntakePlan};
 use super::{
-    ConnectionName, EntityKind, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome, Record,
-    RecordFilter, RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName,
-    Transition,
+    ConnectionName, CycleReport, EntityKind, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome,
+    Notification, Record, RecordFilter, RecordKey, RecordState, StateCounts, StateStore,
+    StoreError, StreamName, Transition,
 };
 use crate::audit::{AuditEntry, AuditId, AuditLog, AuditPage, AuditQuery, NewAuditEntry};
 use crate::clock::{Clock, truncate_to_micros};
@@ -23,6 +23,8 @@ struct Inner {
     audit: Vec<AuditEntry>,
     watermarks: HashMap<(ConnectionName, StreamName), OffsetDateTime>,
     leases: BTreeMap<ConnectionName, Lease>,
+    notifications: Vec<Notification>,
+    cycles: BTreeMap<ConnectionName, CycleReport>,
 }
 
 impl Inner {
@@ -293,6 +295,51 @@ impl StateStore for MemoryStore {
 
     async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
         Ok(self.lock().leases.values().cloned().collect())
+    }
+
+    async fn push_notification(&self, key: &RecordKey) -> Result<Notification, StoreError> {
+        let now = self.now();
+        let mut inner = self.lock();
+        if let Some(queued) = inner.notifications.iter().find(|n| n.key == *key) {
+            return Ok(queued.clone());
+        }
+        let notification = Notification {
+            key: key.clone(),
+            queued_at: now,
+        };
+        inner.notifications.push(notification.clone());
+        Ok(notification)
+    }
+
+    async fn take_notifications(
+        &self,
+        connection: &ConnectionName,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let mut inner = self.lock();
+        let mut taken = Vec::new();
+        inner.notifications.retain(|n| {
+            if taken.len() < limit && n.key.connection == *connection {
+                taken.push(n.clone());
+                false
+            } else {
+                true
+            }
+        });
+        Ok(taken)
+    }
+
+    async fn record_cycle(&self, report: &CycleReport) -> Result<(), StoreError> {
+        let mut report = report.clone();
+        report.started_at = truncate_to_micros(report.started_at);
+        report.finished_at = report.finished_at.map(truncate_to_micros);
+        report.next_due_at = report.next_due_at.map(truncate_to_micros);
+        self.lock().cycles.insert(report.connection.clone(), report);
+        Ok(())
+    }
+
+    async fn cycle_reports(&self) -> Result<Vec<CycleReport>, StoreError> {
+        Ok(self.lock().cycles.values().cloned().collect())
     }
 }
 

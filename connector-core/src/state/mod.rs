@@ -39,13 +39,25 @@
 //!   to poll and post for a connection. Both are written so that a shared database with
 //!   `FOR UPDATE SKIP LOCKED` claiming and row-level lease updates fits the same trait.
 //!
-//! Implementations: [`MemoryStore`] (tests and embedding experiments) and [`SqliteStore`] (the embedded
-//! default). [`conformance`] holds the behaviour tests every implementation must pass.
+//! Implementations: [`MemoryStore`] (tests and embedding experiments), [`SqliteStore`] (the embedded
+//! default) and [`PostgresStore`] (several workers on several machines sharing one database);
+//! [`AnyStore`] opens the one a store URL names. [`conformance`] holds the behaviour tests every
+//! implementation must pass.
+//!
+//! # Several workers
+//!
+//! Timestamps, lease expiry included, come from each worker's injected clock, as in every store: the
+//! machines sharing a database keep their clocks synchronised (NTP), and the lease time should be
+//! well above their drift. Webhook notifications pass between workers through a small queue
+//! ([`StateStore::push_notification`], [`StateStore::take_notifications`]), and each worker reports
+//! its cycles ([`StateStore::record_cycle`]) so `status` can show who does what.
 
 pub mod conformance;
 mod error;
 mod logic;
 mod memory;
+mod open;
+mod postgres;
 mod sqlite;
 mod types;
 
@@ -56,11 +68,13 @@ use time::OffsetDateTime;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
+pub use open::{AnyStore, StoreLocation, redact_url};
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use types::{
-    ConnectionName, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome,
-    Record, RecordFilter, RecordKey, RecordState, StateCounts, StreamName, SysproKeys, Target,
-    Transition,
+    ConnectionName, CycleReport, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease,
+    LeaseOutcome, Notification, Record, RecordFilter, RecordKey, RecordState, StateCounts,
+    StreamName, SysproKeys, Target, Transition,
 };
 
 /// Records, transitions, watermarks and leases.
@@ -191,6 +205,59 @@ pub trait StateStore: Send + Sync {
     /// # Errors
     /// [`StoreError`] when the store cannot read.
     async fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+
+    /// Queues a webhook notification for whichever worker holds `key.connection`'s lease. A record
+    /// already queued stays queued once (with its first time).
+    ///
+    /// The default refuses with [`StoreError::Unsupported`], for stores written before the queue
+    /// existed; callers then process the notification themselves.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`], or [`StoreError`] when the store cannot write.
+    async fn push_notification(&self, key: &RecordKey) -> Result<Notification, StoreError> {
+        let _ = key;
+        Err(StoreError::Unsupported {
+            what: "the webhook notification queue",
+        })
+    }
+
+    /// Takes (and deletes) up to `limit` queued notifications of `connection`, oldest first.
+    /// Concurrent callers never receive the same notification.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] (the default), or [`StoreError`] when the store cannot write.
+    async fn take_notifications(
+        &self,
+        connection: &ConnectionName,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let _ = (connection, limit);
+        Err(StoreError::Unsupported {
+            what: "the webhook notification queue",
+        })
+    }
+
+    /// Records how a connection's latest cycle went, replacing the previous report of that
+    /// connection.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] (the default), or [`StoreError`] when the store cannot write.
+    async fn record_cycle(&self, report: &CycleReport) -> Result<(), StoreError> {
+        let _ = report;
+        Err(StoreError::Unsupported {
+            what: "cycle reports",
+        })
+    }
+
+    /// The latest cycle report of every connection, by connection.
+    ///
+    /// # Errors
+    /// [`StoreError::Unsupported`] (the default), or [`StoreError`] when the store cannot read.
+    async fn cycle_reports(&self) -> Result<Vec<CycleReport>, StoreError> {
+        Err(StoreError::Unsupported {
+            what: "cycle reports",
+        })
+    }
 }
 
 /// `now + ttl`, saturating instead of overflowing.

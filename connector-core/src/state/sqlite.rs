@@ -20,9 +20,9 @@ use time::OffsetDateTime;
 
 use super::logic::{self, IntakeKind, IntakePlan};
 use super::{
-    ConnectionName, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome,
-    Record, RecordFilter, RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName,
-    SysproKeys, Transition, expiry,
+    ConnectionName, CycleReport, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease,
+    LeaseOutcome, Notification, Record, RecordFilter, RecordKey, RecordState, StateCounts,
+    StateStore, StoreError, StreamName, SysproKeys, Transition, expiry,
 };
 use crate::audit::{
     AuditEntry, AuditId, AuditKind, AuditLog, AuditPage, AuditQuery, NewAuditEntry,
@@ -31,10 +31,11 @@ use crate::clock::{Clock, truncate_to_micros};
 
 /// Schema migrations, applied in order; a released migration is never edited, only followed by a new
 /// one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "records, audit, watermarks, leases",
-    r"
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "records, audit, watermarks, leases",
+        r"
 CREATE TABLE records (
     connection TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -92,7 +93,32 @@ CREATE TABLE leases (
     generation INTEGER NOT NULL
 ) WITHOUT ROWID;
 ",
-)];
+    ),
+    (
+        2,
+        "webhook notification queue, cycle reports",
+        r"
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    commerce_id TEXT NOT NULL,
+    queued_at INTEGER NOT NULL,
+    UNIQUE (connection, kind, commerce_id)
+);
+CREATE INDEX notifications_by_connection ON notifications (connection, id);
+
+CREATE TABLE cycles (
+    connection TEXT PRIMARY KEY NOT NULL,
+    holder TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    outcome TEXT NOT NULL,
+    next_due_at INTEGER
+) WITHOUT ROWID;
+",
+    ),
+];
 
 const RECORD_COLUMNS: &str = "connection, kind, commerce_id, state, attempts, next_attempt_at, \
     fp_entity_id, fp_updated_at, fp_content_hash, late_fp_entity_id, late_fp_updated_at, \
@@ -835,6 +861,134 @@ impl StateStore for SqliteStore {
         .await
         .map_err(self.db("list leases", "leases"))?;
         rows.iter().map(|row| self.lease_from_row(row)).collect()
+    }
+
+    async fn push_notification(&self, key: &RecordKey) -> Result<Notification, StoreError> {
+        const OP: &str = "queue a webhook notification";
+        let mut tx = self.begin(OP, key).await?;
+        sqlx::query(
+            "INSERT INTO notifications (connection, kind, commerce_id, queued_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (connection, kind, commerce_id) DO NOTHING",
+        )
+        .bind(key.connection.as_str())
+        .bind(key.kind.as_str())
+        .bind(&key.commerce_id)
+        .bind(micros(self.now()))
+        .execute(&mut *tx)
+        .await
+        .map_err(self.db(OP, key))?;
+        let queued_at: i64 = sqlx::query_scalar(
+            "SELECT queued_at FROM notifications WHERE connection = ? AND kind = ? AND commerce_id = ?",
+        )
+        .bind(key.connection.as_str())
+        .bind(key.kind.as_str())
+        .bind(&key.commerce_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(self.db(OP, key))?;
+        tx.commit().await.map_err(self.db(OP, key))?;
+        Ok(Notification {
+            key: key.clone(),
+            queued_at: from_micros(queued_at).map_err(|e| self.corrupt(key, e))?,
+        })
+    }
+
+    async fn take_notifications(
+        &self,
+        connection: &ConnectionName,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        const OP: &str = "take webhook notifications";
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin(OP, connection).await?;
+        let rows = sqlx::query(
+            "DELETE FROM notifications WHERE id IN \
+             (SELECT id FROM notifications WHERE connection = ? ORDER BY id LIMIT ?) \
+             RETURNING id, connection, kind, commerce_id, queued_at",
+        )
+        .bind(connection.as_str())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(self.db(OP, connection))?;
+        tx.commit().await.map_err(self.db(OP, connection))?;
+        let mut taken = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let bad = |detail: String| self.corrupt("a notification", detail);
+            let id: i64 = row.try_get("id").map_err(|e| bad(e.to_string()))?;
+            let kind: String = row.try_get("kind").map_err(|e| bad(e.to_string()))?;
+            let commerce_id: String = row.try_get("commerce_id").map_err(|e| bad(e.to_string()))?;
+            let queued_at: i64 = row.try_get("queued_at").map_err(|e| bad(e.to_string()))?;
+            taken.push((
+                id,
+                Notification {
+                    key: RecordKey::new(
+                        connection.clone(),
+                        EntityKind::from_str(&kind).map_err(|e| bad(e.to_string()))?,
+                        commerce_id,
+                    ),
+                    queued_at: from_micros(queued_at).map_err(&bad)?,
+                },
+            ));
+        }
+        taken.sort_by_key(|(id, _)| *id);
+        Ok(taken.into_iter().map(|(_, n)| n).collect())
+    }
+
+    async fn record_cycle(&self, report: &CycleReport) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO cycles (connection, holder, started_at, finished_at, outcome, next_due_at) \
+             VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (connection) DO UPDATE SET holder = excluded.holder, \
+             started_at = excluded.started_at, finished_at = excluded.finished_at, \
+             outcome = excluded.outcome, next_due_at = excluded.next_due_at",
+        )
+        .bind(report.connection.as_str())
+        .bind(report.holder.as_str())
+        .bind(micros(report.started_at))
+        .bind(report.finished_at.map(micros))
+        .bind(&report.outcome)
+        .bind(report.next_due_at.map(micros))
+        .execute(&self.pool)
+        .await
+        .map_err(self.db("record a cycle report", &report.connection))?;
+        Ok(())
+    }
+
+    async fn cycle_reports(&self) -> Result<Vec<CycleReport>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT connection, holder, started_at, finished_at, outcome, next_due_at \
+             FROM cycles ORDER BY connection",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.db("list cycle reports", "cycles"))?;
+        let mut reports = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let bad = |detail: String| self.corrupt("a cycle report", detail);
+            let text = |col: &str| {
+                row.try_get::<String, _>(col)
+                    .map_err(|e| bad(format!("column {col}: {e}")))
+            };
+            let at = |col: &str| -> Result<Option<OffsetDateTime>, StoreError> {
+                row.try_get::<Option<i64>, _>(col)
+                    .map_err(|e| bad(format!("column {col}: {e}")))?
+                    .map(|v| from_micros(v).map_err(&bad))
+                    .transpose()
+            };
+            reports.push(CycleReport {
+                connection: ConnectionName::new(text("connection")?)
+                    .map_err(|e| bad(e.to_string()))?,
+                holder: HolderId::new(text("holder")?).map_err(|e| bad(e.to_string()))?,
+                started_at: at("started_at")?.ok_or_else(|| bad("started_at is empty".into()))?,
+                finished_at: at("finished_at")?,
+                outcome: text("outcome")?,
+                next_due_at: at("next_due_at")?,
+            });
+        }
+        Ok(reports)
     }
 }
 

@@ -687,6 +687,39 @@ impl LeaseOutcome {
     }
 }
 
+/// A webhook notification waiting for the worker that holds its connection's lease.
+///
+/// Any worker may receive a webhook; the one holding the lease processes it, so the hand-off goes
+/// through the shared store. Queuing the same record twice keeps one entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// The record the notification is about (connection, kind, Commerce id).
+    pub key: RecordKey,
+    /// When it was queued.
+    #[serde(with = "time::serde::rfc3339")]
+    pub queued_at: OffsetDateTime,
+}
+
+/// How a connection's latest poll cycle went, written by the worker that ran it (for `status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleReport {
+    /// The connection.
+    pub connection: ConnectionName,
+    /// The worker that ran the cycle.
+    pub holder: HolderId,
+    /// When the cycle started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// When it ended; `None` while it runs.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    /// `ok`, `ok (work done)`, or why it failed; empty while it runs.
+    pub outcome: String,
+    /// When the worker plans the next cycle.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_due_at: Option<OffsetDateTime>,
+}
+
 /// Number of records per state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateCounts(pub BTreeMap<RecordState, u64>);

@@ -2,6 +2,7 @@
 //! implementation-specific behaviour.
 
 mod memory;
+mod postgres;
 mod sqlite;
 mod vault;
 

@@ -36,10 +36,10 @@ async fn migrations_are_recorded_and_applied_once() {
     let store = SqliteStore::open(&path, Arc::clone(&clock))
         .await
         .expect("open");
-    assert_eq!(store.schema_version().await.expect("version"), 1);
+    assert_eq!(store.schema_version().await.expect("version"), 2);
     store.close().await;
     let store = SqliteStore::open(&path, clock).await.expect("reopen");
-    assert_eq!(store.schema_version().await.expect("version"), 1);
+    assert_eq!(store.schema_version().await.expect("version"), 2);
     store.close().await;
 
     let mut conn = raw(&path).await;
@@ -47,7 +47,7 @@ async fn migrations_are_recorded_and_applied_once() {
         .fetch_one(&mut conn)
         .await
         .expect("count");
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -80,7 +80,7 @@ async fn newer_schema_is_refused_with_the_path() {
             err,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),

@@ -1,0 +1,129 @@
+//! The conformance suite and PostgreSQL-specific behaviour against a real server. `scripts/test`
+//! starts a throwaway cluster and exports `ML_CONNECTOR_TEST_POSTGRES_URL`; each test works in its
+//! own schema, so tests run in parallel on one database.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use connector_core::clock::{Clock, ManualClock};
+use connector_core::state::conformance::{self, START};
+use connector_core::state::{
+    AnyStore, PostgresOptions, PostgresStore, StateStore as _, StoreError, StoreLocation,
+};
+use secrecy::SecretString;
+
+/// The test database's URL; a missing variable fails the test rather than skipping it.
+fn test_url() -> String {
+    std::env::var("ML_CONNECTOR_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "ML_CONNECTOR_TEST_POSTGRES_URL is not set: run the tests with scripts/test, which starts \
+             a throwaway PostgreSQL cluster and provides it"
+        )
+    })
+}
+
+/// A schema name no other test uses.
+fn fresh_schema(label: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .map_or(0, |d| d.subsec_nanos());
+    format!("t_{label}_{}_{n}_{nanos}", std::process::id())
+}
+
+fn options(schema: &str) -> PostgresOptions {
+    let mut options = PostgresOptions::new(SecretString::from(test_url())).schema(schema);
+    options.max_connections = 4;
+    options
+}
+
+async fn open(clock: Arc<dyn Clock>) -> PostgresStore {
+    PostgresStore::open(options(&fresh_schema("c")), clock)
+        .await
+        .expect("open a fresh PostgreSQL store")
+}
+
+connector_core::store_conformance_tests!(open);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persists_across_reopen() {
+    let schema = fresh_schema("reopen");
+    let open_same = |clock: Arc<dyn Clock>| {
+        let schema = schema.clone();
+        async move {
+            PostgresStore::open(options(&schema), clock)
+                .await
+                .expect("reopen the PostgreSQL store")
+        }
+    };
+    conformance::persists_across_reopen(open_same).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_starting_together_migrate_once() {
+    let schema = fresh_schema("migrate");
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(START));
+    let mut opening = Vec::new();
+    for _ in 0..4 {
+        let options = options(&schema);
+        let clock = Arc::clone(&clock);
+        opening.push(tokio::spawn(async move {
+            PostgresStore::open(options, clock).await
+        }));
+    }
+    let mut stores = Vec::new();
+    for task in opening {
+        stores.push(task.await.expect("open task").expect("open"));
+    }
+    for store in &stores {
+        assert_eq!(store.schema_version().await.expect("version"), 2);
+    }
+    let store = &stores[0];
+    assert!(store.location().contains(&format!("schema {schema}")));
+    assert!(store.leases().await.expect("tables exist").is_empty());
+    // Reopening applies nothing again.
+    let again = PostgresStore::open(options(&schema), clock)
+        .await
+        .expect("reopen");
+    assert_eq!(again.schema_version().await.expect("version"), 2);
+    for store in stores {
+        store.close().await;
+    }
+    again.close().await;
+}
+
+#[tokio::test]
+async fn unreachable_server_is_named_without_the_password() {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    let url = "postgres://ml:hunter2-secret@127.0.0.1:1/ledger";
+    let location = StoreLocation::parse(url, std::path::Path::new(".")).expect("postgres URL");
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(START));
+    let err = AnyStore::open(&location, clock, std::time::Duration::from_secs(1))
+        .await
+        .expect_err("nothing listens on port 1");
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
+    for part in ["127.0.0.1:1", "ml@", "/ledger", "refused"] {
+        assert!(text.contains(part), "{part:?} missing from {text}");
+    }
+    assert!(!text.contains("hunter2"), "password leaked: {text}");
+    assert!(
+        !format!("{err:?}").contains("hunter2"),
+        "password leaked in Debug"
+    );
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn schema_names_are_checked() {
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(START));
+    let options = PostgresOptions::new(SecretString::from(
+        "postgres://ml@127.0.0.1:1/ledger".to_owned(),
+    ))
+    .schema("bad\"; DROP TABLE records; --");
+    let err = PostgresStore::open(options, clock)
+        .await
+        .expect_err("refused before connecting");
+    assert!(matches!(err, StoreError::InvalidName { .. }), "{err}");
+}

@@ -6,5 +6,6 @@ pub mod config;
 pub mod engine;
 pub mod mapping;
 pub mod plan;
+pub mod reconcile;
 pub mod state;
 pub mod vault;

@@ -27,16 +27,30 @@ pub enum DocumentKind {
     Invoice,
     /// A Commerce order.
     Order,
+    /// A Commerce credit memo (refund), posted as a credit note.
+    CreditMemo,
 }
 
 impl DocumentKind {
-    /// `"invoice"` or `"order"`, as used in templates and audit entries.
+    /// `"invoice"`, `"order"` or `"credit memo"`, as used in templates and audit entries.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Invoice => "invoice",
             Self::Order => "order",
+            Self::CreditMemo => "credit memo",
         }
     }
+}
+
+/// What a credit memo adds to its [`SourceDocument`] (whose amounts are the refunded magnitudes).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CreditMemoDetails {
+    /// Commerce's `adjustment_positive` minus `adjustment_negative`: an extra amount refunded
+    /// (positive) or a fee kept (negative), part of the memo's grand total but of no line.
+    pub adjustment: Decimal,
+    /// The increment id of the Commerce invoice refunded, when the memo names one; the SYSPRO
+    /// number of that invoice is derived from it with `mapping.invoice.number_template`.
+    pub invoice_increment_id: Option<String>,
 }
 
 /// A Commerce invoice or order, normalised by the engine.
@@ -282,7 +296,7 @@ impl ArTransactionType {
 /// One ARSTIN item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArInvoiceItem {
-    /// Transaction type (`I` for documents from Commerce invoices and orders).
+    /// Transaction type (`I` for Commerce invoices and orders, `C` for credit memos).
     pub transaction_type: ArTransactionType,
     /// SYSPRO customer code; `None` only while the customer is still to be matched by email.
     pub customer: Option<String>,
@@ -290,9 +304,10 @@ pub struct ArInvoiceItem {
     pub invoice: String,
     /// `InvoiceDate`: the UTC date of the Commerce document.
     pub invoice_date: Date,
-    /// `Reference`: the Commerce increment id.
+    /// `Reference`: the Commerce increment id; for a credit note, the SYSPRO number of the invoice
+    /// it credits when known.
     pub reference: String,
-    /// `InvoiceValue`: Commerce's grand total, exactly.
+    /// `InvoiceValue`: Commerce's grand total, exactly (a magnitude; SYSPRO negates credit notes).
     pub invoice_value: Decimal,
     /// `TaxValue`: the tax included in the invoice value.
     pub tax_value: Decimal,
@@ -369,6 +384,8 @@ pub enum AccountPurpose {
     Discount,
     /// Tax collected.
     Tax,
+    /// A credit memo's adjustment refund or adjustment fee.
+    Adjustment,
     /// Rounding difference.
     Rounding,
 }
@@ -382,6 +399,7 @@ impl AccountPurpose {
             Self::Freight => "freight",
             Self::Discount => "discount",
             Self::Tax => "tax",
+            Self::Adjustment => "adjustment",
             Self::Rounding => "rounding",
         }
     }

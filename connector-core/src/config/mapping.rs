@@ -57,6 +57,45 @@ pub struct MappingConfig {
     /// Revenue account rules; see the module documentation for their precedence.
     #[serde(default)]
     pub revenue: Vec<RevenueRule>,
+    /// Commerce credit memos posted as SYSPRO credit notes (off by default).
+    #[serde(default)]
+    pub credit_memos: CreditMemoMapping,
+}
+
+/// Commerce credit memos (refunds) as ARSTIN credit notes plus a reversing GL journal.
+///
+/// Off by default: a connection that turns it on reads every credit memo changed since the stream's
+/// first poll, so refunds already entered in SYSPRO by hand would be credited twice. Only
+/// connections with `trigger = "invoice"` read credit memos (an order-triggered connection has no
+/// posted invoice to credit).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditMemoMapping {
+    /// Read the credit memo stream and post each memo (default false).
+    #[serde(default)]
+    pub enabled: bool,
+    /// SYSPRO `Invoice` of the credit note (default `"{store_prefix}CR{increment_id}"`, the memo's
+    /// increment id). Same placeholders and length limit as `invoice.number_template`.
+    #[serde(default = "default_credit_note_template")]
+    pub number_template: Template,
+    /// GL account of a memo's adjustment refund (`adjustment_positive`, debited) and adjustment fee
+    /// (`adjustment_negative`, credited). A memo with an adjustment and no account halts.
+    #[serde(default)]
+    pub adjustment_account: Option<String>,
+}
+
+fn default_credit_note_template() -> Template {
+    Template::built_in("{store_prefix}CR{increment_id}")
+}
+
+impl Default for CreditMemoMapping {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            number_template: default_credit_note_template(),
+            adjustment_account: None,
+        }
+    }
 }
 
 fn default_rounding_tolerance() -> Decimal {
@@ -80,7 +119,7 @@ pub struct InvoiceNumbering {
     #[serde(default = "default_journal_reference")]
     pub journal_reference_template: Template,
     /// GENTJL `Notation` (default `"Commerce {kind} {increment_id}"`). Placeholders: those of
-    /// `journal_reference_template` plus `kind` (`invoice` or `order`).
+    /// `journal_reference_template` plus `kind` (`invoice`, `order` or `credit memo`).
     #[serde(default = "default_notation")]
     pub notation_template: Template,
 }
@@ -390,6 +429,9 @@ impl MappingConfig {
         for (i, rule) in self.revenue.iter().enumerate() {
             out.push((format!("revenue[{i}].account"), &rule.account));
         }
+        if let Some(a) = &self.credit_memos.adjustment_account {
+            out.push(("credit_memos.adjustment_account".to_owned(), a));
+        }
         out
     }
 }
@@ -405,6 +447,10 @@ mod tests {
             ("{invoice}", default_journal_reference()),
             ("Commerce {kind} {increment_id}", default_notation()),
             ("WEB{customer_id:06}", default_code_template()),
+            (
+                "{store_prefix}CR{increment_id}",
+                default_credit_note_template(),
+            ),
         ] {
             assert!(Template::parse(text).is_ok(), "{text}");
             assert_eq!(

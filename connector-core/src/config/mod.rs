@@ -28,9 +28,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 pub use mapping::{
-    AccountMapping, CUSTOMER_CODE_PLACEHOLDERS, CustomerCreation, CustomerMapping,
-    INVOICE_NUMBER_PLACEHOLDERS, InvoiceNumbering, JOURNAL_REFERENCE_PLACEHOLDERS, MappingConfig,
-    NOTATION_PLACEHOLDERS, RevenueRule, RevenueSelector, StoreMapping, TaxPosting,
+    AccountMapping, CUSTOMER_CODE_PLACEHOLDERS, CreditMemoMapping, CustomerCreation,
+    CustomerMapping, INVOICE_NUMBER_PLACEHOLDERS, InvoiceNumbering, JOURNAL_REFERENCE_PLACEHOLDERS,
+    MappingConfig, NOTATION_PLACEHOLDERS, RevenueRule, RevenueSelector, StoreMapping, TaxPosting,
 };
 pub use template::{Template, TemplateError};
 pub use validate::ConfigProblem;
@@ -52,16 +52,26 @@ pub struct StoreConfig {
     /// Store URL (default `"sqlite://ml-connector.db"`, a file beside the working directory).
     #[serde(default = "default_store_url")]
     pub url: String,
+    /// How long a worker's hold on a connection lasts unless renewed (default `"1m"`). A worker
+    /// renews it every third of this time; when a worker dies, another takes its connections over
+    /// once it lapses.
+    #[serde(default = "default_lease_time")]
+    pub lease_time: ConfigDuration,
 }
 
 fn default_store_url() -> String {
     "sqlite://ml-connector.db".to_owned()
 }
 
+fn default_lease_time() -> ConfigDuration {
+    ConfigDuration::from_mins(1)
+}
+
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             url: default_store_url(),
+            lease_time: default_lease_time(),
         }
     }
 }
@@ -120,6 +130,64 @@ pub struct CommerceConfig {
     /// Items per page when listing (default 100; at most 300, Commerce's cap when input limits are on).
     #[serde(default = "default_page_size")]
     pub page_size: u32,
+    /// Commerce webhooks for `ml-connector run --listen` (`[connection.commerce.webhooks]`).
+    #[serde(default)]
+    pub webhooks: WebhookConfig,
+    /// Link from a report (`ml-connector reconcile`) to a document's page in the Commerce admin.
+    /// Placeholders: [`ADMIN_URL_PLACEHOLDERS`]. The default assumes the admin is served at
+    /// `{base_url}/admin`; sites with a custom admin path set their own.
+    #[serde(default = "default_admin_url_template")]
+    pub admin_url_template: Template,
+}
+
+/// Placeholders of [`CommerceConfig::admin_url_template`]: `kind` is `invoice`, `creditmemo` or
+/// `order` (as in the admin's own paths), `entity_id` the document's Commerce id.
+pub const ADMIN_URL_PLACEHOLDERS: &[&str] = &[
+    "base_url",
+    "kind",
+    "entity_id",
+    "increment_id",
+    "store_code",
+];
+
+fn default_admin_url_template() -> Template {
+    Template::built_in("{base_url}/admin/sales/{kind}/view/{kind}_id/{entity_id}/")
+}
+
+/// Commerce webhooks of a connection (`[connection.commerce.webhooks]`): an optional accelerator
+/// next to polling, served at `/webhooks/CONNECTION` by `ml-connector run --listen`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Accept webhooks for this connection when the service listens (default true); false answers
+    /// them with 404 and needs no public key.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Vault entry name of the PEM public key that Commerce signs webhooks with (default
+    /// [`DEFAULT_WEBHOOK_PUBLIC_KEY`]); see [`WebhookConfig::public_key_name`].
+    #[serde(default)]
+    pub public_key: Option<SecretName>,
+}
+
+/// The vault entry name of a connection's webhook public key when the configuration names none.
+pub const DEFAULT_WEBHOOK_PUBLIC_KEY: &str = "commerce.webhook_public_key";
+
+impl WebhookConfig {
+    /// The vault entry holding the webhook public key: the configured name or the default.
+    pub fn public_key_name(&self) -> &str {
+        self.public_key
+            .as_ref()
+            .map_or(DEFAULT_WEBHOOK_PUBLIC_KEY, SecretName::as_str)
+    }
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            public_key: None,
+        }
+    }
 }
 
 fn default_page_size() -> u32 {

@@ -81,6 +81,15 @@ impl Config {
                 ),
             );
         }
+        if self.store.lease_time.get() < Duration::from_secs(3) {
+            p.add(
+                "store.lease_time",
+                format!(
+                    "{} is too short to be renewed in time; expected at least 3s",
+                    self.store.lease_time
+                ),
+            );
+        }
         if self.connections.is_empty() {
             p.add("connection", "at least one [[connection]] is required");
         }
@@ -177,6 +186,21 @@ fn check_connection(p: &mut Problems, at: &str, c: &ConnectionConfig) {
 
 fn check_commerce(p: &mut Problems, at: &str, c: &CommerceConfig) {
     p.http_url(format!("{at}.base_url"), &c.base_url);
+    if let Err(e) = c
+        .admin_url_template
+        .check_placeholders(super::ADMIN_URL_PLACEHOLDERS)
+    {
+        p.add(format!("{at}.admin_url_template"), e.to_string());
+    } else if !c
+        .admin_url_template
+        .placeholders()
+        .any(|n| n == "entity_id")
+    {
+        p.add(
+            format!("{at}.admin_url_template"),
+            "must contain {entity_id}, or every link would open the same page",
+        );
+    }
     if !(1..=MAX_PAGE_SIZE).contains(&c.page_size) {
         p.add(
             format!("{at}.page_size"),
@@ -342,6 +366,21 @@ fn check_mapping(p: &mut Problems, at: &str, m: &MappingConfig, store_codes: &BT
             format!("{at}.invoice.number_template"),
             "must contain {increment_id}, {order_increment_id} or {entity_id}, or every document would get the same SYSPRO invoice number",
         );
+    }
+    let credit_note = &m.credit_memos.number_template;
+    if let Err(e) = credit_note.check_placeholders(INVOICE_NUMBER_PLACEHOLDERS) {
+        p.add(format!("{at}.credit_memos.number_template"), e.to_string());
+    } else if !credit_note
+        .placeholders()
+        .any(|n| matches!(n, "increment_id" | "order_increment_id" | "entity_id"))
+    {
+        p.add(
+            format!("{at}.credit_memos.number_template"),
+            "must contain {increment_id}, {order_increment_id} or {entity_id}, or every credit memo would get the same SYSPRO credit note number",
+        );
+    }
+    if let Some(a) = &m.credit_memos.adjustment_account {
+        p.non_empty(format!("{at}.credit_memos.adjustment_account"), a);
     }
     if inv.max_length == 0 {
         p.add(format!("{at}.invoice.max_length"), "must be at least 1");

@@ -7,7 +7,9 @@
 //! ([`Order::line_role`](adobe_commerce_client::models::Order::line_role)); lines that do not carry
 //! money keep their place in the document with zero amounts, so the mapper counts each product once.
 
-use adobe_commerce_client::models::{Invoice, Order, OrderAddress, OrderItem};
+use adobe_commerce_client::models::{
+    CreditMemo, CreditMemoState, Invoice, Order, OrderAddress, OrderItem,
+};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use syspro_client::bo;
@@ -15,8 +17,8 @@ use time::OffsetDateTime;
 
 use crate::config::ConnectionConfig;
 use crate::plan::{
-    Address, DocumentKind, GlJournal, NewCustomer, PostingPlan, SourceCustomer, SourceDocument,
-    SourceLine,
+    Address, CreditMemoDetails, DocumentKind, GlJournal, NewCustomer, PostingPlan, SourceCustomer,
+    SourceDocument, SourceLine,
 };
 
 /// Why a Commerce document cannot be turned into a [`SourceDocument`]; the record halts with it.
@@ -25,7 +27,7 @@ pub enum ConversionError {
     /// A field the engine needs is absent from Commerce's answer.
     #[error("Commerce {kind} {id}: field `{field}` is missing")]
     MissingField {
-        /// `order` or `invoice`.
+        /// `order`, `invoice` or `credit memo`.
         kind: &'static str,
         /// Entity id or increment id, as far as known.
         id: String,
@@ -43,6 +45,14 @@ pub enum ConversionError {
         id: String,
         /// The store id.
         store_id: u64,
+    },
+    /// The document was cancelled in Commerce, so there is nothing to post.
+    #[error("Commerce {kind} {id} is cancelled; nothing is posted for it")]
+    Cancelled {
+        /// `credit memo`.
+        kind: &'static str,
+        /// Entity id.
+        id: String,
     },
     /// The stored payload does not have the shape the engine wrote.
     #[error("stored payload is not a Commerce {kind}: {message}")]
@@ -332,6 +342,169 @@ pub fn invoice_document(
         tax_total: amount(invoice.tax_amount),
         grand_total,
     })
+}
+
+/// A Commerce credit memo as the engine's document (the refunded amounts, as magnitudes) and what
+/// only a credit memo has; its order supplies the customer, the store context and the parent/child
+/// structure of the lines, its invoice (when it names one) the number it credits.
+///
+/// # Errors
+/// [`ConversionError`] when an identifying field is missing, the store is not the connection's or
+/// the memo was cancelled in Commerce.
+pub fn credit_memo_document(
+    connection: &ConnectionConfig,
+    memo: &CreditMemo,
+    order: &Order,
+    invoice: Option<&Invoice>,
+) -> Result<(SourceDocument, CreditMemoDetails), ConversionError> {
+    const KIND: &str = "credit memo";
+    let entity_id = memo
+        .entity_id
+        .ok_or_else(|| missing(KIND, "?", "entity_id"))?
+        .get();
+    let id = entity_id.to_string();
+    if memo.state == Some(CreditMemoState::Canceled) {
+        return Err(ConversionError::Cancelled {
+            kind: KIND,
+            id: id.clone(),
+        });
+    }
+    let increment_id = memo
+        .increment_id
+        .clone()
+        .ok_or_else(|| missing(KIND, &id, "increment_id"))?;
+    let order_increment_id = order
+        .increment_id
+        .clone()
+        .ok_or_else(|| missing("order", &id, "increment_id"))?;
+    let store = memo
+        .store_id
+        .or(order.store_id)
+        .ok_or_else(|| missing(KIND, &id, "store_id"))?;
+    let (store_id, store_code) = store_code(connection, KIND, &id, store.get())?;
+    let currency = memo
+        .order_currency_code
+        .clone()
+        .or_else(|| order.order_currency_code.clone())
+        .ok_or_else(|| missing(KIND, &id, "order_currency_code"))?;
+    let created_at = memo
+        .created_at
+        .ok_or_else(|| missing(KIND, &id, "created_at"))?;
+    let updated_at = memo.updated_at.unwrap_or(created_at);
+    let grand_total = memo
+        .grand_total
+        .ok_or_else(|| missing(KIND, &id, "grand_total"))?;
+
+    let mut lines = Vec::with_capacity(memo.items.len());
+    let mut line_discounts = Decimal::ZERO;
+    for line in &memo.items {
+        let Some(order_item_id) = line.order_item_id else {
+            continue;
+        };
+        let order_item = order.item(order_item_id);
+        let priced = order
+            .role_of(order_item_id)
+            .is_none_or(|role| role.carries_money());
+        let pick = |value: Option<Decimal>| {
+            if priced {
+                amount(value).abs()
+            } else {
+                Decimal::ZERO
+            }
+        };
+        line_discounts += pick(line.discount_amount);
+        lines.push(SourceLine {
+            item_id: order_item_id.get(),
+            parent_item_id: order_item.and_then(|i| i.parent_item_id).map(|p| p.get()),
+            product_type: order_item
+                .and_then(|i| i.product_type.as_ref())
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            sku: line
+                .sku
+                .clone()
+                .or_else(|| order_item.and_then(|i| i.sku.clone()))
+                .unwrap_or_default(),
+            name: line.name.clone().unwrap_or_default(),
+            qty: amount(line.qty),
+            row_total: pick(line.row_total),
+            row_tax: pick(line.tax_amount),
+            row_discount: pick(line.discount_amount),
+            category_ids: Vec::new(),
+            attribute_set_id: None,
+        });
+    }
+    // As on invoices, what the lines do not carry of the discount is the shipping discount.
+    let discount_total = amount(memo.discount_amount).abs();
+    let shipping_discount = (discount_total - line_discounts)
+        .max(Decimal::ZERO)
+        .min(amount(order.shipping_discount_amount).abs());
+    // The refund adds `adjustment_positive` and keeps `adjustment_negative`; the net `adjustment`
+    // is used only when neither part is reported.
+    let adjustment = if memo.adjustment_positive.is_some() || memo.adjustment_negative.is_some() {
+        amount(memo.adjustment_positive).abs() - amount(memo.adjustment_negative).abs()
+    } else {
+        amount(memo.adjustment)
+    };
+    let document = SourceDocument {
+        kind: DocumentKind::CreditMemo,
+        entity_id,
+        increment_id,
+        order_increment_id,
+        store_id,
+        store_code,
+        currency,
+        created_at,
+        updated_at,
+        customer: customer_of(order),
+        lines,
+        shipping_amount: amount(memo.shipping_amount),
+        shipping_tax: amount(memo.shipping_tax_amount),
+        shipping_discount,
+        discount_total,
+        tax_total: amount(memo.tax_amount),
+        grand_total,
+    };
+    let details = CreditMemoDetails {
+        adjustment,
+        invoice_increment_id: invoice.and_then(|i| i.increment_id.clone()),
+    };
+    Ok((document, details))
+}
+
+/// The payload kept for a credit memo record: the memo, its order and the invoice it refunds
+/// (`null` when it names none), so a replay from the stored payload has the whole context.
+pub fn credit_memo_payload(memo: &CreditMemo, order: &Order, invoice: Option<&Invoice>) -> Value {
+    json!({ "credit_memo": memo, "order": order, "invoice": invoice })
+}
+
+/// The memo, order and invoice stored in a credit memo record's payload.
+///
+/// # Errors
+/// [`ConversionError::Payload`] when the payload does not hold the memo and its order.
+pub fn credit_memo_from_payload(
+    payload: &Value,
+) -> Result<(CreditMemo, Order, Option<Invoice>), ConversionError> {
+    let decode = |name: &str| -> Result<Value, ConversionError> {
+        payload
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ConversionError::Payload {
+                kind: "credit memo",
+                message: format!("field `{name}` is missing"),
+            })
+    };
+    let error = |e: serde_json::Error| ConversionError::Payload {
+        kind: "credit memo",
+        message: e.to_string(),
+    };
+    let memo = serde_json::from_value(decode("credit_memo")?).map_err(error)?;
+    let order = serde_json::from_value(decode("order")?).map_err(error)?;
+    let invoice = match payload.get("invoice") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(serde_json::from_value(v.clone()).map_err(error)?),
+    };
+    Ok((memo, order, invoice))
 }
 
 /// The payload kept for an order record: the order as Commerce sent it (re-encoded losslessly).

@@ -13,15 +13,21 @@
 //! webhook notification and processes that record at once.
 
 pub mod convert;
+mod credit_memos;
 pub mod events;
+mod journal_check;
+mod lookups;
+mod pipeline;
 mod posting;
 mod reference;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use adobe_commerce_client::models::{Customer, CustomerId, Invoice, InvoiceId, Order, OrderId};
+use adobe_commerce_client::models::{
+    CreditMemo, Customer, CustomerId, Invoice, InvoiceId, Order, OrderId,
+};
 use adobe_commerce_client::{
     Client as CommerceClient, Credentials, Filter, Flavour, RetryPolicy, SearchCriteria,
     SortDirection,
@@ -419,6 +425,9 @@ impl EngineBuilder {
                 telemetry,
                 reference: tokio::sync::Mutex::new(None),
                 customer_codes: Mutex::new(HashMap::new()),
+                absent_emails: Mutex::new(HashSet::new()),
+                intake_signal: pipeline::IntakeSignal::default(),
+                writes: tokio::sync::Mutex::new(()),
                 missing_cash_customers: Mutex::new(Vec::new()),
                 work: tokio::sync::Mutex::new(()),
             }),
@@ -456,6 +465,15 @@ pub(crate) struct Inner {
     pub(crate) reference: tokio::sync::Mutex<Option<reference::CachedReference>>,
     /// Lower-case email to SYSPRO customer code, learnt by matching or creating.
     pub(crate) customer_codes: Mutex<HashMap<String, String>>,
+    /// Lower-case emails a batched look-up found no SYSPRO customer for, each noted until planning
+    /// uses the note once.
+    pub(crate) absent_emails: Mutex<HashSet<String>>,
+    /// Told of every change stored, so the mapping stage of a cycle can follow the reading.
+    pub(crate) intake_signal: pipeline::IntakeSignal,
+    /// Taken around every store write of this engine. The stages of a cycle write at the same
+    /// time; queueing their writes here (first come, first served) instead of in the database's
+    /// lock keeps any one of them from waiting out the store's busy timeout.
+    pub(crate) writes: tokio::sync::Mutex<()>,
     /// Cash customers the mapping names that SYSPRO does not hold (code, store code).
     pub(crate) missing_cash_customers: Mutex<Vec<(String, String)>>,
     /// Serialises cycles, replays and notifications of this connection.
@@ -552,11 +570,7 @@ impl Engine {
         let mut summary = CycleSummary::default();
         let reference = self.reference().await?;
         self.reconcile_stale(&reference, &mut summary).await?;
-        for kind in [EntityKind::Customer, self.document_kind()] {
-            self.read_stream(kind, &mut summary).await?;
-        }
-        self.map_received(&reference, &mut summary).await?;
-        self.post_due(&reference, &mut summary, stop).await?;
+        self.run_pipeline(&reference, &mut summary, stop).await?;
         let elapsed = self.inner.clock.now() - started;
         summary.duration = elapsed.try_into().unwrap_or_default();
         self.emit(EngineEvent::CycleFinished(summary.clone()));
@@ -567,6 +581,9 @@ impl Engine {
     /// schedule, renews the lease while working, and on shutdown finishes the batch in hand,
     /// releases the lease and logs off SYSPRO. A record a shutdown leaves in `posting` is
     /// reconciled with SYSPRO at the next start.
+    ///
+    /// While it holds the lease it also takes the webhook notifications other workers queued for
+    /// this connection (about once a second), and reports every cycle to the store for `status`.
     ///
     /// # Errors
     /// [`EngineError::Store`] when the lease cannot be written.
@@ -581,7 +598,7 @@ impl Engine {
             if *shutdown.borrow() {
                 break Ok(());
             }
-            let (wait, held) = match self
+            let outcome = match self
                 .inner
                 .store
                 .acquire_lease(
@@ -592,28 +609,73 @@ impl Engine {
                 .await
             {
                 Err(e) => break Err(e.into()),
-                Ok(outcome) => match outcome {
-                    crate::state::LeaseOutcome::HeldByOther(lease) => {
-                        self.emit(EngineEvent::LeaseHeldElsewhere {
-                            holder: lease.holder.to_string(),
-                        });
-                        (plan.next(false), false)
-                    }
-                    crate::state::LeaseOutcome::Acquired(_) => {
-                        match self.cycle(Some(&shutdown)).await {
-                            Ok(summary) => (plan.next(summary.had_work()), true),
-                            Err(EngineError::Store(e)) if !e.is_transient() => break Err(e.into()),
-                            Err(e) => {
-                                tracing::warn!(
-                                    connection = %self.inner.name,
-                                    error = %crate::engine::error_chain(&e),
-                                    "poll cycle failed"
-                                );
-                                (plan.next(false), true)
-                            }
+                Ok(outcome) => outcome,
+            };
+            let (wait, held) = match outcome {
+                crate::state::LeaseOutcome::HeldByOther(lease) => {
+                    self.emit(EngineEvent::LeaseHeldElsewhere {
+                        holder: lease.holder.to_string(),
+                    });
+                    // Asking again often (a tenth of the lease time) lets this worker take the
+                    // connection over soon after a dead holder's lease lapses.
+                    let ttl = self.inner.options.lease_ttl;
+                    (
+                        plan.next(false)
+                            .min((ttl / 10).max(Duration::from_millis(500))),
+                        false,
+                    )
+                }
+                crate::state::LeaseOutcome::Acquired(_) => {
+                    let started = self.inner.clock.now();
+                    self.report_cycle(started, None, String::new(), None).await;
+                    let result = {
+                        let cycle = self.cycle(Some(&shutdown));
+                        tokio::pin!(cycle);
+                        tokio::select! {
+                            result = &mut cycle => result,
+                            () = self.renew_while_working() => cycle.await,
                         }
+                    };
+                    let (wait, outcome, fatal) = match result {
+                        Ok(summary) => {
+                            let outcome = if summary.errors.is_empty() {
+                                format!("ok ({} read, {} posted)", summary.read, summary.posted)
+                            } else {
+                                format!(
+                                    "ok with {} error(s) ({} read, {} posted)",
+                                    summary.errors.len(),
+                                    summary.read,
+                                    summary.posted
+                                )
+                            };
+                            (plan.next(summary.had_work()), outcome, None)
+                        }
+                        Err(EngineError::Store(e)) if !e.is_transient() => {
+                            let outcome = format!("failed: {}", error_chain(&e));
+                            (Duration::ZERO, outcome, Some(e))
+                        }
+                        Err(e) => {
+                            tracing::warn!(
+                                connection = %self.inner.name,
+                                error = %crate::engine::error_chain(&e),
+                                "poll cycle failed"
+                            );
+                            (
+                                plan.next(false),
+                                format!("failed: {}", error_chain(&e)),
+                                None,
+                            )
+                        }
+                    };
+                    let finished = self.inner.clock.now();
+                    let next = fatal.is_none().then(|| finished + wait);
+                    self.report_cycle(started, Some(finished), outcome, next)
+                        .await;
+                    if let Some(e) = fatal {
+                        break Err(e.into());
                     }
-                },
+                    (wait, true)
+                }
             };
             self.wait_for_next_cycle(wait, held, &mut shutdown).await;
         };
@@ -630,37 +692,132 @@ impl Engine {
     /// Waits `wait`, or until shutdown. While this worker holds the connection's lease it renews it
     /// every third of the lease's time to live, so a wait between cycles longer than the lease never
     /// lets another worker (or a one-off `sync`) in, while a worker that dies still loses the lease
-    /// within one time to live.
+    /// within one time to live. While it holds the lease it also takes queued webhook notifications
+    /// about once a second; a notification that needs a whole cycle ends the wait.
     async fn wait_for_next_cycle(
         &self,
         wait: Duration,
         mut held: bool,
         shutdown: &mut watch::Receiver<bool>,
     ) {
+        const NOTIFICATION_TICK: Duration = Duration::from_secs(1);
         let ttl = self.inner.options.lease_ttl;
-        let slice = (ttl / 3).max(Duration::from_secs(1));
+        let renew_every = (ttl / 3).max(Duration::from_secs(1));
+        let mut since_renewal = Duration::ZERO;
         let mut remaining = wait;
         while !remaining.is_zero() {
-            let step = remaining.min(slice);
+            let step = if held {
+                remaining.min(NOTIFICATION_TICK)
+            } else {
+                remaining.min(renew_every)
+            };
             tokio::select! {
                 () = self.inner.clock.sleep(step) => {}
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
             remaining = remaining.saturating_sub(step);
-            if held
-                && !remaining.is_zero()
-                && let Err(e) = self
+            since_renewal += step;
+            if held && !remaining.is_zero() && since_renewal >= renew_every {
+                since_renewal = Duration::ZERO;
+                if let Err(e) = self
                     .inner
                     .store
                     .renew_lease(&self.inner.name, &self.inner.holder, ttl)
                     .await
+                {
+                    tracing::warn!(
+                        connection = %self.inner.name,
+                        error = %e,
+                        "could not renew the connection's lease; it is taken again before the next cycle"
+                    );
+                    held = false;
+                }
+            }
+            if held && !remaining.is_zero() && self.take_queued_notifications().await {
+                return;
+            }
+        }
+    }
+
+    /// Renews the lease every third of its time to live while a cycle runs, so a cycle longer than
+    /// the lease never lets another worker in. Returns only when the lease is lost.
+    async fn renew_while_working(&self) {
+        let ttl = self.inner.options.lease_ttl;
+        let renew_every = (ttl / 3).max(Duration::from_secs(1));
+        loop {
+            self.inner.clock.sleep(renew_every).await;
+            if let Err(e) = self
+                .inner
+                .store
+                .renew_lease(&self.inner.name, &self.inner.holder, ttl)
+                .await
             {
                 tracing::warn!(
                     connection = %self.inner.name,
                     error = %e,
-                    "could not renew the connection's lease; it is taken again before the next cycle"
+                    "could not renew the connection's lease during a cycle"
                 );
-                held = false;
+                return;
+            }
+        }
+    }
+
+    /// Processes the webhook notifications queued for this connection. Returns whether one of them
+    /// asks for a whole cycle (an order event on a connection that posts invoices).
+    async fn take_queued_notifications(&self) -> bool {
+        let queued = match self
+            .inner
+            .store
+            .take_notifications(&self.inner.name, 100)
+            .await
+        {
+            Ok(queued) => queued,
+            Err(StoreError::Unsupported { .. }) => return false,
+            Err(e) => {
+                tracing::warn!(connection = %self.inner.name, error = %e, "could not read queued webhook notifications");
+                return false;
+            }
+        };
+        if queued.is_empty() {
+            return false;
+        }
+        let document_kind = self.document_kind();
+        let (documents, others): (Vec<_>, Vec<_>) = queued
+            .into_iter()
+            .partition(|n| n.key.kind == document_kind);
+        if !documents.is_empty() {
+            let documents: Vec<(EntityKind, String)> = documents
+                .into_iter()
+                .map(|n| (n.key.kind, n.key.commerce_id))
+                .collect();
+            if let Err(e) = self.take_notified(&documents).await {
+                tracing::warn!(connection = %self.inner.name, error = %error_chain(&e), "queued webhook notifications failed; polling picks the documents up");
+            }
+        }
+        !others.is_empty()
+    }
+
+    /// Writes how the cycle that started at `started_at` stands, for `status`. A store that cannot
+    /// keep reports only loses that view, so failures are logged, not returned.
+    async fn report_cycle(
+        &self,
+        started_at: OffsetDateTime,
+        finished_at: Option<OffsetDateTime>,
+        outcome: String,
+        next_due_at: Option<OffsetDateTime>,
+    ) {
+        let report = crate::state::CycleReport {
+            connection: self.inner.name.clone(),
+            holder: self.inner.holder.clone(),
+            started_at,
+            finished_at,
+            outcome,
+            next_due_at,
+        };
+        match self.inner.store.record_cycle(&report).await {
+            Ok(()) | Err(StoreError::Unsupported { .. }) => {}
+            Err(e) => {
+                tracing::warn!(connection = %self.inner.name, error = %e, "could not record the cycle for status");
             }
         }
     }
@@ -768,11 +925,28 @@ impl Engine {
         kind: EntityKind,
         commerce_id: &str,
     ) -> Result<CycleSummary, EngineError> {
+        self.take_notified(&[(kind, commerce_id.to_owned())]).await
+    }
+
+    /// Reads and stores the notified documents, then maps and posts what is due, as one unit of work.
+    /// A document that cannot be read fails the call when it is the only one; among several it is
+    /// listed in the summary's errors and polling picks it up later.
+    async fn take_notified(
+        &self,
+        documents: &[(EntityKind, String)],
+    ) -> Result<CycleSummary, EngineError> {
         let _work = self.inner.work.lock().await;
         let started = self.inner.clock.now();
         let mut summary = CycleSummary::default();
-        if let Some(fetched) = self.fetch(kind, commerce_id).await? {
-            self.take_in(kind, fetched, &mut summary).await?;
+        for (kind, commerce_id) in documents {
+            match self.fetch(*kind, commerce_id).await {
+                Ok(Some(fetched)) => {
+                    self.take_in(*kind, fetched, &mut summary).await?;
+                }
+                Ok(None) => {}
+                Err(e) if documents.len() > 1 => summary.errors.push((*kind, error_chain(&e))),
+                Err(e) => return Err(e),
+            }
         }
         let reference = self.reference().await?;
         self.map_received(&reference, &mut summary).await?;
@@ -828,8 +1002,33 @@ impl Engine {
                 let customer = commerce.customers().get(CustomerId(numeric)).send().await;
                 Fetched::Customer(Box::new(self.commerce_call("customers.get", customer)?))
             }
-            EntityKind::CreditMemo => return Ok(None),
+            EntityKind::CreditMemo => return self.fetch_credit_memo(numeric).await,
         }))
+    }
+
+    /// The orders of `invoices`, read with one search (`entity_id` in the page's order ids). An
+    /// order the search does not return is left out; [`Engine::order_of`] then reads it alone.
+    async fn orders_of(&self, invoices: &[Invoice]) -> Result<HashMap<u64, Order>, EngineError> {
+        let mut ids: Vec<u64> = invoices
+            .iter()
+            .filter_map(|i| i.order_id.map(|id| id.get()))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut orders = HashMap::with_capacity(ids.len());
+        if ids.is_empty() {
+            return Ok(orders);
+        }
+        let criteria = SearchCriteria::new()
+            .filter(Filter::in_list("entity_id", ids.iter()))
+            .page_size(u32::try_from(ids.len()).unwrap_or(u32::MAX));
+        let page = self.inner.commerce.orders().search(criteria).send().await;
+        for order in self.commerce_call("orders.search", page)?.items {
+            if let Some(id) = order.entity_id {
+                orders.insert(id.get(), order);
+            }
+        }
+        Ok(orders)
     }
 
     async fn order_of(
@@ -868,15 +1067,15 @@ impl Engine {
         };
         let fingerprint = Fingerprint::of_document(id.clone(), updated_at, &fingerprint_of);
         let key = RecordKey::new(self.inner.name.clone(), kind, id);
-        let outcome = self
-            .inner
-            .store
-            .intake(Intake {
-                key: key.clone(),
-                fingerprint,
-                payload: self.inner.redactor.redact_json(&payload),
-            })
-            .await?;
+        let intake = Intake {
+            key: key.clone(),
+            fingerprint,
+            payload: self.inner.redactor.redact_json(&payload),
+        };
+        let outcome = {
+            let _turn = self.inner.writes.lock().await;
+            self.inner.store.intake(intake).await?
+        };
         summary.read += 1;
         match &outcome {
             IntakeOutcome::Unchanged(_) => summary.intake_unchanged += 1,
@@ -886,6 +1085,9 @@ impl Engine {
                 self.emit(EngineEvent::ChangedAfterPosting { key });
             }
             IntakeOutcome::Created(_) | IntakeOutcome::Updated(_) => summary.intake_new += 1,
+        }
+        if !matches!(outcome, IntakeOutcome::Unchanged(_)) {
+            self.inner.intake_signal.stored();
         }
         Ok(Some(updated_at))
     }
@@ -918,7 +1120,6 @@ impl Engine {
             .page_size(c.commerce.page_size);
         let before = (summary.read, summary.intake_new);
         let mut stored_up_to: Option<OffsetDateTime> = None;
-        let mut orders = HashMap::new();
         let result: Result<(), EngineError> = async {
             match kind {
                 EntityKind::Order => {
@@ -937,16 +1138,21 @@ impl Engine {
                     }
                 }
                 EntityKind::Invoice => {
-                    let mut items = self.inner.commerce.invoices().search(criteria).stream();
-                    while let Some(invoice) = items.next().await {
-                        let invoice = invoice.map_err(|source| EngineError::Commerce {
+                    let mut pages = self.inner.commerce.invoices().search(criteria).pages();
+                    while let Some(page) = pages.next().await {
+                        let page = page.map_err(|source| EngineError::Commerce {
                             operation: "invoices.search",
                             source,
                         })?;
-                        let order = self.order_of(&invoice, &mut orders).await?;
-                        let fetched = Fetched::Invoice(Box::new(invoice), Box::new(order));
-                        if let Some(at) = self.take_in(kind, fetched, summary).await? {
-                            stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
+                        // The orders of a whole page come in one search; the cache is per page, so
+                        // memory stays flat however long the stream is.
+                        let mut orders = self.orders_of(&page.items).await?;
+                        for invoice in page.items {
+                            let order = self.order_of(&invoice, &mut orders).await?;
+                            let fetched = Fetched::Invoice(Box::new(invoice), Box::new(order));
+                            if let Some(at) = self.take_in(kind, fetched, summary).await? {
+                                stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
+                            }
                         }
                     }
                 }
@@ -970,7 +1176,10 @@ impl Engine {
                         }
                     }
                 }
-                EntityKind::CreditMemo => {}
+                EntityKind::CreditMemo => {
+                    self.read_credit_memos(criteria, summary, &mut stored_up_to)
+                        .await?;
+                }
             }
             Ok(())
         }
@@ -978,6 +1187,7 @@ impl Engine {
         // Changes are stored in `updated_at` order, so everything up to the last stored change is
         // durable even when the stream failed part-way.
         if let Some(to) = stored_up_to {
+            let _turn = self.inner.writes.lock().await;
             let to = self
                 .inner
                 .store
@@ -1005,6 +1215,7 @@ impl Engine {
                 operation: match kind {
                     EntityKind::Order => "orders.search",
                     EntityKind::Invoice => "invoices.search",
+                    EntityKind::CreditMemo => "creditmemos.search",
                     _ => "customers.search",
                 },
                 outcome,
@@ -1049,7 +1260,10 @@ impl Engine {
         if let Some(doc) = document {
             transition = transition.with_document(self.inner.redactor.redact_json(&doc));
         }
-        let moved = self.inner.store.transition(transition).await?;
+        let moved = {
+            let _turn = self.inner.writes.lock().await;
+            self.inner.store.transition(transition).await?
+        };
         self.emit(EngineEvent::Transition {
             key: record.key.clone(),
             from: record.state,
@@ -1069,10 +1283,9 @@ impl Engine {
     ) -> Result<(), StoreError> {
         let mut entry = NewAuditEntry::new(key.clone(), kind, message);
         entry.document = document;
-        self.inner
-            .audit
-            .append(entry.redacted(&self.inner.redactor))
-            .await?;
+        let entry = entry.redacted(&self.inner.redactor);
+        let _turn = self.inner.writes.lock().await;
+        self.inner.audit.append(entry).await?;
         Ok(())
     }
 
@@ -1102,6 +1315,8 @@ enum Fetched {
     Order(Box<Order>),
     Invoice(Box<Invoice>, Box<Order>),
     Customer(Box<Customer>),
+    /// A credit memo, its order and the invoice it refunds (when it names one).
+    CreditMemo(Box<CreditMemo>, Box<Order>, Option<Box<Invoice>>),
 }
 
 impl Fetched {
@@ -1141,6 +1356,9 @@ impl Fetched {
                 .ok()?;
                 let payload = serde_json::to_value(&customer).unwrap_or(Value::Null);
                 Some((id.to_string(), at, payload.clone(), payload))
+            }
+            Fetched::CreditMemo(memo, order, invoice) => {
+                credit_memos::parts(&memo, &order, invoice.as_deref())
             }
         }
     }

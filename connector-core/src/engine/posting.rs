@@ -3,8 +3,9 @@
 //! The order of writes is what makes posting safe: a record is moved to `posting` (durably) before
 //! its ARSTIN item is sent, the documents sent and SYSPRO's answers are appended to the audit trail
 //! as they happen, and an item whose answer is lost is looked up in SYSPRO (by customer and the
-//! deterministic invoice number) before anything is sent again. A GL journal whose answer is lost
-//! cannot be looked up, so its record halts with that reason instead of being sent twice.
+//! deterministic invoice number) before anything is sent again. GL journals are looked up in the
+//! ledger by their reference before they are sent (see `journal_check`), so a lost GENTJL answer
+//! never leads to a second journal.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -17,6 +18,7 @@ use syspro_client::bo::{self, ArInvoicePosting, GlJournalPosting};
 use tokio::sync::watch;
 
 use super::convert::{self, ConversionError};
+use super::journal_check::JournalLookup;
 use super::{Engine, EngineError, EngineEvent, error_chain};
 use crate::audit::{AuditKind, AuditQuery};
 use crate::config::{CUSTOMER_CODE_PLACEHOLDERS, RevenueSelector};
@@ -89,12 +91,20 @@ fn classify(error: &syspro_client::Error) -> Delivery {
 }
 
 impl Engine {
-    fn source_document(&self, record: &Record) -> Result<SourceDocument, ConversionError> {
+    pub(crate) fn source_document(
+        &self,
+        record: &Record,
+    ) -> Result<SourceDocument, ConversionError> {
         let connection = &self.inner.connection;
         match record.key.kind {
             EntityKind::Invoice => {
                 let (invoice, order) = convert::invoice_from_payload(&record.payload)?;
                 convert::invoice_document(connection, &invoice, &order)
+            }
+            EntityKind::CreditMemo => {
+                let (memo, order, invoice) = convert::credit_memo_from_payload(&record.payload)?;
+                convert::credit_memo_document(connection, &memo, &order, invoice.as_ref())
+                    .map(|(doc, _)| doc)
             }
             _ => {
                 let order = convert::order_from_payload(&record.payload)?;
@@ -173,14 +183,16 @@ impl Engine {
             return Ok(Planned::Transient(e));
         }
         let mapper = &self.inner.mapper;
+        let memo = self.credit_memo_details(record);
         let plan_with = |code: Option<&str>| {
-            mapper.plan(
-                &doc,
-                &MappingContext {
-                    customer_code: code,
-                    reference,
-                },
-            )
+            let ctx = MappingContext {
+                customer_code: code,
+                reference,
+            };
+            match &memo {
+                Some(details) => mapper.plan_credit_memo(&doc, details, &ctx),
+                None => mapper.plan(&doc, &ctx),
+            }
         };
         // Planned first without a known code, so the explicit customer table keeps precedence
         // over a code learnt by email.
@@ -207,13 +219,28 @@ impl Engine {
             CustomerAction::Existing { .. } | CustomerAction::Cash { .. } => {
                 return Ok(Planned::Ready(Box::new(plan)));
             }
-            CustomerAction::Create(new) => Some(new.clone()),
+            CustomerAction::Create(new) => {
+                // Created earlier (possibly by a batched ARSSCS document): not sent again.
+                if self.cached_customer(&new.email).as_deref() == Some(new.code.as_str()) {
+                    return Ok(match plan_with(Some(&new.code)) {
+                        Ok(plan) => Planned::Ready(Box::new(plan)),
+                        Err(e) => Planned::Halt(e.to_string()),
+                    });
+                }
+                Some(new.clone())
+            }
             CustomerAction::MatchByEmail {
                 email,
                 otherwise_create,
             } => {
-                let found = self.inner.syspro.find_customers_by_email(email).await;
-                match self.syspro_call("COMFND", found) {
+                // A batched look-up that found nobody answers for this record once.
+                let found = if self.take_absent_email(email) {
+                    Ok(Vec::new())
+                } else {
+                    let found = self.inner.syspro.find_customers_by_email(email).await;
+                    self.syspro_call("COMFND", found)
+                };
+                match found {
                     Ok(rows) => match rows.first() {
                         Some(row) => {
                             self.remember_customer(email, &row.customer);
@@ -368,13 +395,14 @@ impl Engine {
     }
 
     /// Maps every record in `received`: documents become `mapped` or `halted`; customers are
-    /// matched or created in SYSPRO.
+    /// matched or created in SYSPRO. Returns how many documents became `mapped`.
     pub(crate) async fn map_received(
         &self,
         reference: &ReferenceData,
         summary: &mut super::CycleSummary,
-    ) -> Result<(), EngineError> {
-        for kind in [EntityKind::Customer, self.document_kind()] {
+    ) -> Result<usize, EngineError> {
+        let mut mapped = 0;
+        for kind in self.streams() {
             let mut after = None;
             loop {
                 let page = self
@@ -390,6 +418,7 @@ impl Engine {
                     .await?;
                 let Some(last) = page.last() else { break };
                 after = Some(last.key.clone());
+                summary.customers_created += self.prepare_customers(&page, reference).await?;
                 for record in page {
                     if kind == EntityKind::Customer {
                         self.process_customer(&record, summary).await?;
@@ -416,6 +445,7 @@ impl Engine {
                                 None,
                             )
                             .await?;
+                            mapped += 1;
                         }
                         Planned::Halt(reason) => {
                             self.halt(&record, reason, summary).await?;
@@ -432,7 +462,7 @@ impl Engine {
                 }
             }
         }
-        Ok(())
+        Ok(mapped)
     }
 
     async fn halt(
@@ -502,7 +532,7 @@ impl Engine {
         Ok(())
     }
 
-    async fn mark_posted(
+    pub(crate) async fn mark_posted(
         &self,
         record: &Record,
         plan: &PostingPlan,
@@ -545,11 +575,7 @@ impl Engine {
                     )
                     .await?;
             }
-            let batch = self
-                .inner
-                .store
-                .claim_due(&self.inner.name, Some(self.document_kind()), batch_size)
-                .await?;
+            let batch = self.claim(batch_size).await?;
             if batch.is_empty() {
                 return Ok(());
             }
@@ -559,7 +585,7 @@ impl Engine {
 
     /// Posts one claimed batch: one ARSTIN document, then one GENTJL document with the journals of
     /// the accepted invoices.
-    async fn post_batch(
+    pub(crate) async fn post_batch(
         &self,
         records: Vec<Record>,
         reference: &ReferenceData,
@@ -696,6 +722,11 @@ impl Engine {
     /// Whether SYSPRO holds the invoice of `item`; the error text when the look-up failed.
     async fn invoice_exists(&self, item: &bo::ArInvoiceItem) -> Result<bool, String> {
         let invoice = item.invoice.as_deref().unwrap_or_default();
+        let document_type = match item.transaction_type {
+            bo::ArTransactionType::Invoice => "I",
+            bo::ArTransactionType::CreditNote => "C",
+            bo::ArTransactionType::DebitNote => "D",
+        };
         // Only the key columns are asked for: they are all the answer needs, and they are the
         // table's primary key on every release, whereas value columns such as `CurrencyValue` are
         // inferred names (see `syspro_client::bo::ComFind::ar_invoice`).
@@ -714,7 +745,7 @@ impl Engine {
                     row.get("Invoice").is_some_and(|i| i.trim() == invoice)
                         && row
                             .get("DocumentType")
-                            .is_none_or(|t| t.trim().is_empty() || t.trim() == "I")
+                            .is_none_or(|t| t.trim().is_empty() || t.trim() == document_type)
                 })
             })
             .map_err(|e| format!("looking up invoice {invoice} failed: {}", error_chain(&e)))
@@ -725,6 +756,11 @@ impl Engine {
         journals: Vec<(Record, PostingPlan)>,
         summary: &mut super::CycleSummary,
     ) -> Result<(), EngineError> {
+        if journals.is_empty() {
+            return Ok(());
+        }
+        // Never send a journal SYSPRO already holds (see `journal_check`).
+        let journals = self.drop_journals_in_ledger(journals, summary).await?;
         if journals.is_empty() {
             return Ok(());
         }
@@ -746,11 +782,26 @@ impl Engine {
             .await?;
         }
         let deliveries = self.post_journals(&documents).await;
-        let outcomes: Vec<(Record, PostingPlan, Delivery)> = journals
-            .into_iter()
-            .zip(deliveries)
-            .map(|((record, plan), delivery)| (record, plan, delivery))
-            .collect();
+        let mut outcomes: Vec<(Record, PostingPlan, Delivery)> = Vec::with_capacity(journals.len());
+        for ((record, plan), delivery) in journals.into_iter().zip(deliveries) {
+            // A lost answer is settled by asking the ledger, never by sending again blindly.
+            let delivery = match delivery {
+                Delivery::Unknown(message) => {
+                    let reference = plan.journal.as_ref().map_or("", |j| j.reference.as_str());
+                    match self.journal_in_ledger(reference).await {
+                        JournalLookup::Found => Delivery::Accepted(Value::Null),
+                        JournalLookup::Absent => Delivery::Transient(format!(
+                            "the answer was lost ({message}) and SYSPRO holds no journal {reference}"
+                        )),
+                        JournalLookup::Failed(lookup) => {
+                            Delivery::Unknown(format!("{message}; {lookup}"))
+                        }
+                    }
+                }
+                other => other,
+            };
+            outcomes.push((record, plan, delivery));
+        }
         // Every answer is recorded before any record moves: a crash in between then leaves each
         // record's journal visibly accepted (or not) for the reconciliation at the next start.
         for (record, plan, delivery) in &outcomes {
@@ -806,15 +857,15 @@ impl Engine {
                     .await?;
                 }
                 Delivery::Transient(message) => self.retry_later(&record, message, summary).await?,
+                // Neither the answer nor the ledger says what happened: the record stays in
+                // `posting` and the next cycle's reconciliation looks the journal up again.
                 Delivery::Unknown(message) => {
-                    self.halt(
-                        &record,
+                    summary.errors.push((
+                        record.key.kind,
                         format!(
-                            "AR invoice {invoice} is posted; GL journal {reference} was sent but SYSPRO's answer was lost ({message}). Check in SYSPRO whether journal {reference} exists before replaying"
+                            "GL journal {reference} of AR invoice {invoice}: outcome unknown ({message}); left for reconciliation"
                         ),
-                        summary,
-                    )
-                    .await?;
+                    ));
                 }
             }
         }
@@ -1067,22 +1118,9 @@ impl Engine {
                     )
                     .await?;
                 }
-                JournalState::SentUnanswered => {
-                    let reference = plan
-                        .journal
-                        .as_ref()
-                        .map(|j| j.reference.as_str())
-                        .unwrap_or("");
-                    self.halt(
-                        &record,
-                        format!(
-                            "AR invoice {invoice} is posted; GL journal {reference} was sent but its answer never arrived. Check in SYSPRO whether journal {reference} exists before replaying"
-                        ),
-                        summary,
-                    )
-                    .await?;
-                }
-                JournalState::NotSent => {
+                // Sent or not, the journal batch asks SYSPRO's ledger first and sends only a
+                // journal it does not hold.
+                JournalState::SentUnanswered | JournalState::NotSent => {
                     self.post_journal_batch(vec![(record, plan)], summary)
                         .await?;
                 }
@@ -1123,9 +1161,21 @@ impl Engine {
                     .map(|(_, code)| code.clone())
             });
         let mut code = table.map(|c| (c, "the customers table"));
+        if code.is_none()
+            && mapping.customers.match_by_email
+            && !email.is_empty()
+            && let Some(known) = self.cached_customer(&email)
+        {
+            code = Some((known, "email"));
+        }
         if code.is_none() && mapping.customers.match_by_email && !email.is_empty() {
-            let found = self.inner.syspro.find_customers_by_email(&email).await;
-            match self.syspro_call("COMFND", found) {
+            let found = if self.take_absent_email(&email) {
+                Ok(Vec::new())
+            } else {
+                let found = self.inner.syspro.find_customers_by_email(&email).await;
+                self.syspro_call("COMFND", found)
+            };
+            match found {
                 Ok(rows) => code = rows.into_iter().next().map(|r| (r.customer, "email")),
                 Err(e) => {
                     tracing::warn!(record = %record.key, error = %error_chain(&e), "customer match postponed");

@@ -31,8 +31,8 @@ use crate::config::{
     NOTATION_PLACEHOLDERS, PostingTarget, StoreMapping, TaxPosting,
 };
 use crate::plan::{
-    AccountPurpose, Allocation, AmountSource, ArInvoiceItem, ArTransactionType, GlJournal,
-    JournalLine, PostingPlan, SourceDocument, SourceRef, to_cents,
+    AccountPurpose, Allocation, AmountSource, ArInvoiceItem, ArTransactionType, CreditMemoDetails,
+    GlJournal, JournalLine, PostingPlan, SourceDocument, SourceRef, to_cents,
 };
 
 /// The mapper that implements the configured mapping for the `ar_invoice_gl_journal` and `ar_only`
@@ -109,6 +109,30 @@ impl Mapper for DefaultMapper {
         doc: &SourceDocument,
         ctx: &MappingContext<'_>,
     ) -> Result<PostingPlan, MappingError> {
+        self.plan_document(doc, None, ctx)
+    }
+
+    fn plan_credit_memo(
+        &self,
+        doc: &SourceDocument,
+        memo: &CreditMemoDetails,
+        ctx: &MappingContext<'_>,
+    ) -> Result<PostingPlan, MappingError> {
+        self.plan_document(doc, Some(memo), ctx)
+    }
+}
+
+impl DefaultMapper {
+    /// Plans an invoice or order (`memo` absent) or a credit memo. A credit memo is planned like an
+    /// invoice of the refunded amounts, plus its adjustment, then every journal entry and
+    /// allocation is reversed: the credit note takes back from the clearing account what the
+    /// invoice put there, so the journal debits revenue, freight and tax and credits clearing.
+    fn plan_document(
+        &self,
+        doc: &SourceDocument,
+        memo: Option<&CreditMemoDetails>,
+        ctx: &MappingContext<'_>,
+    ) -> Result<PostingPlan, MappingError> {
         let m = &self.mapping;
         let with_journal = match self.target {
             PostingTarget::ArInvoiceGlJournal => true,
@@ -170,19 +194,49 @@ impl Mapper for DefaultMapper {
             invoice: None,
         };
         let numbering = &m.invoice;
-        let invoice = numbering
-            .number_template
+        let (number_template, number_setting) = match memo {
+            Some(_) => (
+                &m.credit_memos.number_template,
+                "mapping.credit_memos.number_template",
+            ),
+            None => (
+                &numbering.number_template,
+                "mapping.invoice.number_template",
+            ),
+        };
+        let invoice = number_template
             .render(INVOICE_NUMBER_PLACEHOLDERS, |n| keys.value(n))
-            .map_err(template_error("mapping.invoice.number_template"))?;
+            .map_err(template_error(number_setting))?;
         let length = invoice.chars().count();
         if length > numbering.max_length || invoice.trim().is_empty() {
             return Err(MappingError::InvoiceNumberTooLong {
-                template: numbering.number_template.as_str().to_owned(),
+                template: number_template.as_str().to_owned(),
                 number: invoice,
                 length,
                 max: numbering.max_length,
             });
         }
+        // The SYSPRO number of the invoice a credit memo refunds: the invoice template applied to
+        // the invoice's increment id, in the same store.
+        let credited_invoice = match memo.and_then(|d| d.invoice_increment_id.as_deref()) {
+            Some(invoice_increment_id) => {
+                let original = Keys {
+                    doc,
+                    store,
+                    invoice: None,
+                };
+                Some(
+                    numbering
+                        .number_template
+                        .render(INVOICE_NUMBER_PLACEHOLDERS, |n| match n {
+                            "increment_id" => Some(Cow::Borrowed(invoice_increment_id)),
+                            other => original.value(other),
+                        })
+                        .map_err(template_error("mapping.invoice.number_template"))?,
+                )
+            }
+            None => None,
+        };
 
         // The money.
         let tolerance = m.rounding_tolerance;
@@ -230,6 +284,29 @@ impl Mapper for DefaultMapper {
             tax: non_negative("shipping_tax", "shipping", doc.shipping_tax)?,
         });
 
+        if let Some(adjustment) = memo.map(|d| to_cents(d.adjustment))
+            && !adjustment.is_zero()
+        {
+            let account = if with_journal {
+                Some(m.credit_memos.adjustment_account.clone().ok_or(
+                    MappingError::NoAdjustmentAccount {
+                        increment_id: doc.increment_id.clone(),
+                        adjustment,
+                    },
+                )?)
+            } else {
+                None
+            };
+            parts.push(Part {
+                source: AmountSource::Document,
+                purpose: AccountPurpose::Adjustment,
+                account,
+                gross: adjustment,
+                discount: Decimal::ZERO,
+                tax: Decimal::ZERO,
+            });
+        }
+
         let line_tax: Decimal = parts.iter().map(|p| p.tax).sum();
         let line_discount: Decimal = parts.iter().map(|p| p.discount).sum();
         for (total, header, lines) in [
@@ -262,11 +339,14 @@ impl Mapper for DefaultMapper {
 
         let tax_value = line_tax;
         let ar_invoice = ArInvoiceItem {
-            transaction_type: ArTransactionType::Invoice,
+            transaction_type: match memo {
+                Some(_) => ArTransactionType::CreditNote,
+                None => ArTransactionType::Invoice,
+            },
             customer: customer_code(&customer),
             invoice: invoice.clone(),
             invoice_date: doc.created_at.date(),
-            reference: doc.increment_id.clone(),
+            reference: credited_invoice.unwrap_or_else(|| doc.increment_id.clone()),
             invoice_value: grand_total,
             tax_value,
             product_class: product_class.clone(),
@@ -291,7 +371,15 @@ impl Mapper for DefaultMapper {
             });
         }
 
-        let allocations = allocate(m, &parts, grand_total, tax_value, difference);
+        let mut allocations = allocate(m, &parts, grand_total, tax_value, difference);
+        let sign = if memo.is_some() {
+            Decimal::NEGATIVE_ONE
+        } else {
+            Decimal::ONE
+        };
+        for a in &mut allocations {
+            a.amount *= sign;
+        }
         for a in &allocations {
             if !ctx.reference.gl_accounts.contains(&a.account) {
                 return Err(MappingError::GlAccountNotInSyspro {
@@ -328,7 +416,7 @@ impl Mapper for DefaultMapper {
             ar_invoice,
             journal,
             allocations,
-            rounding: -difference,
+            rounding: -difference * sign,
         })
     }
 }
@@ -424,6 +512,9 @@ fn describe_allocation(a: &Allocation) -> String {
             format!("{} for SKU {sku:?}, line {item_id}", a.purpose.as_str())
         }
         AmountSource::Shipping => format!("{} of shipping", a.purpose.as_str()),
+        AmountSource::Document if a.purpose == AccountPurpose::Adjustment => {
+            "mapping.credit_memos.adjustment_account".to_owned()
+        }
         AmountSource::Document => format!("mapping.accounts.{}", a.purpose.as_str()),
     }
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use rust_decimal::Decimal;
 
 use crate::config::PostingTarget;
-use crate::plan::{PostingPlan, SourceDocument};
+use crate::plan::{CreditMemoDetails, PostingPlan, SourceDocument};
 
 pub use accounts::{RevenueMatch, resolve_revenue_account};
 pub use default::DefaultMapper;
@@ -34,6 +34,27 @@ pub trait Mapper: Send + Sync {
         doc: &SourceDocument,
         ctx: &MappingContext<'_>,
     ) -> Result<PostingPlan, MappingError>;
+
+    /// Plans the credit note of a credit memo: `doc` holds the refunded amounts as magnitudes and
+    /// `memo` what only a credit memo has. The plan's AR item has transaction type `C` and its
+    /// journal reverses the one an invoice of the same amounts would get.
+    ///
+    /// The default refuses, so a custom mapper written for invoices never posts refunds by
+    /// accident.
+    ///
+    /// # Errors
+    /// A [`MappingError`]; [`MappingError::UnsupportedDocument`] from the default.
+    fn plan_credit_memo(
+        &self,
+        doc: &SourceDocument,
+        memo: &CreditMemoDetails,
+        ctx: &MappingContext<'_>,
+    ) -> Result<PostingPlan, MappingError> {
+        let _ = (memo, ctx);
+        Err(MappingError::UnsupportedDocument {
+            kind: doc.kind.as_str(),
+        })
+    }
 }
 
 /// What the engine knows from SYSPRO when it maps a document.
@@ -239,6 +260,22 @@ pub enum MappingError {
     UnsupportedTarget {
         /// The configured target.
         target: PostingTarget,
+    },
+    /// The mapper does not plan this kind of document.
+    #[error("this mapper does not plan {kind} documents; use a Mapper that implements them")]
+    UnsupportedDocument {
+        /// `credit memo`, ...
+        kind: &'static str,
+    },
+    /// A credit memo has an adjustment refund or fee and no account is mapped for it.
+    #[error(
+        "credit memo {increment_id} has an adjustment of {adjustment} and no GL account for it: set mapping.credit_memos.adjustment_account"
+    )]
+    NoAdjustmentAccount {
+        /// Commerce increment id of the memo.
+        increment_id: String,
+        /// The adjustment (positive: refunded, negative: fee kept).
+        adjustment: Decimal,
     },
     /// The journal does not balance: a defect in the mapper, caught before anything is sent.
     #[error("internal error: the journal does not balance (debits {debits}, credits {credits})")]

@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use connector_core::config::{MappingConfig, TaxPosting};
 use connector_core::mapping::{Mapper, MappingError, money_lines, resolve_revenue_account};
-use connector_core::plan::{AccountPurpose, AmountSource, PostingPlan, SourceDocument, SourceLine};
+use connector_core::plan::{
+    AccountPurpose, AmountSource, ArTransactionType, CreditMemoDetails, DocumentKind, PostingPlan,
+    SourceDocument, SourceLine,
+};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
@@ -420,6 +423,82 @@ proptest! {
             }
             Err(other) => prop_assert!(false, "unexpected error {other}"),
         }
+    }
+
+    #[test]
+    fn credit_memos_reverse_the_invoice_plan_and_match_commerce_to_the_cent(
+        s in scenario(-5i64..=5),
+        adjustment in prop_oneof![Just(0i64), -2_000i64..=2_000],
+    ) {
+        let (mut doc, _) = build(&s);
+        let mut m = mapping_for(&s);
+        m.credit_memos.adjustment_account = Some("2400".to_owned());
+        let r = reference();
+        let invoice = mapper(m.clone()).plan(&doc, &ctx(&r));
+        doc.kind = DocumentKind::CreditMemo;
+        let without = CreditMemoDetails {
+            adjustment: Decimal::ZERO,
+            invoice_increment_id: Some("000000042".to_owned()),
+        };
+        let memo = mapper(m.clone()).plan_credit_memo(&doc, &without, &ctx(&r));
+        match (&invoice, &memo) {
+            (Ok(invoice), Ok(memo)) => {
+                prop_assert_eq!(memo.ar_invoice.transaction_type, ArTransactionType::CreditNote);
+                prop_assert_eq!(memo.ar_invoice.invoice_value, invoice.ar_invoice.invoice_value);
+                prop_assert_eq!(memo.ar_invoice.tax_value, invoice.ar_invoice.tax_value);
+                prop_assert_ne!(&memo.ar_invoice.invoice, &invoice.ar_invoice.invoice);
+                // The credit note names the invoice it credits (store prefix + its increment id).
+                prop_assert!(memo.ar_invoice.reference.ends_with("000000042"));
+                prop_assert_eq!(memo.rounding, -invoice.rounding);
+                let reversed = |plan: &PostingPlan| -> Vec<(String, Decimal)> {
+                    plan.journal.iter().flat_map(|j| &j.lines)
+                        .map(|l| (l.ledger_code.clone(), -l.amount)).collect()
+                };
+                let lines = |plan: &PostingPlan| -> Vec<(String, Decimal)> {
+                    plan.journal.iter().flat_map(|j| &j.lines)
+                        .map(|l| (l.ledger_code.clone(), l.amount)).collect()
+                };
+                prop_assert_eq!(lines(memo), reversed(invoice));
+                for (a, b) in memo.allocations.iter().zip(&invoice.allocations) {
+                    prop_assert_eq!(a.amount, -b.amount);
+                    prop_assert_eq!(&a.account, &b.account);
+                }
+            }
+            (Err(a), Err(b)) => {
+                prop_assert_eq!(std::mem::discriminant(a), std::mem::discriminant(b), "{} / {}", a, b);
+            }
+            (a, b) => prop_assert!(false, "invoice {a:?} but credit memo {b:?}"),
+        }
+
+        // With an adjustment refunded (or a fee kept) the credit note still carries the memo's
+        // grand total exactly, the journal balances and the adjustment sits on its account.
+        if memo.is_err() || adjustment == 0 {
+            return Ok(());
+        }
+        doc.grand_total += Decimal::new(adjustment, 2);
+        if doc.grand_total < Decimal::ZERO {
+            return Ok(());
+        }
+        let details = CreditMemoDetails { adjustment: Decimal::new(adjustment, 2), ..without };
+        let plan = mapper(m.clone()).plan_credit_memo(&doc, &details, &ctx(&r));
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(e) => { prop_assert!(false, "{e}"); unreachable!() }
+        };
+        prop_assert_eq!(plan.ar_invoice.invoice_value, doc.grand_total);
+        let journal = plan.journal.as_ref().expect("a journal");
+        prop_assert!(journal.is_balanced());
+        let on_adjustment: Decimal = plan.allocations.iter()
+            .filter(|a| a.purpose == AccountPurpose::Adjustment)
+            .map(|a| a.amount)
+            .sum();
+        prop_assert_eq!(on_adjustment, Decimal::new(adjustment, 2));
+
+        // Without an adjustment account the memo halts with a reason.
+        m.credit_memos.adjustment_account = None;
+        let refused = mapper(m).plan_credit_memo(&doc, &details, &ctx(&r));
+        let is_refused = matches!(refused, Err(MappingError::NoAdjustmentAccount { .. }));
+        prop_assert!(is_refused, "{:?}", refused);
     }
 
     #[test]

@@ -1,0 +1,242 @@
+//! Customer resolution for many records at once, so that SYSPRO calls per document stay low: the
+//! customers a page of records needs are matched by email with one COMFND query per chunk of
+//! emails, and the customers still missing are added with one ARSSCS document.
+//!
+//! Nothing here decides a record's fate. It only fills the engine's customer cache (and notes the
+//! emails SYSPRO does not hold); planning then finds the codes there. Whatever a batched call
+//! leaves unsettled (a failed query, an item SYSPRO refused, an answer that was lost) is left to
+//! the per-record path of [`Engine::plan_record`], which reports it on the record.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::PoisonError;
+
+use serde_json::Value;
+use syspro_client::bo::{self, CustomerSetup};
+
+use super::{Engine, EngineEvent, convert};
+use crate::audit::AuditKind;
+use crate::mapping::{MappingContext, ReferenceData};
+use crate::plan::{CustomerAction, NewCustomer};
+use crate::state::{EntityKind, Record, RecordKey, StoreError};
+
+/// Emails per COMFND query: each adds an expression to the query's URL, which must stay well
+/// inside e.net's URL limit (queries have no large-document transport).
+const EMAILS_PER_QUERY: usize = 20;
+/// Rows asked for per query: room for several SYSPRO customers per email.
+const ROWS_PER_QUERY: u32 = 200;
+/// Customers per ARSSCS document.
+const CUSTOMERS_PER_SETUP: usize = 50;
+
+impl Engine {
+    /// Matches and creates, in batches, the SYSPRO customers that `records` need; the codes land in
+    /// the customer cache. Returns how many customers SYSPRO created.
+    pub(crate) async fn prepare_customers(
+        &self,
+        records: &[Record],
+        reference: &ReferenceData,
+    ) -> Result<usize, StoreError> {
+        let mapping = &self.inner.connection.mapping;
+        // Email (lower case) -> the customer to create when SYSPRO has none, and who needs it.
+        let mut to_match: BTreeMap<String, (Option<NewCustomer>, RecordKey)> = BTreeMap::new();
+        let mut to_create: Vec<(NewCustomer, RecordKey)> = Vec::new();
+        for record in records {
+            match record.key.kind {
+                EntityKind::Customer => {
+                    let Some(email) = record
+                        .payload
+                        .get("email")
+                        .and_then(Value::as_str)
+                        .map(|e| e.trim().to_lowercase())
+                    else {
+                        continue;
+                    };
+                    if mapping.customers.match_by_email
+                        && !email.is_empty()
+                        && self.cached_customer(&email).is_none()
+                    {
+                        to_match
+                            .entry(email)
+                            .or_insert_with(|| (None, record.key.clone()));
+                    }
+                }
+                EntityKind::Invoice | EntityKind::Order => {
+                    let Ok(doc) = self.source_document(record) else {
+                        continue;
+                    };
+                    let context = MappingContext {
+                        customer_code: None,
+                        reference,
+                    };
+                    let Ok(plan) = self.inner.mapper.plan(&doc, &context) else {
+                        continue;
+                    };
+                    match plan.customer {
+                        CustomerAction::MatchByEmail {
+                            email,
+                            otherwise_create,
+                        } if self.cached_customer(&email).is_none() => {
+                            to_match
+                                .entry(email.trim().to_lowercase())
+                                .or_insert_with(|| (otherwise_create, record.key.clone()));
+                        }
+                        CustomerAction::Create(new)
+                            if self.cached_customer(&new.email).as_deref() != Some(&new.code) =>
+                        {
+                            to_create.push((new, record.key.clone()));
+                        }
+                        _ => {}
+                    }
+                }
+                EntityKind::CreditMemo => {}
+            }
+        }
+        if !to_match.is_empty() {
+            let emails: Vec<&str> = to_match.keys().map(String::as_str).collect();
+            let absent = self.match_by_email(&emails).await;
+            for email in absent {
+                if let Some((Some(new), key)) = to_match.remove(&email) {
+                    to_create.push((new, key));
+                }
+            }
+        }
+        if to_create.is_empty() {
+            return Ok(0);
+        }
+        let mut seen = HashSet::new();
+        to_create.retain(|(new, _)| seen.insert(new.code.clone()));
+        let mut created = 0;
+        for chunk in to_create.chunks(CUSTOMERS_PER_SETUP) {
+            created += self.create_customers(chunk).await?;
+        }
+        Ok(created)
+    }
+
+    /// Looks `emails` (lower case) up in SYSPRO, remembering the code found for each. Returns the
+    /// emails SYSPRO certainly holds no customer for (and notes them, so planning does not ask
+    /// again); an email whose query failed is in neither.
+    async fn match_by_email(&self, emails: &[&str]) -> Vec<String> {
+        let mut absent = Vec::new();
+        for chunk in emails.chunks(EMAILS_PER_QUERY) {
+            let Some((first, rest)) = chunk.split_first() else {
+                continue;
+            };
+            let filter = rest.iter().fold(bo::Where::eq("Email", *first), |w, e| {
+                w.or("Email", bo::Condition::Eq, *e)
+            });
+            let query = bo::ComFind::new("ArCustomer")
+                .columns(["Customer", "Email"])
+                .filter(filter)
+                .order_by("Customer")
+                .return_rows(ROWS_PER_QUERY);
+            let found = self.inner.syspro.find(&query).await;
+            let Ok(result) = self.syspro_call("COMFND", found) else {
+                continue;
+            };
+            // Rows come ordered by code: the first per email is the one a single look-up picks.
+            let mut codes: HashMap<String, String> = HashMap::new();
+            for row in &result.rows {
+                if let (Some(code), Some(email)) = (row.get("Customer"), row.get("Email")) {
+                    let code = code.trim();
+                    if !code.is_empty() {
+                        codes
+                            .entry(email.trim().to_lowercase())
+                            .or_insert_with(|| code.to_owned());
+                    }
+                }
+            }
+            // A full answer may have been cut short: only then is "not found" not certain.
+            let complete = result.rows.len() < ROWS_PER_QUERY as usize;
+            for email in chunk {
+                match codes.get(*email) {
+                    Some(code) => self.remember_customer(email, code),
+                    None if complete => absent.push((*email).to_owned()),
+                    None => {}
+                }
+            }
+        }
+        self.inner
+            .absent_emails
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(absent.iter().cloned());
+        absent
+    }
+
+    /// Adds `customers` with one ARSSCS document that applies the valid ones. Returns how many
+    /// SYSPRO created; a customer it already holds counts as there, one it refused is left to the
+    /// per-record path (which halts its record with SYSPRO's message).
+    async fn create_customers(
+        &self,
+        customers: &[(NewCustomer, RecordKey)],
+    ) -> Result<usize, StoreError> {
+        let records: Vec<bo::CustomerRecord> = customers
+            .iter()
+            .map(|(new, _)| convert::customer_record(new))
+            .collect();
+        for ((new, key), record) in customers.iter().zip(&records) {
+            self.audit(
+                key,
+                AuditKind::Sent,
+                format!(
+                    "ARSSCS add customer {} (batch of {})",
+                    new.code,
+                    customers.len()
+                ),
+                serde_json::to_value(record).ok(),
+            )
+            .await?;
+        }
+        let mut setup = CustomerSetup::new(records);
+        setup.parameters.apply_if_entire_document_valid = false;
+        let answer = self.inner.syspro.add_customers(&setup).await;
+        // A failed or lost answer settles nothing here: each record then asks on its own, and a
+        // lost answer is checked by email there before anything is sent again.
+        let Ok(result) = self.syspro_call("ARSSCS", answer) else {
+            return Ok(0);
+        };
+        let mut created = 0;
+        for (index, (new, key)) in customers.iter().enumerate() {
+            let item = result.customers.get(index).filter(|item| {
+                item.customer
+                    .as_deref()
+                    .is_none_or(|c| c.trim().eq_ignore_ascii_case(&new.code))
+            });
+            let Some(item) = item else { continue };
+            let errors = item
+                .messages
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            let success = item.is_success();
+            if !success && !errors.to_lowercase().contains("already exists") {
+                continue;
+            }
+            self.audit(
+                key,
+                AuditKind::Answered,
+                format!("ARSSCS: customer {} is in SYSPRO", new.code),
+                serde_json::to_value(item).ok(),
+            )
+            .await?;
+            if success {
+                created += 1;
+                self.emit(EngineEvent::CustomerCreated {
+                    code: new.code.clone(),
+                });
+            }
+            self.remember_customer(&new.email, &new.code);
+        }
+        Ok(created)
+    }
+
+    /// Whether a batched look-up found no SYSPRO customer with `email`; the note is used once.
+    pub(crate) fn take_absent_email(&self, email: &str) -> bool {
+        self.inner
+            .absent_emails
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&email.trim().to_lowercase())
+    }
+}

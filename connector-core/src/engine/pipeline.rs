@@ -1,0 +1,288 @@
+//! The stages of one poll cycle, run at the same time so that SYSPRO, the slowest and strictly
+//! serial system, never waits for Commerce reading, mapping or state writes:
+//!
+//! - the **reader** reads the streams page by page and stores every change (the watermark of a
+//!   stream still advances only past stored changes);
+//! - the **mapper** maps what was stored, a chunk at a time so customer look-ups batch well;
+//! - the **poster** claims due records batch by batch and keeps up to [`BATCHES_IN_FLIGHT`] batches
+//!   going: while one batch's documents are on the SYSPRO session, the next is claimed, planned and
+//!   written to the audit trail, so its document is ready the moment the session is free.
+//!
+//! The stages hand work over through the state store, never through memory, so a crash at any
+//! point leaves the same states a sequential cycle would, and memory stays flat whatever the
+//! backlog. The order of writes for each record (claim, audit of what is sent, call, audit of the
+//! answer, move) is the one [`Engine::post_batch`] keeps; SYSPRO calls are serialised by the
+//! client's single session.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::sync::{Notify, watch};
+
+use super::{CycleSummary, Engine, EngineError, EngineEvent};
+use crate::mapping::ReferenceData;
+use crate::state::{Record, RecordState};
+
+/// Batches the poster works on at once: one on the SYSPRO session, the next being prepared (and
+/// a third settling its answers).
+const BATCHES_IN_FLIGHT: usize = 3;
+/// New records the mapper waits for before a pass while reading goes on: passes over fewer make
+/// customer look-ups batch poorly.
+const MAP_CHUNK: usize = 200;
+
+/// Counts the changes the engine stores and wakes the mapping stage every [`MAP_CHUNK`] of them.
+#[derive(Debug, Default)]
+pub(crate) struct IntakeSignal {
+    stored: AtomicUsize,
+    chunk: Notify,
+}
+
+impl IntakeSignal {
+    /// One change was stored as a new record or a new version.
+    pub(crate) fn stored(&self) {
+        let n = self.stored.fetch_add(1, Ordering::AcqRel) + 1;
+        if n.is_multiple_of(MAP_CHUNK) {
+            self.chunk.notify_one();
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.stored.load(Ordering::Acquire)
+    }
+}
+
+/// What the stages of one cycle tell each other.
+#[derive(Default)]
+struct Progress {
+    /// Documents the mapper moved to `mapped`.
+    mapped: AtomicUsize,
+    reading_done: AtomicBool,
+    mapping_done: AtomicBool,
+    /// Woken when the mapper settled records or finished.
+    mapped_ready: Notify,
+}
+
+impl Progress {
+    fn finish_reading(&self, signal: &IntakeSignal) {
+        self.reading_done.store(true, Ordering::Release);
+        signal.chunk.notify_one();
+    }
+
+    fn finish_mapping(&self) {
+        self.mapping_done.store(true, Ordering::Release);
+        self.mapped_ready.notify_one();
+    }
+}
+
+/// Adds the counts of one stage or batch to the cycle's.
+fn absorb(total: &mut CycleSummary, part: CycleSummary) {
+    total.read += part.read;
+    total.intake_new += part.intake_new;
+    total.intake_unchanged += part.intake_unchanged;
+    total.changed_after_posting += part.changed_after_posting;
+    total.posted += part.posted;
+    total.halted.extend(part.halted);
+    total.retried += part.retried;
+    total.dead += part.dead;
+    total.reconciled += part.reconciled;
+    total.customers_created += part.customers_created;
+    total.errors.extend(part.errors);
+    total.interrupted |= part.interrupted;
+}
+
+impl Engine {
+    /// Reads, maps and posts at the same time until everything there is has been through; adds the
+    /// counts to `summary`.
+    pub(crate) async fn run_pipeline(
+        &self,
+        reference: &ReferenceData,
+        summary: &mut CycleSummary,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<(), EngineError> {
+        let progress = Progress::default();
+        let (read, mapped, posted) = tokio::try_join!(
+            self.read_stage(&progress),
+            self.map_stage(reference, &progress, stop),
+            self.post_stage(reference, &progress, stop),
+        )?;
+        absorb(summary, read);
+        absorb(summary, mapped);
+        absorb(summary, posted);
+        Ok(())
+    }
+
+    async fn read_stage(&self, progress: &Progress) -> Result<CycleSummary, EngineError> {
+        let mut summary = CycleSummary::default();
+        let result = async {
+            for kind in self.streams() {
+                self.read_stream(kind, &mut summary).await?;
+            }
+            Ok::<_, EngineError>(())
+        }
+        .await;
+        progress.finish_reading(&self.inner.intake_signal);
+        result.map(|()| summary)
+    }
+
+    async fn map_stage(
+        &self,
+        reference: &ReferenceData,
+        progress: &Progress,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<CycleSummary, EngineError> {
+        let mut summary = CycleSummary::default();
+        let signal = &self.inner.intake_signal;
+        // The first pass maps what earlier cycles left in `received` at once.
+        let mut seen: Option<usize> = None;
+        let result = async {
+            loop {
+                if stop.is_some_and(|s| *s.borrow()) {
+                    summary.interrupted = true;
+                    return Ok(());
+                }
+                let reading_done = progress.reading_done.load(Ordering::Acquire);
+                let taken_in = signal.count();
+                if !reading_done
+                    && seen.is_some_and(|seen| taken_in.saturating_sub(seen) < MAP_CHUNK)
+                {
+                    signal.chunk.notified().await;
+                    continue;
+                }
+                seen = Some(taken_in);
+                let mapped = self.map_received(reference, &mut summary).await?;
+                if mapped > 0 {
+                    progress.mapped.fetch_add(mapped, Ordering::AcqRel);
+                    progress.mapped_ready.notify_one();
+                }
+                // Reading had ended before this pass began, so the pass saw every record.
+                if reading_done {
+                    return Ok::<_, EngineError>(());
+                }
+            }
+        }
+        .await;
+        progress.finish_mapping();
+        result.map(|()| summary)
+    }
+
+    async fn post_stage(
+        &self,
+        reference: &ReferenceData,
+        progress: &Progress,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<CycleSummary, EngineError> {
+        let batch_size = usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
+        let mut summary = CycleSummary::default();
+        let mut in_flight = FuturesUnordered::new();
+        let mut claimed = 0;
+        // Records due from earlier cycles are claimed at once; later, a claim waits for a full
+        // batch (or the end of mapping), so that documents stay full.
+        let mut primed = true;
+        loop {
+            let stopping = stop.is_some_and(|s| *s.borrow());
+            if stopping {
+                summary.interrupted = true;
+            }
+            let mapping_done = progress.mapping_done.load(Ordering::Acquire);
+            let ready = progress
+                .mapped
+                .load(Ordering::Acquire)
+                .saturating_sub(claimed);
+            if !stopping
+                && in_flight.len() < BATCHES_IN_FLIGHT
+                && (primed || mapping_done || ready >= batch_size)
+            {
+                // The batches in flight are driven while the lease is renewed and the next batch is
+                // claimed: one of them may be suspended inside a store write, and leaving it unpolled
+                // would keep the store's write lock from the claim (a deadlock on one connection).
+                let next = async {
+                    if stop.is_some() {
+                        self.inner
+                            .store
+                            .renew_lease(
+                                &self.inner.name,
+                                &self.inner.holder,
+                                self.inner.options.lease_ttl,
+                            )
+                            .await?;
+                    }
+                    self.claim(batch_size).await
+                };
+                tokio::pin!(next);
+                let batch = loop {
+                    tokio::select! {
+                        biased;
+                        Some(part) = in_flight.next(), if !in_flight.is_empty() => {
+                            absorb(&mut summary, part?);
+                        }
+                        batch = &mut next => break batch?,
+                    }
+                };
+                if !batch.is_empty() {
+                    claimed += batch.len();
+                    in_flight.push(async move {
+                        let mut part = CycleSummary::default();
+                        self.post_batch(batch, reference, &mut part)
+                            .await
+                            .map(|()| part)
+                    });
+                    continue;
+                }
+                primed = false;
+                if mapping_done && in_flight.is_empty() {
+                    return Ok(summary);
+                }
+            }
+            if stopping && in_flight.is_empty() {
+                return Ok(summary);
+            }
+            if in_flight.is_empty() {
+                progress.mapped_ready.notified().await;
+                continue;
+            }
+            tokio::select! {
+                done = in_flight.next() => {
+                    if let Some(part) = done {
+                        absorb(&mut summary, part?);
+                    }
+                }
+                () = progress.mapped_ready.notified(), if in_flight.len() < BATCHES_IN_FLIGHT => {}
+            }
+        }
+    }
+
+    /// Claims up to `limit` due records of the kinds that become postings, and reports their moves
+    /// into `posting`.
+    pub(crate) async fn claim(&self, limit: usize) -> Result<Vec<Record>, EngineError> {
+        let mut batch = Vec::new();
+        for kind in self.posting_kinds() {
+            let room = limit.saturating_sub(batch.len());
+            if room > 0 {
+                let _turn = self.inner.writes.lock().await;
+                let claimed = self
+                    .inner
+                    .store
+                    .claim_due(&self.inner.name, Some(kind), room)
+                    .await?;
+                batch.extend(claimed);
+            }
+        }
+        for record in &batch {
+            // A claim counts one attempt: the first comes from `mapped`, later ones from
+            // `retry_wait` (moving back to `received` resets the count).
+            let from = if record.attempts > 1 {
+                RecordState::RetryWait
+            } else {
+                RecordState::Mapped
+            };
+            self.emit(EngineEvent::Transition {
+                key: record.key.clone(),
+                from,
+                to: RecordState::Posting,
+                reason: None,
+            });
+        }
+        Ok(batch)
+    }
+}

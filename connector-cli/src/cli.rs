@@ -9,10 +9,15 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  failure (a check failed, a system was unreachable or refused, records halted ...)
+  1  failure (a check failed, a system was unreachable or refused, a stream could not be read,
+     a record went dead, a wrong master key, a locked database, a port in use ...)
   2  bad usage or configuration (unknown option, missing or malformed configuration ...)
+  3  the command ran, but records wait for a person: halted or dead records after `sync --once`
+     or `replay`, documents that would halt in `sync --once --dry-run`
 
 Environment:
+  RUST_LOG                 log filter, e.g. info,connector_core=debug (--log-level wins over it)
+  NO_COLOR                 no colours, even on a terminal
   ML_CONNECTOR_CONFIG      configuration file (instead of --config)
   ML_CONNECTOR_MASTER_KEY  master key of the vault (instead of the key file)
   ML_CONNECTOR_VAULT       vault file (instead of --vault)
@@ -59,6 +64,12 @@ pub struct Cli {
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
 
+    /// Which log events to print: a level (error, warn, info, debug, trace) or filter directives
+    /// such as "warn,connector_core=debug". Takes precedence over RUST_LOG, which takes precedence
+    /// over -v [default: warn].
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log_level: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -102,6 +113,46 @@ pub enum Command {
     Run(RunArgs),
     /// Run the whole job against built-in simulators, with nothing configured.
     Demo(DemoArgs),
+    /// Measure throughput, cost and correctness on a seeded backlog in simulators run in a separate
+    /// process, optionally under a fault storm or with the connector killed at random moments.
+    Bench(BenchArgs),
+    /// Prove that every Commerce invoice of a date range is in SYSPRO once, for the right amount,
+    /// on the right customer, with a matching GL journal (exit 3 when there are exceptions).
+    Reconcile(ReconcileArgs),
+}
+
+/// `reconcile`.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The connection to reconcile (required when several are configured).
+    #[arg(long, value_name = "NAME")]
+    pub connection: Option<String>,
+    /// First day of the range (YYYY-MM-DD, UTC), included.
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// Last day of the range (YYYY-MM-DD, UTC), included.
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Write the report to this file instead of standard output (the verdict still goes to
+    /// standard error).
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// Format of a `reconcile` report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Verdict, totals and exceptions as text tables.
+    Table,
+    /// One row per document.
+    Csv,
+    /// Verdict, totals, exceptions and the matched documents.
+    Json,
+    /// One self-contained page to open and print.
+    Html,
 }
 
 /// `init`.
@@ -218,6 +269,10 @@ pub struct RunArgs {
     /// Serve webhooks (POST /webhooks/CONNECTION), GET /healthz and GET /metrics here.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// This worker's name in leases and `status` (default: host name and process id). Each of
+    /// several workers sharing one database needs its own.
+    #[arg(long, value_name = "NAME", env = "ML_CONNECTOR_WORKER_ID")]
+    pub worker_id: Option<String>,
 }
 
 /// `demo`.
@@ -236,4 +291,42 @@ pub struct DemoArgs {
     /// working folder).
     #[arg(long)]
     pub replay: bool,
+}
+
+/// `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Orders the simulated shop holds (the backlog to drain).
+    #[arg(long, default_value_t = 1000)]
+    pub orders: usize,
+    /// Service time of every call on both simulated systems, in milliseconds.
+    #[arg(long, default_value_t = 20, value_name = "L")]
+    pub latency_ms: u64,
+    /// Extra SYSPRO service time per document item, in milliseconds.
+    #[arg(long, default_value_t = 1, value_name = "M")]
+    pub item_latency_ms: u64,
+    /// Faults injected by the simulators: none, or storm (429s, 5xx, hangs, lost SYSPRO answers,
+    /// invalidated sessions, unmappable orders).
+    #[arg(long, default_value = "none", value_parser = ["none", "storm"])]
+    pub faults: String,
+    /// Run the connector as child processes and kill it (SIGKILL) this many times at random
+    /// moments, restarting it each time.
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    pub chaos_kills: u32,
+    /// Seed of the simulated data, the faults and the kill moments.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Working folder for the configuration, vault and database [default: a new temporary folder,
+    /// removed afterwards].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Give up when the backlog is not drained after this many seconds.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub timeout_secs: u64,
+    /// Internal: serve the simulators for a bench run in this process.
+    #[arg(long, hide = true)]
+    pub serve_simulators: bool,
+    /// Internal: run the connector of a chaos run (configuration from --config) until drained.
+    #[arg(long, hide = true)]
+    pub worker: bool,
 }

@@ -12,7 +12,7 @@ use connector_core::vault::{FileVault, MasterKey};
 
 use crate::cli::Cli;
 use crate::failure::usage;
-use crate::output::Output;
+use crate::output::{Log, Output};
 use crate::toml_lines::TomlSource;
 
 /// What every command gets: the global options resolved.
@@ -26,6 +26,8 @@ pub struct Context {
     pub key_file: PathBuf,
     /// How to print.
     pub out: Output,
+    /// Lines for people on standard error, in the log format.
+    pub log: Log,
     /// The clock everything is stamped with.
     pub clock: Arc<dyn Clock>,
 }
@@ -35,6 +37,7 @@ impl Context {
     /// configuration.
     pub fn from_cli(cli: &Cli) -> Self {
         let base = parent_dir(&cli.config);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         Self {
             config_path: cli.config.clone(),
             vault_path: cli
@@ -46,7 +49,8 @@ impl Context {
                 .clone()
                 .unwrap_or_else(|| base.join("ml-connector.key")),
             out: Output::new(cli.json),
-            clock: Arc::new(SystemClock),
+            log: Log::new(cli.log_format, Arc::clone(&clock)),
+            clock,
         }
     }
 
@@ -78,17 +82,26 @@ impl Context {
         Ok(vault)
     }
 
-    /// The state database the configuration names.
-    pub async fn store(&self, config: &Config) -> anyhow::Result<SqliteStore> {
-        let path = store_path(&config.store.url, parent_dir(&self.config_path))?;
-        open_store(&path, Arc::clone(&self.clock)).await
+    /// The state store the configuration names (SQLite or PostgreSQL).
+    pub async fn store(&self, config: &Config) -> anyhow::Result<connector_core::state::AnyStore> {
+        crate::wiring::open_state_store(
+            &config.store.url,
+            parent_dir(&self.config_path),
+            Arc::clone(&self.clock),
+        )
+        .await
     }
 }
+
+/// How long a write waits for another writer before the database counts as locked. Long enough
+/// for the engine's own concurrent writers on a busy disk (every commit is synced), short enough
+/// that a database held by another process is reported rather than waited on.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens the SQLite store at `path`, explaining a locked database.
 pub async fn open_store(path: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<SqliteStore> {
     let mut options = SqliteOptions::new(path);
-    options.busy_timeout = Duration::from_secs(3);
+    options.busy_timeout = SQLITE_BUSY_TIMEOUT;
     SqliteStore::open_with(options, clock).await.map_err(|e| {
         let locked = e.is_transient() || error_mentions(&e, "locked");
         let error = anyhow::Error::new(e);

@@ -1,5 +1,7 @@
-//! How a failed command is reported: one paragraph on standard error, no backtrace, and an exit code
-//! that tells bad usage or configuration (2) apart from a failure at run time (1).
+//! How a failed command is reported: one paragraph on standard error (or one JSON log object with
+//! `--log-format json`), no backtrace, and an exit code that tells bad usage or configuration (2)
+//! apart from a failure at run time (1) and from a run that ended well but left records waiting for
+//! a person (3).
 
 use std::fmt;
 use std::process::ExitCode;
@@ -8,12 +10,18 @@ use connector_core::config::ConfigError;
 use connector_core::state::StoreError;
 use connector_core::vault::VaultError;
 
+use crate::output::Log;
+
 /// Exit code of a successful run.
 pub const OK: u8 = 0;
 /// Exit code of a failure at run time: a check failed, a system refused or could not be reached.
 pub const FAILURE: u8 = 1;
 /// Exit code of bad usage or configuration.
 pub const USAGE: u8 = 2;
+/// Exit code of a command that ran to its end but left records waiting for a person: halted (or
+/// dead) records after `sync --once` or `replay`, documents that would halt in a dry run. Scripts
+/// can tell "the ledger is complete" (0) from "someone must look at the error inbox" (3).
+pub const ATTENTION: u8 = 3;
 
 /// A mistake in how the command was called or configured; exits with [`USAGE`].
 #[derive(Debug)]
@@ -45,9 +53,25 @@ impl fmt::Display for Reported {
 
 impl std::error::Error for Reported {}
 
+/// A command that ran to its end and printed its results, but records wait for a person (halted or
+/// dead); exits with [`ATTENTION`] without another message.
+#[derive(Debug)]
+pub struct NeedsAttention;
+
+impl fmt::Display for NeedsAttention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("records wait for a person (listed above)")
+    }
+}
+
+impl std::error::Error for NeedsAttention {}
+
 /// The exit code for `error`.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     for cause in error.chain() {
+        if cause.is::<NeedsAttention>() {
+            return ATTENTION;
+        }
         if cause.is::<UsageError>() || cause.is::<ConfigError>() {
             return USAGE;
         }
@@ -67,11 +91,15 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     FAILURE
 }
 
-/// Prints `error` as one paragraph (causes joined by `: `) and returns its exit code.
-pub fn report(error: &anyhow::Error) -> ExitCode {
+/// Prints `error` as one paragraph (causes joined by `: `) and returns its exit code. With
+/// `--log-format json` the paragraph is one JSON object, like every other line on standard error.
+pub fn report(error: &anyhow::Error, log: &Log) -> ExitCode {
     let code = exit_code(error);
-    if !error.chain().any(|cause| cause.is::<Reported>()) {
-        eprintln!("error: {}", render(error));
+    if !error
+        .chain()
+        .any(|cause| cause.is::<Reported>() || cause.is::<NeedsAttention>())
+    {
+        log.error(&render(error), code);
     }
     ExitCode::from(code)
 }
@@ -103,6 +131,8 @@ mod tests {
         assert_eq!(exit_code(&anyhow::anyhow!("down")), FAILURE);
         let wrapped = usage("inner").context("outer");
         assert_eq!(exit_code(&wrapped), USAGE);
+        assert_eq!(exit_code(&anyhow::Error::new(NeedsAttention)), ATTENTION);
+        assert_eq!(exit_code(&anyhow::Error::new(Reported)), FAILURE);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! with balanced GL journals.
 //!
 //! The binary is thin: it parses arguments, wires the configuration, vault and state store to
-//! `connector-core`, and prints. Exit codes: 0 success, 1 failure, 2 bad usage or configuration.
+//! `connector-core`, and prints. Exit codes: 0 success, 1 failure, 2 bad usage or configuration,
+//! 3 the command ran but records wait for a person.
 
 mod cli;
 mod commands;
@@ -12,18 +13,23 @@ mod output;
 mod toml_lines;
 mod wiring;
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, LogFormat};
 use crate::context::Context;
+use crate::output::Log;
 
 fn main() -> ExitCode {
     quiet_broken_pipe();
     let cli = Cli::parse();
-    init_logging(cli.log_format, cli.verbose);
     let ctx = Context::from_cli(&cli);
+    if let Err(error) = init_logging(&cli, &ctx.log) {
+        return failure::report(&error, &ctx.log);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -32,12 +38,13 @@ fn main() -> ExitCode {
         Err(e) => {
             return failure::report(
                 &anyhow::Error::new(e).context("cannot start the async runtime"),
+                &ctx.log,
             );
         }
     };
     match runtime.block_on(commands::run(&ctx, &cli.command)) {
         Ok(()) => ExitCode::from(failure::OK),
-        Err(error) => failure::report(&error),
+        Err(error) => failure::report(&error, &ctx.log),
     }
 }
 
@@ -59,24 +66,43 @@ fn quiet_broken_pipe() {
     }));
 }
 
-/// Logs go to standard error, so standard output stays clean for tables and JSON. `RUST_LOG`
-/// overrides the level chosen with `-v`.
-fn init_logging(format: LogFormat, verbose: u8) {
-    let level = match verbose {
+/// Logs go to standard error, so standard output stays clean for tables and JSON. The filter is
+/// `--log-level`, else `RUST_LOG`, else the level chosen with `-v` (warnings by default); it applies
+/// to every command, and to the libraries underneath (`RUST_LOG=trace` shows every HTTP call, with
+/// secrets masked by the clients).
+fn init_logging(cli: &Cli, log: &Log) -> anyhow::Result<()> {
+    let level = match cli.verbose {
         0 => "warn",
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = if let Some(directives) = &cli.log_level {
+        EnvFilter::try_new(directives).map_err(|e| {
+            failure::usage(format!(
+                "--log-level {directives:?} is not a log filter ({e}); expected a level (error, warn, info, debug, trace) or directives such as \"warn,connector_core=debug\""
+            ))
+        })?
+    } else {
+        match std::env::var("RUST_LOG") {
+            Ok(directives) if !directives.trim().is_empty() => EnvFilter::try_new(&directives)
+                .unwrap_or_else(|e| {
+                    log.warn(&format!(
+                        "RUST_LOG {directives:?} is not a log filter ({e}); using {level:?}"
+                    ));
+                    EnvFilter::new(level)
+                }),
+            _ => EnvFilter::new(level),
+        }
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = match format {
+    let _ = match cli.log_format {
         LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_ansi(output::colour_allowed(std::io::stderr().is_terminal()))
             .try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    Ok(())
 }

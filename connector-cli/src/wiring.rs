@@ -7,7 +7,7 @@ use adobe_commerce_client::{
 };
 use anyhow::Context as _;
 use connector_core::config::{CommerceAuthKind, CommerceFlavour, ConnectionConfig, SecretName};
-use connector_core::state::ConnectionName;
+use connector_core::state::{AnyStore, ConnectionName, StoreError, StoreLocation};
 use connector_core::vault::SecretStore;
 use secrecy::{ExposeSecret as _, SecretString};
 use syspro_client::{EnetConfig, ODataClient, ODataConfig, SysproClient};
@@ -159,4 +159,36 @@ pub async fn odata_client(
         .build()
         .with_context(|| format!("invalid OData settings of connection {}", c.name))?;
     Ok(Some(ODataClient::new(config)?))
+}
+
+/// Opens the state store `url` names (`sqlite://FILE`, the default, or `postgres://...` for several
+/// workers sharing one database), applying pending migrations. A relative SQLite file is taken from
+/// `base`, the configuration's directory.
+///
+/// Errors say what to do: a locked SQLite file names the likely other process; an unreachable
+/// PostgreSQL server is named by user, host, port and database with what the driver said, never
+/// with the password.
+pub async fn open_state_store(
+    url: &str,
+    base: &std::path::Path,
+    clock: std::sync::Arc<dyn connector_core::clock::Clock>,
+) -> anyhow::Result<AnyStore> {
+    let location =
+        StoreLocation::parse(url, base).map_err(|e| crate::failure::usage(e.to_string()))?;
+    if let StoreLocation::Sqlite(_) = &location {
+        let path = crate::context::store_path(url, base)?;
+        return Ok(AnyStore::from(
+            crate::context::open_store(&path, clock).await?,
+        ));
+    }
+    AnyStore::open(&location, clock, Duration::from_secs(3))
+        .await
+        .map_err(|e| {
+            let hint = if matches!(e, StoreError::Connect { .. }) {
+                " (is the PostgreSQL server running and store.url right?)"
+            } else {
+                ""
+            };
+            anyhow::Error::new(e).context(format!("cannot open the state store{hint}"))
+        })
 }

@@ -13,11 +13,22 @@ use crate::context::{Context, connection_name, load_config};
 use crate::failure::usage;
 use crate::output::{instant, table};
 
+/// A vault entry a connection's configuration names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedSecret {
+    /// What it is for.
+    pub purpose: &'static str,
+    /// The vault entry name.
+    pub name: String,
+    /// Whether every cycle needs it; the webhook public key is needed only by `run --listen`.
+    pub required: bool,
+}
+
 /// Every vault entry a connection's configuration names, with what it is for.
-pub fn named_secrets(c: &ConnectionConfig) -> Vec<(&'static str, String)> {
+pub fn named_secrets(c: &ConnectionConfig) -> Vec<NamedSecret> {
     let a = &c.commerce.auth.secrets;
     let s = &c.syspro.secrets;
-    [
+    let mut named: Vec<NamedSecret> = [
         ("Commerce OAuth consumer key", a.consumer_key.as_ref()),
         ("Commerce OAuth consumer secret", a.consumer_secret.as_ref()),
         ("Commerce OAuth access token", a.access_token.as_ref()),
@@ -33,8 +44,22 @@ pub fn named_secrets(c: &ConnectionConfig) -> Vec<(&'static str, String)> {
         ("SYSPRO OData password", s.odata_password.as_ref()),
     ]
     .into_iter()
-    .filter_map(|(role, name)| name.map(|n| (role, n.as_str().to_owned())))
-    .collect()
+    .filter_map(|(purpose, name)| {
+        name.map(|n| NamedSecret {
+            purpose,
+            name: n.as_str().to_owned(),
+            required: true,
+        })
+    })
+    .collect();
+    if c.commerce.webhooks.enabled {
+        named.push(NamedSecret {
+            purpose: "Commerce webhook public key (for run --listen)",
+            name: c.commerce.webhooks.public_key_name().to_owned(),
+            required: false,
+        });
+    }
+    named
 }
 
 /// Runs one `credentials` command.
@@ -62,14 +87,16 @@ async fn set(ctx: &Context, connection: &str, name: &str, from_stdin: bool) -> a
     let connection = connection_name(connection)?;
     if let Some(config) = optional_config(ctx) {
         match config.connection(connection.as_str()) {
-            None => eprintln!(
-                "warning: {} has no connection named \"{connection}\"; the secret is stored anyway",
+            None => ctx.log.warn(&format!(
+                "{} has no connection named \"{connection}\"; the secret is stored anyway",
                 ctx.config_path.display()
-            ),
-            Some(c) if !named_secrets(c).iter().any(|(_, n)| n == name) => eprintln!(
-                "warning: connection \"{connection}\" does not name a secret {name:?} in {}; the secret is stored anyway",
-                ctx.config_path.display()
-            ),
+            )),
+            Some(c) if !named_secrets(c).iter().any(|n| n.name == name) => {
+                ctx.log.warn(&format!(
+                    "connection \"{connection}\" does not name a secret {name:?} in {}; the secret is stored anyway",
+                    ctx.config_path.display()
+                ));
+            }
             Some(_) => {}
         }
     }
@@ -122,12 +149,12 @@ async fn list(ctx: &Context) -> anyhow::Result<()> {
     let mut missing = Vec::new();
     if let Some(config) = optional_config(ctx) {
         for c in &config.connections {
-            for (role, name) in named_secrets(c) {
+            for named in named_secrets(c) {
                 if !stored
                     .iter()
-                    .any(|s| s.connection.as_str() == c.name && s.name == name)
+                    .any(|s| s.connection.as_str() == c.name && s.name == named.name)
                 {
-                    missing.push((c.name.clone(), name, role));
+                    missing.push((c.name.clone(), named));
                 }
             }
         }
@@ -135,7 +162,9 @@ async fn list(ctx: &Context) -> anyhow::Result<()> {
     if ctx.out.json {
         let missing: Vec<_> = missing
             .iter()
-            .map(|(c, n, role)| json!({ "connection": c, "name": n, "purpose": role }))
+            .map(|(c, n)| {
+                json!({ "connection": c, "name": n.name, "purpose": n.purpose, "required": n.required })
+            })
             .collect();
         return ctx
             .out
@@ -145,11 +174,14 @@ async fn list(ctx: &Context) -> anyhow::Result<()> {
         .iter()
         .map(|s| vec![s.connection.to_string(), s.name.clone(), instant(s.set_at)])
         .collect();
-    rows.extend(
-        missing
-            .iter()
-            .map(|(c, n, _)| vec![c.clone(), n.clone(), ctx.out.red("missing")]),
-    );
+    rows.extend(missing.iter().map(|(c, n)| {
+        let state = if n.required {
+            ctx.out.red("missing")
+        } else {
+            ctx.out.yellow("not set (needed only for webhooks)")
+        };
+        vec![c.clone(), n.name.clone(), state]
+    }));
     if rows.is_empty() {
         println!("No secrets stored in {}.", vault.path().display());
         return Ok(());

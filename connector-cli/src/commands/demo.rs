@@ -5,16 +5,13 @@
 //! state: every record already posted stays posted and nothing is sent twice.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use connector_core::engine::CycleSummary;
-use connector_core::state::{
-    ConnectionName, EntityKind, RecordFilter, RecordState, StateStore as _,
-};
+use connector_core::state::{ConnectionName, EntityKind, RecordFilter, RecordState};
 use connector_core::vault::{FileVault, MasterKey, SecretStore};
 use rust_decimal::Decimal;
 use secrecy::SecretString;
@@ -24,6 +21,7 @@ use simulators::{SimConfig, Sims};
 use super::sync::engine;
 use crate::cli::DemoArgs;
 use crate::context::{Context, load_config, open_store};
+use crate::output::Progress;
 
 /// The demo's connection.
 const CONNECTION: &str = "demo-shop";
@@ -255,10 +253,10 @@ async fn run_demo(
     let engine = engine(ctx, connection, &store, vault).await?;
 
     let before = documents_by_state(&store, &name).await?;
-    let progress = Progress::start(
+    let progress = record_progress(
+        Progress::wanted(&ctx.out, &ctx.log),
         store.clone(),
         name.clone(),
-        !ctx.out.json && std::io::stderr().is_terminal(),
     );
     let mut total = CycleSummary::default();
     // Cycles until nothing new turns up; the first reads everything, later ones pick up what the
@@ -486,57 +484,28 @@ fn add_amount(totals: &mut BTreeMap<String, Decimal>, account: &Value, amount: &
     }
 }
 
-/// A progress line on standard error while the sync runs (only on a terminal).
-struct Progress {
-    stop: tokio::sync::watch::Sender<bool>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Progress {
-    fn start(store: connector_core::state::SqliteStore, name: ConnectionName, show: bool) -> Self {
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let task = show.then(|| {
-            tokio::spawn(async move {
-                let spinner = ['|', '/', '-', '\\'];
-                let mut tick = 0usize;
-                loop {
-                    if let Ok(c) = store.counts(Some(&name)).await {
-                        let done = c.get(RecordState::Posted)
-                            + c.get(RecordState::Halted)
-                            + c.get(RecordState::Dead);
-                        let total = c.total().max(1);
-                        let width = 30u64;
-                        let filled = usize::try_from(done * width / total).unwrap_or(0);
-                        let bar: String = "#".repeat(filled)
-                            + &"."
-                                .repeat(usize::try_from(width).unwrap_or(0).saturating_sub(filled));
-                        let mut err = std::io::stderr();
-                        let _ = write!(
-                            err,
-                            "\r{} [{bar}] {done}/{} records settled ({} posted, {} halted)   ",
-                            spinner[tick % spinner.len()],
-                            c.total(),
-                            c.get(RecordState::Posted),
-                            c.get(RecordState::Halted)
-                        );
-                        let _ = err.flush();
-                    }
-                    tick += 1;
-                    tokio::select! {
-                        () = tokio::time::sleep(Duration::from_millis(200)) => {}
-                        _ = stopped.wait_for(|s| *s) => break,
-                    }
-                }
-                eprintln!();
-            })
-        });
-        Self { stop, task }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+/// A progress bar of the connection's records settling (posted, halted or dead) while cycles run.
+pub fn record_progress(
+    show: bool,
+    store: impl connector_core::state::StateStore + Clone + 'static,
+    name: ConnectionName,
+) -> Progress {
+    Progress::start(show, "records settled", move || {
+        let store = store.clone();
+        let name = name.clone();
+        async move {
+            let c = store.counts(Some(&name)).await.ok()?;
+            let done =
+                c.get(RecordState::Posted) + c.get(RecordState::Halted) + c.get(RecordState::Dead);
+            Some((
+                done,
+                c.total(),
+                format!(
+                    " ({} posted, {} halted)",
+                    c.get(RecordState::Posted),
+                    c.get(RecordState::Halted)
+                ),
+            ))
         }
-    }
+    })
 }

@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 use adobe_commerce_client::models::{Invoice, Order};
 use adobe_commerce_client::{Filter, SearchCriteria, SortDirection};
-use connector_core::config::{ConnectionConfig, Trigger};
+use connector_core::config::{Config, ConnectionConfig, Trigger};
 use connector_core::engine::convert;
 use connector_core::mapping::{DefaultMapper, Mapper as _, MappingContext, ReferenceData};
 use connector_core::plan::{CustomerAction, PostingPlan, SourceDocument};
 use connector_core::state::{
-    EntityKind, RecordKey, RecordState, SqliteStore, StateStore as _, StreamName,
+    EntityKind, RecordKey, RecordState, StateStore, StoreLocation, StreamName,
 };
 use connector_core::vault::SecretStore;
 use futures::StreamExt as _;
@@ -26,7 +26,7 @@ use syspro_client::bo::{ArInvoicePosting, GlJournalPosting};
 
 use super::reference::{CodeKind, check_codes, code_refs, index_of};
 use crate::context::{Context, connection_name, select};
-use crate::failure::render;
+use crate::failure::{NeedsAttention, render, usage};
 use crate::output::table;
 use crate::wiring::{commerce_client, syspro_client};
 
@@ -46,14 +46,30 @@ struct Verdict {
 pub async fn dry_run(ctx: &Context, connection: Option<&str>) -> anyhow::Result<()> {
     let config = ctx.config()?;
     let vault: Arc<dyn SecretStore> = Arc::new(ctx.vault().await?);
-    let store = ctx.store(&config).await?;
+    // A dry run stores nothing, so it never creates a database: without one, nothing has been
+    // read or posted yet and every document is new.
+    let store = if existing_store(ctx, &config)? {
+        Some(ctx.store(&config).await?)
+    } else {
+        None
+    };
+    let mut would_halt = 0usize;
     let mut reports = Vec::new();
     for c in select(&config, connection)? {
         let syspro = syspro_client(c, vault.as_ref(), false).await?;
-        let result = connection_dry_run(ctx, &config, c, &store, vault.as_ref(), &syspro).await;
+        let result = connection_dry_run(
+            ctx,
+            &config,
+            c,
+            store.as_ref().map(|s| s as &dyn StateStore),
+            vault.as_ref(),
+            &syspro,
+        )
+        .await;
         let _ = syspro.close().await;
         let (verdicts, skipped) =
             result.map_err(|e| e.context(format!("dry run of connection {} failed", c.name)))?;
+        would_halt += verdicts.iter().filter(|v| !v.ok).count();
         if ctx.out.json {
             reports.push(
                 json!({ "connection": c.name, "already_posted": skipped, "documents": verdicts }),
@@ -109,14 +125,28 @@ pub async fn dry_run(ctx: &Context, connection: Option<&str>) -> anyhow::Result<
         ctx.out
             .print_json(&json!({ "dry_run": true, "connections": reports }))?;
     }
+    if would_halt > 0 {
+        return Err(NeedsAttention.into());
+    }
     Ok(())
+}
+
+/// Whether the configured state store already exists. A SQLite file is checked without opening
+/// it (opening creates it); a PostgreSQL database is a server, which exists.
+fn existing_store(ctx: &Context, config: &Config) -> anyhow::Result<bool> {
+    let base = crate::context::parent_dir(&ctx.config_path);
+    match StoreLocation::parse(&config.store.url, base) {
+        Ok(StoreLocation::Sqlite(path)) => Ok(path.exists()),
+        Ok(StoreLocation::Postgres(_)) => Ok(true),
+        Err(e) => Err(usage(e.to_string())),
+    }
 }
 
 async fn connection_dry_run(
     ctx: &Context,
-    config: &connector_core::config::Config,
+    config: &Config,
     c: &ConnectionConfig,
-    store: &SqliteStore,
+    store: Option<&dyn StateStore>,
     vault: &dyn SecretStore,
     syspro: &SysproClient,
 ) -> anyhow::Result<(Vec<Verdict>, usize)> {
@@ -144,11 +174,14 @@ async fn connection_dry_run(
     let mut skipped = 0;
     for doc in documents {
         let key = RecordKey::new(name.clone(), kind, doc.entity_id.to_string());
-        if store
-            .get(&key)
-            .await?
-            .is_some_and(|r| r.state == RecordState::Posted)
-        {
+        let posted = match store {
+            Some(store) => store
+                .get(&key)
+                .await?
+                .is_some_and(|r| r.state == RecordState::Posted),
+            None => false,
+        };
+        if posted {
             skipped += 1;
             continue;
         }
@@ -300,13 +333,17 @@ async fn validate(
 async fn read_documents(
     c: &ConnectionConfig,
     vault: &dyn SecretStore,
-    store: &SqliteStore,
+    store: Option<&dyn StateStore>,
     kind: EntityKind,
 ) -> anyhow::Result<Vec<SourceDocument>> {
     let client = commerce_client(c, vault, false).await?;
     let name = connection_name(&c.name)?;
     let mut criteria = SearchCriteria::new();
-    if let Some(mark) = store.watermark(&name, &StreamName::from(kind)).await? {
+    let mark = match store {
+        Some(store) => store.watermark(&name, &StreamName::from(kind)).await?,
+        None => None,
+    };
+    if let Some(mark) = mark {
         let overlap = time::Duration::try_from(c.overlap.get()).unwrap_or(time::Duration::ZERO);
         criteria = criteria.updated_since(mark - overlap);
     }

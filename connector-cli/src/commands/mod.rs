@@ -1,12 +1,14 @@
 //! One module per command; each reads the context, calls `connector-core` and prints.
 
 mod audit;
+mod bench;
 mod credentials;
 mod demo;
 mod dry_run;
 mod init;
 mod mapping;
 mod ping;
+mod reconcile;
 mod reference;
 mod run;
 mod status;
@@ -35,5 +37,7 @@ pub async fn run(ctx: &Context, command: &Command) -> anyhow::Result<()> {
         Command::Replay(args) => sync::replay(ctx, args).await,
         Command::Demo(args) => demo::demo(ctx, args).await,
         Command::Run(args) => run::run(ctx, args).await,
+        Command::Bench(args) => bench::bench(ctx, args).await,
+        Command::Reconcile(args) => reconcile::reconcile(ctx, args).await,
     }
 }

@@ -17,34 +17,46 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use connector_core::clock::Clock;
 use connector_core::config::Trigger;
-use connector_core::engine::Engine;
-use connector_core::state::{EntityKind, RecordState, SqliteStore, StateStore as _};
+use connector_core::engine::{Engine, EngineOptions};
+use connector_core::state::{
+    AnyStore, ConnectionName, EntityKind, HolderId, RecordKey, RecordState, StateStore,
+};
 use connector_core::vault::SecretStore;
 use secrecy::ExposeSecret as _;
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::sync::engine;
 use crate::cli::RunArgs;
 use crate::context::{Context, connection_name};
 use crate::failure::render;
-
-/// The vault entry holding a connection's webhook public key (PEM, from the Commerce Admin).
-pub const WEBHOOK_KEY_NAME: &str = "commerce.webhook_public_key";
 
 /// One connection as the listener sees it.
 struct Endpoint {
     engine: Engine,
     trigger: Trigger,
-    verifier: Option<WebhookVerifier>,
+    webhooks: Webhooks,
+}
+
+/// Whether a connection takes webhooks, and how they are verified.
+enum Webhooks {
+    /// `commerce.webhooks.enabled = false`: answered with 404.
+    Disabled,
+    /// Enabled, but the vault has no public key under this name: answered with 503.
+    NoKey(String),
+    /// Enabled and verifiable.
+    Verified(WebhookVerifier),
 }
 
 /// What the listener's handlers share.
 struct App {
     endpoints: BTreeMap<String, Endpoint>,
-    store: SqliteStore,
+    store: AnyStore,
     webhooks: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// This worker's name in leases.
+    worker: HolderId,
+    clock: Arc<dyn Clock>,
 }
 
 /// Runs `run`.
@@ -52,22 +64,50 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
     let config = ctx.config()?;
     let vault = Arc::new(ctx.vault().await?);
     let store = ctx.store(&config).await?;
+    let worker = worker_id(args.worker_id.as_deref())?;
+    let options = EngineOptions {
+        holder: worker.to_string(),
+        lease_ttl: config.store.lease_time.get(),
+        ..EngineOptions::default()
+    };
+    tracing::info!(worker = %worker, store = %store.describe(), "worker starting");
     let mut endpoints = BTreeMap::new();
     for c in &config.connections {
-        let engine = engine(ctx, c, &store, Arc::clone(&vault) as Arc<dyn SecretStore>).await?;
-        let key = vault
-            .get(&connection_name(&c.name)?, WEBHOOK_KEY_NAME)
-            .await?;
-        let verifier = key
-            .map(|pem| WebhookVerifier::new(pem.expose_secret(), SignedContent::Either))
-            .transpose()
-            .with_context(|| format!("the webhook public key of connection {} ({WEBHOOK_KEY_NAME} in the vault) is not an RSA public key", c.name))?;
+        let engine = worker_engine(
+            ctx,
+            c,
+            &store,
+            Arc::clone(&vault) as Arc<dyn SecretStore>,
+            options.clone(),
+        )
+        .await?;
+        let webhooks = if c.commerce.webhooks.enabled {
+            let key_name = c.commerce.webhooks.public_key_name();
+            match vault.get(&connection_name(&c.name)?, key_name).await? {
+                Some(pem) => Webhooks::Verified(
+                    WebhookVerifier::new(pem.expose_secret(), SignedContent::Either)
+                        .with_context(|| format!("the webhook public key of connection {} ({key_name} in the vault) is not an RSA public key", c.name))?,
+                ),
+                None => {
+                    // Only a listener takes webhooks; without one a missing key changes nothing.
+                    if args.listen.is_some() {
+                        ctx.log.warn(&format!(
+                            "connection {}: webhooks will be refused (503) until the Commerce webhook public key is stored: `ml-connector credentials set {} {key_name}`, or set commerce.webhooks.enabled = false (polling finds every change anyway)",
+                            c.name, c.name
+                        ));
+                    }
+                    Webhooks::NoKey(key_name.to_owned())
+                }
+            }
+        } else {
+            Webhooks::Disabled
+        };
         endpoints.insert(
             c.name.clone(),
             Endpoint {
                 engine,
                 trigger: c.trigger,
-                verifier,
+                webhooks,
             },
         );
     }
@@ -84,6 +124,8 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
         endpoints,
         store,
         webhooks: Mutex::new(BTreeMap::new()),
+        worker,
+        clock: Arc::clone(&ctx.clock),
     });
     let mut loops = Vec::new();
     for endpoint in app.endpoints.values() {
@@ -101,9 +143,9 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
             let local: SocketAddr = listener.local_addr()?;
             tracing::info!(address = %local, "listening for webhooks, /healthz and /metrics");
             if !ctx.out.json {
-                eprintln!(
+                ctx.log.notice(&format!(
                     "listening on http://{local} (webhooks at /webhooks/CONNECTION, /healthz, /metrics)"
-                );
+                ));
             }
             let router = Router::new()
                 .route("/healthz", get(healthz))
@@ -126,10 +168,10 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
         None => None,
     };
     if !ctx.out.json {
-        eprintln!(
+        ctx.log.notice(&format!(
             "running {} connection(s); stop with Ctrl-C or SIGTERM",
             app.endpoints.len()
-        );
+        ));
     }
     wait_for_signal().await?;
     tracing::info!("shutting down");
@@ -142,7 +184,7 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
     }
     app.store.close().await;
     if !ctx.out.json {
-        eprintln!("stopped");
+        ctx.log.notice("stopped");
     }
     Ok(())
 }
@@ -316,14 +358,26 @@ async fn webhook(
             format!("no connection named {connection}"),
         );
     };
-    let Some(verifier) = &endpoint.verifier else {
-        count(&app, &connection, "no_key");
-        return refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "connection {connection} has no webhook public key ({WEBHOOK_KEY_NAME} in the vault)"
-            ),
-        );
+    let verifier = match &endpoint.webhooks {
+        Webhooks::Verified(verifier) => verifier,
+        Webhooks::Disabled => {
+            count(&app, &connection, "disabled");
+            return refuse(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "webhooks are disabled for connection {connection} (commerce.webhooks.enabled = false)"
+                ),
+            );
+        }
+        Webhooks::NoKey(key_name) => {
+            count(&app, &connection, "no_key");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "connection {connection} has no webhook public key ({key_name} in the vault)"
+                ),
+            );
+        }
     };
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     if let Err(e) = verifier.verify(signature, &body) {
@@ -351,8 +405,24 @@ async fn webhook(
     count(&app, &connection, "accepted");
     let engine = endpoint.engine.clone();
     let trigger = endpoint.trigger;
+    let app = Arc::clone(&app);
     tokio::spawn(async move {
         let name = engine.connection().to_string();
+        // Only the worker holding the connection's lease works on it; any other queues the
+        // notification in the shared store for the holder, which takes it within about a second.
+        if !holds_lease(&app, engine.connection()).await {
+            let key = RecordKey::new(engine.connection().clone(), kind, id.to_string());
+            match app.store.push_notification(&key).await {
+                Ok(_) => {
+                    tracing::debug!(connection = %name, record = %key, "webhook queued for the lease holder");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(connection = %name, record = %key, error = %render(&anyhow::Error::new(e)), "could not queue the webhook for the lease holder; polling picks the document up");
+                    return;
+                }
+            }
+        }
         let result = match (kind, trigger) {
             (EntityKind::Invoice, Trigger::Invoice) | (EntityKind::Order, Trigger::Order) => {
                 engine.notify(kind, &id.to_string()).await
@@ -365,4 +435,69 @@ async fn webhook(
         }
     });
     (StatusCode::OK, axum::Json(json!({ "op": "success" }))).into_response()
+}
+
+/// Whether this worker holds `connection`'s lease now.
+async fn holds_lease(app: &App, connection: &ConnectionName) -> bool {
+    let now = app.clock.now();
+    app.store.leases().await.is_ok_and(|leases| {
+        leases
+            .iter()
+            .any(|l| l.connection == *connection && l.holder == app.worker && !l.is_expired(now))
+    })
+}
+
+/// This worker's name in leases: `--worker-id` / `ML_CONNECTOR_WORKER_ID`, else
+/// `ml-connector-HOST-PID`, which tells apart workers on several machines and several workers on one.
+fn worker_id(given: Option<&str>) -> anyhow::Result<HolderId> {
+    if let Some(given) = given {
+        return HolderId::new(given)
+            .map_err(|e| crate::failure::usage(format!("--worker-id: {e}")));
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let host = if host.is_empty() {
+        "worker".to_owned()
+    } else {
+        host
+    };
+    Ok(HolderId::new(format!(
+        "ml-connector-{host}-{}",
+        std::process::id()
+    ))?)
+}
+
+/// The engine of `c` as a worker of `run`: named in leases and holding them for the configured
+/// lease time.
+async fn worker_engine(
+    ctx: &Context,
+    c: &connector_core::config::ConnectionConfig,
+    store: &AnyStore,
+    vault: Arc<dyn SecretStore>,
+    options: EngineOptions,
+) -> anyhow::Result<Engine> {
+    let state: Arc<dyn StateStore> = Arc::new(store.clone());
+    let audit: Arc<dyn connector_core::audit::AuditLog> = Arc::new(store.clone());
+    Ok(
+        Engine::builder(c.clone(), state, audit, Arc::clone(&ctx.clock))
+            .secrets(vault)
+            .options(options)
+            .build()
+            .await?,
+    )
 }

@@ -1,5 +1,6 @@
-//! `status`: per connection, the worker holding it, watermarks, records by state and the oldest
-//! halted record.
+//! `status`: per connection, the worker holding it and until when, the last and next poll cycle,
+//! watermarks, records by state and the oldest halted record; then which worker holds which
+//! connections (several workers can share one PostgreSQL database).
 
 use connector_core::audit::{AuditLog as _, AuditQuery};
 use connector_core::state::{EntityKind, RecordFilter, RecordState, StateStore as _, StreamName};
@@ -13,6 +14,7 @@ pub async fn status(ctx: &Context) -> anyhow::Result<()> {
     let config = ctx.config()?;
     let store = ctx.store(&config).await?;
     let leases = store.leases().await?;
+    let cycles = store.cycle_reports().await?;
     let now = ctx.clock.now();
     let mut reports = Vec::new();
     for c in &config.connections {
@@ -35,6 +37,7 @@ pub async fn status(ctx: &Context) -> anyhow::Result<()> {
             .await?;
         let oldest = halted.iter().min_by_key(|r| r.state_since);
         let lease = leases.iter().find(|l| l.connection == name);
+        let cycle = cycles.iter().find(|r| r.connection == name);
         // The newest audit entry tells when the connection last did anything.
         let last = store
             .query(&AuditQuery {
@@ -61,7 +64,15 @@ pub async fn status(ctx: &Context) -> anyhow::Result<()> {
                 "since": instant(l.acquired_at),
                 "until": instant(l.expires_at),
                 "active": !l.is_expired(now),
+                "generation": l.generation,
             })),
+            "last_cycle": cycle.map(|r| json!({
+                "worker": r.holder,
+                "started": instant(r.started_at),
+                "finished": r.finished_at.map(instant),
+                "outcome": if r.finished_at.is_some() { r.outcome.as_str() } else { "running" },
+            })),
+            "next_cycle": cycle.and_then(|r| r.next_due_at).map(instant),
             "oldest_halted": oldest.map(|r| json!({
                 "record": r.key.to_string(),
                 "since": instant(r.state_since),
@@ -69,8 +80,23 @@ pub async fn status(ctx: &Context) -> anyhow::Result<()> {
             })),
         }));
     }
+    // Which worker holds which connections: the view of a deployment with several workers.
+    let mut workers: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for lease in leases.iter().filter(|l| !l.is_expired(now)) {
+        workers
+            .entry(lease.holder.to_string())
+            .or_default()
+            .push(lease.connection.to_string());
+    }
+    let workers: Vec<serde_json::Value> = workers
+        .into_iter()
+        .map(|(worker, connections)| json!({ "worker": worker, "connections": connections }))
+        .collect();
     if ctx.out.json {
-        return ctx.out.print_json(&json!({ "connections": reports }));
+        return ctx
+            .out
+            .print_json(&json!({ "connections": reports, "workers": workers }));
     }
     for r in &reports {
         println!(
@@ -94,6 +120,25 @@ pub async fn status(ctx: &Context) -> anyhow::Result<()> {
             ),
             None => println!("  worker:       none has run yet"),
         }
+        match r["last_cycle"].as_object() {
+            Some(c) => println!(
+                "  last cycle:   {} by {} ({})",
+                c["started"].as_str().unwrap_or_default(),
+                c["worker"].as_str().unwrap_or_default(),
+                match c["finished"].as_str() {
+                    Some(end) => format!(
+                        "finished {end}: {}",
+                        c["outcome"].as_str().unwrap_or_default()
+                    ),
+                    None => "running".to_owned(),
+                }
+            ),
+            None => println!("  last cycle:   none yet"),
+        }
+        println!(
+            "  next cycle:   {}",
+            r["next_cycle"].as_str().unwrap_or("not planned")
+        );
         println!(
             "  last activity: {}",
             r["last_activity"].as_str().unwrap_or("none yet")
@@ -126,6 +171,21 @@ pub async fn status(ctx: &Context) -> anyhow::Result<()> {
             ),
             None => println!("  oldest halted: none"),
         }
+    }
+    println!("{}", ctx.out.bold("Workers"));
+    if workers.is_empty() {
+        println!("  none holds a connection now");
+    }
+    for w in &workers {
+        let connections: Vec<&str> = w["connections"]
+            .as_array()
+            .map(|c| c.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        println!(
+            "  {}: {}",
+            w["worker"].as_str().unwrap_or_default(),
+            connections.join(", ")
+        );
     }
     Ok(())
 }

@@ -6,22 +6,26 @@ use std::time::Duration;
 use connector_core::audit::AuditLog;
 use connector_core::config::{Config, ConnectionConfig};
 use connector_core::engine::{CycleSummary, Engine, EngineOptions};
-use connector_core::state::{HolderId, LeaseOutcome, RecordKey, SqliteStore, StateStore};
+use connector_core::state::{HolderId, LeaseOutcome, RecordKey, RecordState, StateStore};
 use connector_core::vault::SecretStore;
 use serde_json::json;
 
 use super::audit::parse_record;
 use crate::cli::{ReplayArgs, SyncArgs};
 use crate::context::{Context, connection_name, select};
-use crate::failure::{Reported, usage};
+use crate::failure::{NeedsAttention, Reported, usage};
+use crate::output::Progress;
 
 /// Builds the engine of `c` on `store` with credentials from `vault`.
-pub async fn engine(
+pub async fn engine<S>(
     ctx: &Context,
     c: &ConnectionConfig,
-    store: &SqliteStore,
+    store: &S,
     vault: Arc<dyn SecretStore>,
-) -> anyhow::Result<Engine> {
+) -> anyhow::Result<Engine>
+where
+    S: StateStore + AuditLog + Clone + 'static,
+{
     let state: Arc<dyn StateStore> = Arc::new(store.clone());
     let audit: Arc<dyn AuditLog> = Arc::new(store.clone());
     Ok(
@@ -36,7 +40,7 @@ pub async fn engine(
 /// Runs `work` while holding the connection's lease, so a one-off command never works beside a
 /// running service on the same records.
 async fn with_lease<T>(
-    store: &SqliteStore,
+    store: &dyn StateStore,
     c: &ConnectionConfig,
     work: impl Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
@@ -58,6 +62,32 @@ async fn with_lease<T>(
     result
 }
 
+/// Records of a connection that wait for a person after a cycle: halted and dead, whether this
+/// cycle or an earlier one put them there.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Waiting {
+    /// Records in `halted`.
+    pub halted: u64,
+    /// Records in `dead`.
+    pub dead: u64,
+}
+
+impl Waiting {
+    /// Reads the counts of `connection`.
+    pub async fn read(store: &dyn StateStore, connection: &str) -> anyhow::Result<Self> {
+        let counts = store.counts(Some(&connection_name(connection)?)).await?;
+        Ok(Self {
+            halted: counts.get(RecordState::Halted),
+            dead: counts.get(RecordState::Dead),
+        })
+    }
+
+    /// Whether any record waits.
+    pub fn any(self) -> bool {
+        self.halted + self.dead > 0
+    }
+}
+
 /// A cycle summary as JSON.
 pub fn summary_json(connection: &str, s: &CycleSummary) -> serde_json::Value {
     json!({
@@ -75,6 +105,37 @@ pub fn summary_json(connection: &str, s: &CycleSummary) -> serde_json::Value {
         "errors": s.errors.iter().map(|(k, e)| json!({ "kind": k.as_str(), "error": e })).collect::<Vec<_>>(),
         "seconds": s.duration.as_secs_f64(),
     })
+}
+
+/// A cycle summary as JSON with what waits for a person afterwards.
+fn report_json(connection: &str, s: &CycleSummary, waiting: Waiting) -> serde_json::Value {
+    let mut value = summary_json(connection, s);
+    value["waiting"] = json!({ "halted": waiting.halted, "dead": waiting.dead });
+    value
+}
+
+/// The line that explains an exit code of 3.
+fn print_waiting(ctx: &Context, connection: &str, waiting: Waiting) {
+    if waiting.any() {
+        println!(
+            "  {} record(s) of {connection} wait for a person ({} halted, {} dead): `ml-connector audit list --status halted`, fix, then `ml-connector replay --all-halted`",
+            ctx.out.yellow(&(waiting.halted + waiting.dead).to_string()),
+            waiting.halted,
+            waiting.dead
+        );
+    }
+}
+
+/// How a command that ran its cycles ends: 1 when a stream failed or a record went dead in this
+/// run, else 3 when records wait for a person, else 0.
+fn outcome(failed: bool, waiting: bool) -> anyhow::Result<()> {
+    if failed {
+        Err(Reported.into())
+    } else if waiting {
+        Err(NeedsAttention.into())
+    } else {
+        Ok(())
+    }
 }
 
 /// Prints a summary for people.
@@ -126,24 +187,35 @@ pub async fn sync(ctx: &Context, args: &SyncArgs) -> anyhow::Result<()> {
     let vault: Arc<dyn SecretStore> = Arc::new(ctx.vault().await?);
     let store = ctx.store(&config).await?;
     let mut failed = false;
+    let mut waiting = false;
     let mut reports = Vec::new();
     for c in select(&config, args.connection.as_deref())? {
         let engine = engine(ctx, c, &store, Arc::clone(&vault)).await?;
+        let progress = super::demo::record_progress(
+            Progress::wanted(&ctx.out, &ctx.log),
+            store.clone(),
+            connection_name(&c.name)?,
+        );
         let result = with_lease(&store, c, async { Ok(engine.run_cycle().await?) }).await;
+        progress.stop().await;
         engine.close().await;
         let summary =
             result.map_err(|e| e.context(format!("sync of connection {} failed", c.name)))?;
+        let left = Waiting::read(&store, &c.name).await?;
+        tracing::debug!(connection = %c.name, halted = left.halted, dead = left.dead, "records waiting for a person");
         failed |= !summary.errors.is_empty() || summary.dead > 0;
+        waiting |= left.any();
         if ctx.out.json {
-            reports.push(summary_json(&c.name, &summary));
+            reports.push(report_json(&c.name, &summary, left));
         } else {
             print_summary(ctx, &c.name, &summary);
+            print_waiting(ctx, &c.name, left);
         }
     }
     if ctx.out.json {
         ctx.out.print_json(&json!({ "connections": reports }))?;
     }
-    if failed { Err(Reported.into()) } else { Ok(()) }
+    outcome(failed, waiting)
 }
 
 /// Runs `replay`.
@@ -159,6 +231,7 @@ pub async fn replay(ctx: &Context, args: &ReplayArgs) -> anyhow::Result<()> {
         }
     }
     let mut reports = Vec::new();
+    let mut failed = false;
     let mut still_halted = false;
     for c in connections {
         let mine: Vec<RecordKey> = keys
@@ -170,6 +243,11 @@ pub async fn replay(ctx: &Context, args: &ReplayArgs) -> anyhow::Result<()> {
             continue;
         }
         let engine = engine(ctx, c, &store, Arc::clone(&vault)).await?;
+        let progress = super::demo::record_progress(
+            Progress::wanted(&ctx.out, &ctx.log),
+            store.clone(),
+            connection_name(&c.name)?,
+        );
         let result = with_lease(&store, c, async {
             if args.all_halted {
                 Ok(engine.replay_halted(true, false).await?)
@@ -178,10 +256,12 @@ pub async fn replay(ctx: &Context, args: &ReplayArgs) -> anyhow::Result<()> {
             }
         })
         .await;
+        progress.stop().await;
         engine.close().await;
         let summary =
             result.map_err(|e| e.context(format!("replay on connection {} failed", c.name)))?;
-        still_halted |= !summary.halted.is_empty() || !summary.errors.is_empty();
+        failed |= !summary.errors.is_empty() || summary.dead > 0;
+        still_halted |= !summary.halted.is_empty();
         if ctx.out.json {
             reports.push(summary_json(&c.name, &summary));
         } else {
@@ -191,11 +271,7 @@ pub async fn replay(ctx: &Context, args: &ReplayArgs) -> anyhow::Result<()> {
     if ctx.out.json {
         ctx.out.print_json(&json!({ "connections": reports }))?;
     }
-    if still_halted {
-        Err(Reported.into())
-    } else {
-        Ok(())
-    }
+    outcome(failed, still_halted)
 }
 
 fn record_keys(

@@ -1,7 +1,7 @@
 //! Bad input, and the files a new installation starts from: each case asserts its message and exit
 //! code.
 
-use crate::support::{run, run_with, scratch};
+use crate::support::{json_lines, run, run_with, scratch};
 
 const VALID_TAIL: &str = r#"
 [[connection]]
@@ -401,4 +401,283 @@ fn an_unreachable_syspro_is_named_without_its_password() {
     );
     assert!(!r.stderr.contains("pw-SECRET-9"), "{r:#?}");
     assert_eq!(r.stderr.lines().count(), 1, "one paragraph: {r:#?}");
+}
+
+#[test]
+fn a_missing_required_key_names_the_file_line_and_key() {
+    let dir = scratch("missing-key");
+    let text = format!("[store]\nurl = \"sqlite://x.db\"\n{VALID_TAIL}")
+        .replace("company_id = \"EDU1\"\n", "");
+    std::fs::write(dir.join("ml-connector.toml"), &text).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l == "[connection.syspro]")
+        .unwrap()
+        + 1;
+    let r = run(&dir, &["ping"]);
+    assert_eq!(r.code, 2, "{r:#?}");
+    assert!(
+        r.stderr
+            .starts_with(&format!("error: ml-connector.toml:{line}:")),
+        "{r:#?}"
+    );
+    assert!(
+        r.stderr.contains("connection[0].syspro")
+            && r.stderr.contains("missing field `company_id`"),
+        "{r:#?}"
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "one paragraph: {r:#?}");
+    assert!(!r.stderr.contains("backtrace"), "{r:#?}");
+}
+
+#[test]
+fn with_json_logs_every_line_on_standard_error_is_a_json_object() {
+    let dir = scratch("json-logs");
+    // The final error of a command is a log object too, with its exit code.
+    let r = run(&dir, &["--log-format", "json", "status"]);
+    assert_eq!(r.code, 2, "{r:#?}");
+    let lines = json_lines(&r.stderr);
+    assert_eq!(lines.len(), 1, "{r:#?}");
+    assert_eq!(lines[0]["level"], "ERROR");
+    assert_eq!(lines[0]["fields"]["exit_code"], 2);
+    assert!(
+        lines[0]["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ml-connector.toml not found"),
+        "{r:#?}"
+    );
+    assert!(lines[0]["timestamp"].as_str().unwrap().ends_with('Z'));
+
+    // Warnings too.
+    std::fs::write(
+        dir.join("ml-connector.toml"),
+        format!("[store]\nurl = \"sqlite://x.db\"\n{VALID_TAIL}"),
+    )
+    .unwrap();
+    assert_eq!(run(&dir, &["keygen"]).code, 0);
+    let r = run_with(
+        &dir,
+        &[
+            "--log-format",
+            "json",
+            "credentials",
+            "set",
+            "shop",
+            "typo.name",
+            "--from-stdin",
+        ],
+        "v",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:#?}");
+    let lines = json_lines(&r.stderr);
+    assert_eq!(lines.len(), 1, "{r:#?}");
+    assert_eq!(lines[0]["level"], "WARN");
+    assert!(
+        lines[0]["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("typo.name"),
+        "{r:#?}"
+    );
+}
+
+#[test]
+fn log_filters_come_from_log_level_then_rust_log_then_verbosity() {
+    let dir = scratch("log-level");
+    std::fs::write(
+        dir.join("ml-connector.toml"),
+        format!("[store]\nurl = \"sqlite://x.db\"\n{VALID_TAIL}"),
+    )
+    .unwrap();
+    // Opening the database logs its statements at debug level.
+    let quiet = run(&dir, &["status"]);
+    assert_eq!(quiet.code, 0, "{quiet:#?}");
+    assert!(!quiet.stderr.contains("DEBUG"), "{quiet:#?}");
+    let env = run_with(&dir, &["status"], "", &[("RUST_LOG", "debug")]);
+    assert_eq!(env.code, 0, "{env:#?}");
+    assert!(
+        env.stderr.contains("DEBUG"),
+        "RUST_LOG is honoured: {env:#?}"
+    );
+    assert!(
+        env.stdout.contains("shop"),
+        "output stays on stdout: {env:#?}"
+    );
+    assert!(
+        !env.stdout.contains("DEBUG"),
+        "logs stay off stdout: {env:#?}"
+    );
+    let flag = run_with(
+        &dir,
+        &["--log-level", "debug", "--log-format", "json", "status"],
+        "",
+        &[("RUST_LOG", "error")],
+    );
+    assert_eq!(flag.code, 0, "{flag:#?}");
+    let lines = json_lines(&flag.stderr);
+    assert!(
+        lines.iter().any(|l| l["level"] == "DEBUG"),
+        "--log-level wins over RUST_LOG: {flag:#?}"
+    );
+    let off = run_with(&dir, &["-vv", "status"], "", &[("RUST_LOG", "error")]);
+    assert!(
+        !off.stderr.contains("DEBUG"),
+        "RUST_LOG wins over -v: {off:#?}"
+    );
+
+    let bad = run(&dir, &["--log-level", "connector_core=loudest", "status"]);
+    assert_eq!(bad.code, 2, "{bad:#?}");
+    assert!(
+        bad.stderr
+            .contains("--log-level \"connector_core=loudest\" is not a log filter"),
+        "{bad:#?}"
+    );
+    let bad_env = run_with(
+        &dir,
+        &["status"],
+        "",
+        &[("RUST_LOG", "connector_core=loudest")],
+    );
+    assert_eq!(bad_env.code, 0, "a bad RUST_LOG only warns: {bad_env:#?}");
+    assert!(
+        bad_env
+            .stderr
+            .contains("warning: RUST_LOG \"connector_core=loudest\" is not a log filter"),
+        "{bad_env:#?}"
+    );
+}
+
+#[test]
+fn the_webhook_public_key_is_a_configured_vault_name() {
+    let dir = scratch("webhook-key");
+    let text = format!(
+        "[store]\nurl = \"sqlite://x.db\"\n{VALID_TAIL}\n[connection.commerce.webhooks]\npublic_key = \"hooks/pem\"\n"
+    );
+    std::fs::write(dir.join("ml-connector.toml"), &text).unwrap();
+    assert_eq!(run(&dir, &["keygen"]).code, 0);
+    let set = |name: &str| {
+        run_with(
+            &dir,
+            &["credentials", "set", "shop", name, "--from-stdin"],
+            "-----BEGIN PUBLIC KEY-----",
+            &[],
+        )
+    };
+    let list = run(&dir, &["--json", "credentials", "list"]);
+    let missing = list.json()["missing"].as_array().unwrap().clone();
+    let key = missing
+        .iter()
+        .find(|m| m["name"] == "hooks/pem")
+        .unwrap_or_else(|| panic!("the configured name is listed: {list:#?}"));
+    assert_eq!(key["required"], false, "{list:#?}");
+    let table = run(&dir, &["credentials", "list"]);
+    assert!(
+        table
+            .stdout
+            .lines()
+            .any(|l| l.contains("hooks/pem") && l.contains("needed only for webhooks")),
+        "{table:#?}"
+    );
+    assert!(
+        table
+            .stdout
+            .lines()
+            .any(|l| l.contains("commerce.token") && l.contains("missing")),
+        "{table:#?}"
+    );
+
+    let named = set("hooks/pem");
+    assert_eq!(named.code, 0, "{named:#?}");
+    assert!(named.stderr.is_empty(), "no false warning: {named:#?}");
+    let other = set("commerce.webhook_public_key");
+    assert!(
+        other
+            .stderr
+            .contains("does not name a secret \"commerce.webhook_public_key\""),
+        "the configured name replaces the default: {other:#?}"
+    );
+
+    // The default name, when the configuration names none.
+    std::fs::write(
+        dir.join("ml-connector.toml"),
+        format!("[store]\nurl = \"sqlite://x.db\"\n{VALID_TAIL}"),
+    )
+    .unwrap();
+    let default = set("commerce.webhook_public_key");
+    assert!(default.stderr.is_empty(), "{default:#?}");
+
+    // A typo in the new table is refused like any other unknown key.
+    std::fs::write(
+        dir.join("ml-connector.toml"),
+        format!("[store]\nurl = \"sqlite://x.db\"\n{VALID_TAIL}\n[connection.commerce.webhooks]\nenable = false\n"),
+    )
+    .unwrap();
+    let typo = run(&dir, &["status"]);
+    assert_eq!(typo.code, 2, "{typo:#?}");
+    assert!(
+        typo.stderr.contains("connection[0].commerce.webhooks") && typo.stderr.contains("enable"),
+        "{typo:#?}"
+    );
+}
+
+#[test]
+fn piped_output_has_no_colour_even_without_no_color() {
+    let dir = scratch("no-colour");
+    std::fs::write(
+        dir.join("ml-connector.toml"),
+        format!("[store]\nurl = \"sqlite://x.db\"\n{VALID_TAIL}"),
+    )
+    .unwrap();
+    assert_eq!(run(&dir, &["keygen"]).code, 0);
+    let mut cmd = crate::support::command(&dir);
+    let out = cmd
+        .env_remove("NO_COLOR")
+        .args(["credentials", "list"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("missing"), "{stdout}");
+    assert!(!stdout.contains('\x1b'), "{stdout:?}");
+}
+
+/// On a terminal the missing secrets are red, unless `NO_COLOR` is set. `script` gives the binary
+/// a pseudo-terminal.
+#[cfg(target_os = "linux")]
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let dir = scratch("colour");
+    std::fs::write(
+        dir.join("ml-connector.toml"),
+        format!("[store]\nurl = \"sqlite://x.db\"\n{VALID_TAIL}"),
+    )
+    .unwrap();
+    assert_eq!(run(&dir, &["keygen"]).code, 0);
+    let on_terminal = |no_color: bool| {
+        let mut cmd = std::process::Command::new("script");
+        cmd.current_dir(&dir)
+            .args([
+                "-qec",
+                &format!("{} credentials list", env!("CARGO_BIN_EXE_ml-connector")),
+                "/dev/null",
+            ])
+            .env_remove("ML_CONNECTOR_CONFIG")
+            .env_remove("ML_CONNECTOR_MASTER_KEY")
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let out = cmd.output().expect("script(1) from util-linux runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = on_terminal(false);
+    assert!(coloured.contains("\x1b[31mmissing"), "{coloured:?}");
+    let plain = on_terminal(true);
+    assert!(
+        plain.contains("missing") && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
 }

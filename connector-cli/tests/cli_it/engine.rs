@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::support::{run_async, scratch, sims, store_credentials, write_config};
+use crate::support::{
+    json_lines, run_async, run_async_with, scratch, sims, store_credentials, write_config,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_passes_against_the_simulators() {
@@ -91,6 +93,37 @@ async fn ping_names_the_unreachable_host_the_refused_logon_and_the_missing_codes
         "{r:#?}"
     );
 
+    // The same wrong password stops a cycle with one paragraph naming SYSPRO and what it said,
+    // as text or as one JSON log object.
+    let sync = run_async(&dir, &["sync", "--once"]).await;
+    assert_eq!(sync.code, 1, "{sync:#?}");
+    assert_eq!(sync.stderr.lines().count(), 1, "one paragraph: {sync:#?}");
+    assert!(
+        sync.stderr
+            .starts_with("error: sync of connection shop failed: ")
+            && sync
+                .stderr
+                .contains("SYSPRO logon failed: Invalid operator password"),
+        "{sync:#?}"
+    );
+    assert!(!sync.stderr.contains("wrong-password"), "{sync:#?}");
+    let dry = run_async(
+        &dir,
+        &["--log-format", "json", "sync", "--once", "--dry-run"],
+    )
+    .await;
+    assert_eq!(dry.code, 1, "{dry:#?}");
+    let lines = json_lines(&dry.stderr);
+    let last = lines.last().unwrap();
+    assert_eq!(last["fields"]["exit_code"], 1, "{dry:#?}");
+    assert!(
+        last["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SYSPRO logon failed: Invalid operator password"),
+        "{dry:#?}"
+    );
+
     // With the right password the mapping is checked: the missing GL code is named with its line.
     store_credentials_again(&dir, &sims).await;
     let r = run_async(&dir, &["ping"]).await;
@@ -139,9 +172,14 @@ async fn sync_halts_what_cannot_map_and_replay_posts_it_after_the_fix() {
     write_config(&dir, &sims, None, "");
     store_credentials(&dir, &sims, None).await;
 
-    // The dry run validates in SYSPRO and posts, creates and stores nothing.
+    // The dry run validates in SYSPRO and posts, creates and stores nothing, not even an empty
+    // database. Documents that would halt make it exit with 3.
     let dry = run_async(&dir, &["--json", "sync", "--once", "--dry-run"]).await;
-    assert_eq!(dry.code, 0, "{dry:#?}");
+    assert_eq!(dry.code, 3, "{dry:#?}");
+    assert!(
+        !dir.join("state.db").exists(),
+        "a dry run creates no database"
+    );
     let documents = dry.json()["connections"][0]["documents"]
         .as_array()
         .unwrap()
@@ -178,19 +216,33 @@ async fn sync_halts_what_cannot_map_and_replay_posts_it_after_the_fix() {
             || i["invoice"].as_str().unwrap().starts_with('H')),
         "nothing posted by the dry run"
     );
+    let human = run_async_with(
+        &dir,
+        &["sync", "--once", "--dry-run"],
+        &[("RUST_LOG", "debug")],
+    )
+    .await;
+    assert_eq!(human.code, 3, "{human:#?}");
+    assert!(
+        human.stdout.contains("dry run: nothing is posted") && human.stdout.contains("would post"),
+        "{human:#?}"
+    );
+    assert!(
+        human.stderr.contains("DEBUG syspro_client"),
+        "RUST_LOG reaches the dry run: {human:#?}"
+    );
+    assert!(!human.stdout.contains("DEBUG"), "{human:#?}");
+    assert!(!dir.join("state.db").exists());
     let nothing = run_async(&dir, &["--json", "audit", "list"]).await;
     assert!(
         nothing.json()["records"].as_array().unwrap().is_empty(),
         "nothing stored: {nothing:#?}"
     );
-    let human = run_async(&dir, &["sync", "--once", "--dry-run"]).await;
-    assert!(
-        human.stdout.contains("dry run: nothing is posted") && human.stdout.contains("would post"),
-        "{human:#?}"
-    );
 
+    // The cycle runs to its end; halted records make it exit with 3, not 0, so a script sees them.
     let first = run_async(&dir, &["--json", "sync", "--once"]).await;
-    assert_eq!(first.code, 0, "{first:#?}");
+    assert_eq!(first.code, 3, "{first:#?}");
+    assert!(first.stderr.is_empty(), "{first:#?}");
     let summary = first.json()["connections"][0].clone();
     assert!(summary["posted"].as_u64().unwrap() > 10, "{summary:#}");
     let halted = summary["halted"].as_array().unwrap().clone();
@@ -205,6 +257,13 @@ async fn sync_halts_what_cannot_map_and_replay_posts_it_after_the_fix() {
             .contains("no GL account for SKU \"CLR-")),
         "{summary:#}"
     );
+
+    assert_eq!(
+        summary["waiting"]["halted"].as_u64().unwrap(),
+        halted.len() as u64,
+        "{summary:#}"
+    );
+    assert_eq!(summary["waiting"]["dead"], 0, "{summary:#}");
 
     let listed = run_async(&dir, &["--json", "audit", "list", "--status", "halted"]).await;
     assert_eq!(listed.code, 0, "{listed:#?}");
@@ -233,29 +292,45 @@ async fn sync_halts_what_cannot_map_and_replay_posts_it_after_the_fix() {
         "{status:#?}"
     );
 
-    // Nothing is posted twice: a second cycle finds every change already known.
-    let second = run_async(
+    // Nothing is posted twice: a second cycle finds every change already known. The records
+    // halted before still wait, so the exit code stays 3 until a person deals with them.
+    let second = run_async_with(
         &dir,
         &["--json", "--log-format", "json", "-v", "sync", "--once"],
+        &[("RUST_LOG", "trace")],
     )
     .await;
+    assert_eq!(second.code, 3, "{second:#?}");
     assert_eq!(second.json()["connections"][0]["posted"], 0, "{second:#?}");
-    let logs: Vec<serde_json::Value> = second
-        .stderr
-        .lines()
-        .map(|l| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))
-        })
-        .collect();
+    let logs = json_lines(&second.stderr);
     assert!(
         logs.iter()
-            .any(|l| l["fields"]["message"] == "poll cycle finished" || l["level"] == "INFO"),
+            .any(|l| l["fields"]["message"] == "poll cycle finished"),
         "{second:#?}"
     );
+    assert!(
+        logs.iter().any(|l| l["level"] == "TRACE"),
+        "RUST_LOG=trace reaches the libraries: {second:#?}"
+    );
+    let human = run_async(&dir, &["sync", "--once"]).await;
+    assert_eq!(human.code, 3, "{human:#?}");
+    assert!(
+        human.stdout.contains(&format!(
+            "{} record(s) of shop wait for a person ({} halted, 0 dead)",
+            halted.len(),
+            halted.len()
+        )),
+        "{human:#?}"
+    );
+    assert!(
+        !human.stderr.contains('\r'),
+        "no progress bar off a terminal: {human:#?}"
+    );
 
-    // Replay before the fix: still halted, exit 1.
+    // Replay before the fix: still halted, exit 3.
     let early = run_async(&dir, &["replay", &record]).await;
-    assert_eq!(early.code, 1, "{early:#?}");
+    assert_eq!(early.code, 3, "{early:#?}");
+    assert!(early.stderr.is_empty(), "{early:#?}");
 
     // A record that does not exist is a usage error, and nothing else is replayed with it.
     let missing = format!("{}/invoice/999999", record.split('/').next().unwrap());
@@ -286,6 +361,12 @@ async fn sync_halts_what_cannot_map_and_replay_posts_it_after_the_fix() {
         show.stdout.contains("state:    posted") && show.stdout.contains("replay requested"),
         "{show:#?}"
     );
+    // Nothing waits any more: the next cycle exits with 0.
+    let clean = run_async(&dir, &["--json", "sync", "--once"]).await;
+    assert_eq!(clean.code, 0, "{clean:#?}");
+    assert_eq!(clean.json()["connections"][0]["waiting"]["halted"], 0);
+    let dry = run_async(&dir, &["sync", "--once", "--dry-run"]).await;
+    assert_eq!(dry.code, 0, "{dry:#?}");
     sims.shutdown().await;
 }
 
@@ -336,7 +417,7 @@ async fn run_serves_health_metrics_and_signed_webhooks_and_stops_on_sigterm() {
     assert!(
         refused
             .stderr
-            .contains("connection shop is being processed by ml-connector-"),
+            .contains("connection shop is being processed by "),
         "{refused:#?}"
     );
 
@@ -402,14 +483,107 @@ async fn run_serves_health_metrics_and_signed_webhooks_and_stops_on_sigterm() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("stopped"), "{stderr}");
 
-    // The port is free again, and a second service on a taken port says so.
+    assert!(
+        !stderr.contains("webhook public key"),
+        "the key is in the vault: no warning: {stderr}"
+    );
+
+    // The port is free again, and a second service on a taken port says so, as one JSON object
+    // with JSON logs.
     let blocker = std::net::TcpListener::bind(&listen).unwrap();
     let busy = run_async(&dir, &["run", "--listen", &listen]).await;
+    let busy_json = run_async(&dir, &["--log-format", "json", "run", "--listen", &listen]).await;
     drop(blocker);
     assert_eq!(busy.code, 1, "{busy:#?}");
+    assert_eq!(busy.stderr.lines().count(), 1, "one paragraph: {busy:#?}");
     assert!(
         busy.stderr.contains(&format!("cannot listen on {listen}")),
         "{busy:#?}"
+    );
+    assert_eq!(busy_json.code, 1, "{busy_json:#?}");
+    let lines = json_lines(&busy_json.stderr);
+    assert_eq!(lines.len(), 1, "{busy_json:#?}");
+    assert_eq!(lines[0]["level"], "ERROR");
+    assert!(
+        lines[0]["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("cannot listen on {listen}")),
+        "{busy_json:#?}"
+    );
+    sims.shutdown().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_webhook_key_is_reported_only_when_webhooks_can_arrive() {
+    let sims = sims(10).await;
+    let dir = scratch("run-no-key");
+    write_config(&dir, &sims, None, "");
+    store_credentials(&dir, &sims, None).await;
+    let removed = run_async(
+        &dir,
+        &[
+            "credentials",
+            "delete",
+            "shop",
+            "commerce.webhook_public_key",
+        ],
+    )
+    .await;
+    assert_eq!(removed.code, 0, "{removed:#?}");
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = blocker.local_addr().unwrap().to_string();
+
+    // Listening: the warning says what to do, as a JSON object with JSON logs.
+    let listening = run_async(&dir, &["--log-format", "json", "run", "--listen", &taken]).await;
+    assert_eq!(listening.code, 1, "{listening:#?}");
+    let lines = json_lines(&listening.stderr);
+    let warning = lines
+        .iter()
+        .find(|l| l["level"] == "WARN")
+        .unwrap_or_else(|| panic!("a warning: {listening:#?}"));
+    let message = warning["fields"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("connection shop: webhooks will be refused (503)")
+            && message.contains("ml-connector credentials set shop commerce.webhook_public_key")
+            && message.contains("commerce.webhooks.enabled = false"),
+        "{listening:#?}"
+    );
+
+    // Polling only: nothing can arrive, nothing to warn about. The service's own lines are JSON.
+    let polling =
+        crate::support::run_until_then_terminate(&dir, &["--log-format", "json", "run"], "running")
+            .await;
+    assert_eq!(polling.code, 0, "{polling:#?}");
+    let lines = json_lines(&polling.stderr);
+    assert!(!polling.stderr.contains("webhook"), "{polling:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "INFO" && l["fields"]["message"] == "stopped"),
+        "{polling:#?}"
+    );
+
+    // Webhooks switched off for the connection: no warning either.
+    let config = std::fs::read_to_string(dir.join("ml-connector.toml")).unwrap();
+    std::fs::write(
+        dir.join("ml-connector.toml"),
+        format!(
+            "{config}
+[connection.commerce.webhooks]
+enabled = false
+"
+        ),
+    )
+    .unwrap();
+    let disabled = run_async(&dir, &["run", "--listen", &taken]).await;
+    drop(blocker);
+    assert_eq!(disabled.code, 1, "{disabled:#?}");
+    assert!(!disabled.stderr.contains("warning"), "{disabled:#?}");
+    assert!(
+        disabled.stderr.contains("cannot listen on"),
+        "{disabled:#?}"
     );
     sims.shutdown().await;
 }

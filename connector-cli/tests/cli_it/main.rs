@@ -2,6 +2,10 @@
 //! a new installation starts from, and every command against the simulators on loopback.
 
 mod basics;
+mod bench;
 mod demo;
 mod engine;
+mod reconcile;
+mod secrets;
 mod support;
+mod workers;

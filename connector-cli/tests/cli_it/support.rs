@@ -243,3 +243,92 @@ pub async fn sims(orders: usize) -> Sims {
     .await
     .unwrap()
 }
+
+/// Runs the binary with `args` and extra environment off the async threads.
+pub async fn run_async_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    let envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_with(&dir, &args, "", &envs)
+    })
+    .await
+    .unwrap()
+}
+
+/// Every line of `stderr` as a JSON object; panics naming the first line that is not one.
+pub fn json_lines(stderr: &str) -> Vec<serde_json::Value> {
+    stderr
+        .lines()
+        .map(|l| {
+            let value: serde_json::Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l:?}\n{stderr}"));
+            assert!(value.is_object(), "log line is not an object: {l}");
+            value
+        })
+        .collect()
+}
+
+/// Starts the binary with `args` in `dir`, waits until its standard error shows `ready`, sends
+/// SIGTERM and returns what it printed and how it exited.
+#[cfg(unix)]
+pub async fn run_until_then_terminate(dir: &Path, args: &[&str], ready: &str) -> Run {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let mut child = command(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stderr = child.stderr.take().unwrap();
+    let ready = ready.to_owned();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let mut lines = BufReader::new(stderr);
+        let mut line = String::new();
+        while lines.read_line(&mut line).unwrap_or(0) > 0 {
+            if line.contains(&ready) {
+                let _ = seen_tx.send(());
+            }
+            text.push_str(&line);
+            line.clear();
+        }
+        text
+    });
+    let seen = tokio::task::spawn_blocking(move || {
+        seen_rx.recv_timeout(std::time::Duration::from_secs(30))
+    })
+    .await
+    .unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let (status, stdout) = tokio::task::spawn_blocking(move || {
+        let mut stdout = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        (child.wait().unwrap(), stdout)
+    })
+    .await
+    .unwrap();
+    let stderr = reader.join().unwrap();
+    assert!(seen.is_ok(), "never printed the awaited line: {stderr}");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+    }
+}

@@ -1,0 +1,111 @@
+//! `bench` at small sizes: a chaos run (the connector killed and restarted) and a fault storm, each
+//! checked for correctness only (timing depends on the machine and is not asserted).
+
+use serde_json::Value;
+
+use crate::support::{run, scratch};
+
+/// Every postable order posted exactly once, nothing else on the ledger, the halted ones exactly
+/// those the simulators made unmappable.
+fn assert_correct(r: &Value) {
+    let n = |k: &str| {
+        r[k].as_u64()
+            .unwrap_or_else(|| panic!("{k} missing or not a count: {r:#}"))
+    };
+    for key in [
+        "wall_seconds",
+        "syspro_busy_seconds",
+        "ratio_to_bound",
+        "commerce_calls",
+        "syspro_calls",
+        "connector_cpu_seconds",
+        "peak_rss_bytes",
+    ] {
+        assert!(r[key].is_number(), "{key} missing: {r:#}");
+    }
+    assert_eq!(r["drained"], true, "{r:#}");
+    assert_eq!(n("posted"), n("orders") - n("expected_halted"), "{r:#}");
+    assert_eq!(n("halted"), n("expected_halted"), "{r:#}");
+    for key in [
+        "duplicates",
+        "missing",
+        "amount_mismatches",
+        "unbalanced_journals",
+        "unexpected_invoices",
+        "dead",
+        "open",
+    ] {
+        assert_eq!(n(key), 0, "{key}: {r:#}");
+    }
+    assert!(n("commerce_calls") > 0 && n("syspro_calls") > 0, "{r:#}");
+}
+
+#[test]
+fn chaos_run_posts_every_order_exactly_once_with_a_complete_audit_trail() {
+    let dir = scratch("bench-chaos");
+    let work = dir.join("work").display().to_string();
+    let out = run(
+        &dir,
+        &[
+            "--json",
+            "bench",
+            "--orders",
+            "300",
+            "--chaos-kills",
+            "5",
+            "--latency-ms",
+            "5",
+            "--item-latency-ms",
+            "0",
+            "--dir",
+            &work,
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:#?}");
+    let r = out.json();
+    assert_correct(&r);
+    assert_eq!(r["orders"], 300);
+    assert_eq!(r["chaos_kills"], 5, "{r:#}");
+    assert!(r["connector_processes"].as_u64().unwrap_or(0) >= 6, "{r:#}");
+    assert_eq!(r["audit_incomplete"], 0, "{r:#}");
+}
+
+#[test]
+fn fault_storm_halts_exactly_the_unmappable_orders_and_posts_the_rest_once() {
+    let dir = scratch("bench-storm");
+    let out = run(
+        &dir,
+        &[
+            "--json",
+            "bench",
+            "--orders",
+            "500",
+            "--faults",
+            "storm",
+            "--latency-ms",
+            "5",
+            "--item-latency-ms",
+            "0",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:#?}");
+    let r = out.json();
+    assert_correct(&r);
+    assert_eq!(r["orders"], 500);
+    assert_eq!(r["faults"], "storm");
+    assert!(
+        r["expected_halted"].as_u64().unwrap_or(0) > 0,
+        "the storm makes some orders unmappable: {r:#}"
+    );
+    assert_eq!(r["audit_incomplete"], 0, "{r:#}");
+}
+
+#[test]
+fn bench_refuses_a_folder_that_already_holds_a_database() {
+    let dir = scratch("bench-reuse");
+    std::fs::write(dir.join("ml-connector.db"), b"").unwrap();
+    let target = dir.display().to_string();
+    let out = run(&dir, &["bench", "--orders", "10", "--dir", &target]);
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.stderr.contains("already holds"), "{out:#?}");
+}

@@ -18,9 +18,9 @@ use connector_core::audit::{AuditEntry, AuditLog, AuditPage, AuditQuery, NewAudi
 use connector_core::clock::{Clock, SystemClock};
 use connector_core::engine::{CycleSummary, Engine, EngineOptions};
 use connector_core::state::{
-    ConnectionName, EntityKind, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome, MemoryStore,
-    Record, RecordFilter, RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName,
-    Transition,
+    ConnectionName, CycleReport, EntityKind, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome,
+    MemoryStore, Notification, Record, RecordFilter, RecordKey, RecordState, StateCounts,
+    StateStore, StoreError, StreamName, Transition,
 };
 use simulators::Sims;
 use time::OffsetDateTime;
@@ -230,6 +230,26 @@ impl<S: StateStore> StateStore for CountingStore<S> {
 
     async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
         self.inner.leases().await
+    }
+
+    async fn push_notification(&self, key: &RecordKey) -> Result<Notification, StoreError> {
+        self.inner.push_notification(key).await
+    }
+
+    async fn take_notifications(
+        &self,
+        connection: &ConnectionName,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        self.inner.take_notifications(connection, limit).await
+    }
+
+    async fn record_cycle(&self, report: &CycleReport) -> Result<(), StoreError> {
+        self.inner.record_cycle(report).await
+    }
+
+    async fn cycle_reports(&self) -> Result<Vec<CycleReport>, StoreError> {
+        self.inner.cycle_reports().await
     }
 }
 

@@ -131,6 +131,14 @@ account = "00-4020"
 
 /// The demo configuration for simulators at these URLs.
 fn demo_config(commerce_url: &str, enet_url: &str, odata_url: &str) -> String {
+    let connection = simulator_connection(
+        CONNECTION,
+        commerce_url,
+        enet_url,
+        odata_url,
+        "batch_size = 50",
+        "page_size = 100",
+    );
     format!(
         r#"# Written by `ml-connector demo` on every run (the simulators get new ports each time).
 # The mapping is in mapping.toml beside this file and is kept between runs.
@@ -138,15 +146,36 @@ fn demo_config(commerce_url: &str, enet_url: &str, odata_url: &str) -> String {
 [store]
 url = "sqlite://ml-connector.db"
 
-[[connection]]
-name = "{CONNECTION}"
+{connection}
+[connection.schedule]
+min_interval = "30s"
+max_interval = "5m"
+"#
+    )
+}
+
+/// One `[[connection]]`, named `name`, to the built-in simulators (their three stores, company `EDU1`, operator
+/// `MLCONNECT`, secrets under the vault names `commerce.*` and `syspro.*`), shared by the demo and
+/// the bench. `connection_lines` and `commerce_lines` are extra keys of `[[connection]]` and
+/// `[connection.commerce]`.
+pub(crate) fn simulator_connection(
+    name: &str,
+    commerce_url: &str,
+    enet_url: &str,
+    odata_url: &str,
+    connection_lines: &str,
+    commerce_lines: &str,
+) -> String {
+    format!(
+        r#"[[connection]]
+name = "{name}"
 mapping_file = "mapping.toml"
-batch_size = 50
+{connection_lines}
 
 [connection.commerce]
 base_url = "{commerce_url}"
 flavour = "paas"
-page_size = 100
+{commerce_lines}
 
 [connection.commerce.auth]
 kind = "oauth1"
@@ -179,10 +208,6 @@ operator = "MLCONNECT"
 operator_password = "syspro.operator_password"
 company_password = "syspro.company_password"
 odata_password = "syspro.odata_password"
-
-[connection.schedule]
-min_interval = "30s"
-max_interval = "5m"
 "#
     )
 }

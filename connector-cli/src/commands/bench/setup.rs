@@ -11,6 +11,7 @@ use connector_core::vault::{FileVault, SecretStore as _};
 use secrecy::SecretString;
 
 use super::sims::SimInfo;
+use crate::commands::demo::simulator_connection;
 
 /// The bench's connection.
 pub const CONNECTION: &str = "bench-shop";
@@ -96,55 +97,15 @@ rounding = "00-9999"
 /// The configuration of one connection to the simulators at `info`. Orders are the trigger, so
 /// every seeded order is a document to post; batch and page sizes are the defaults.
 fn config(info: &SimInfo) -> String {
-    format!(
-        r#"[store]
-url = "sqlite://ml-connector.db"
-
-[[connection]]
-name = "{CONNECTION}"
-mapping_file = "mapping.toml"
-trigger = "order"
-
-[connection.commerce]
-base_url = "{commerce}"
-flavour = "paas"
-
-[connection.commerce.auth]
-kind = "oauth1"
-
-[connection.commerce.auth.secrets]
-consumer_key = "commerce.consumer_key"
-consumer_secret = "commerce.consumer_secret"
-access_token = "commerce.access_token"
-access_token_secret = "commerce.access_token_secret"
-
-[[connection.commerce.stores]]
-code = "web"
-id = 1
-
-[[connection.commerce.stores]]
-code = "marketplace"
-id = 2
-
-[[connection.commerce.stores]]
-code = "b2b"
-id = 3
-
-[connection.syspro]
-enet_url = "{enet}"
-odata_url = "{odata}"
-company_id = "EDU1"
-operator = "MLCONNECT"
-
-[connection.syspro.secrets]
-operator_password = "syspro.operator_password"
-company_password = "syspro.company_password"
-odata_password = "syspro.odata_password"
-"#,
-        commerce = info.commerce_url,
-        enet = info.syspro_enet_url,
-        odata = info.syspro_odata_url,
-    )
+    let connection = simulator_connection(
+        CONNECTION,
+        &info.commerce_url,
+        &info.syspro_enet_url,
+        &info.syspro_odata_url,
+        r#"trigger = "order""#,
+        "",
+    );
+    format!("[store]\nurl = \"sqlite://ml-connector.db\"\n\n{connection}")
 }
 
 /// Writes the configuration, mapping, a new master key and the vault with the simulators'

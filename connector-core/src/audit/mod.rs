@@ -132,8 +132,10 @@ impl NewAuditEntry {
     /// The same entry with every secret and URL query string removed from its message and document.
     #[must_use]
     pub fn redacted(mut self, redactor: &Redactor) -> Self {
-        self.message = redactor.redact_text(&self.message);
-        self.document = self.document.map(|doc| redactor.redact_json(&doc));
+        if let std::borrow::Cow::Owned(message) = redactor.redact_cow(&self.message) {
+            self.message = message;
+        }
+        self.document = self.document.map(|doc| redactor.redact_json_owned(doc));
         self
     }
 }
@@ -233,6 +235,21 @@ pub trait AuditLog: Send + Sync {
     /// # Errors
     /// [`StoreError`] when the store cannot write.
     async fn append(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError>;
+
+    /// Appends several entries in the order given, all stamped with one time from the store's clock
+    /// (their ids keep the order).
+    ///
+    /// Stores override it to write them in one transaction (all or nothing, one commit); the default
+    /// appends them one by one.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot write.
+    async fn append_many(&self, entries: Vec<NewAuditEntry>) -> Result<(), StoreError> {
+        for entry in entries {
+            self.append(entry).await?;
+        }
+        Ok(())
+    }
 
     /// Reads entries matching `query`, newest first.
     ///

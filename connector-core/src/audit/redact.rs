@@ -4,6 +4,8 @@
 //! strings, so besides replacing known secret values, every query string of a URL is masked: the
 //! parameter names stay (they help diagnose a call), the values become `***`.
 
+use std::borrow::Cow;
+
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -128,24 +130,69 @@ impl Redactor {
     /// `text` without secrets and without URL query values.
     #[must_use]
     pub fn redact_text(&self, text: &str) -> String {
-        let exposed: Vec<&str> = self.secrets.iter().map(|s| s.expose_secret()).collect();
-        redact_url_queries(&redact_secrets(text, &exposed))
+        self.redact_cow(text).into_owned()
+    }
+
+    /// [`Redactor::redact_text`], borrowing `text` when nothing in it needs redacting (the usual
+    /// case, checked without allocating).
+    #[must_use]
+    pub fn redact_cow<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let has_secret = self
+            .secrets
+            .iter()
+            .any(|s| text.contains(s.expose_secret()));
+        let mut out = Cow::Borrowed(text);
+        if has_secret {
+            let exposed: Vec<&str> = self.secrets.iter().map(|s| s.expose_secret()).collect();
+            out = Cow::Owned(redact_secrets(text, &exposed));
+        }
+        // Only a query string is masked, and every query starts with `?`.
+        if out.contains('?') {
+            out = Cow::Owned(redact_url_queries(&out));
+        }
+        out
     }
 
     /// `document` with [`Redactor::redact_text`] applied to every string and object key in it.
     #[must_use]
     pub fn redact_json(&self, document: &Value) -> Value {
-        match document {
-            Value::String(s) => Value::String(self.redact_text(s)),
-            Value::Array(items) => {
-                Value::Array(items.iter().map(|v| self.redact_json(v)).collect())
+        self.redact_json_owned(document.clone())
+    }
+
+    /// [`Redactor::redact_json`] on a document the caller gives up, changed in place: only the
+    /// strings that hold something to redact are rebuilt.
+    #[must_use]
+    pub fn redact_json_owned(&self, mut document: Value) -> Value {
+        self.redact_in_place(&mut document);
+        document
+    }
+
+    fn redact_in_place(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => {
+                if let Cow::Owned(redacted) = self.redact_cow(s) {
+                    *s = redacted;
+                }
             }
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (self.redact_text(k), self.redact_json(v)))
-                    .collect(),
-            ),
-            other => other.clone(),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_in_place(v)),
+            Value::Object(map) => {
+                let keys_clean = map
+                    .keys()
+                    .all(|k| matches!(self.redact_cow(k), Cow::Borrowed(_)));
+                if keys_clean {
+                    map.values_mut().for_each(|v| self.redact_in_place(v));
+                } else {
+                    let taken = std::mem::take(map);
+                    *map = taken
+                        .into_iter()
+                        .map(|(k, mut v)| {
+                            self.redact_in_place(&mut v);
+                            (self.redact_cow(&k).into_owned(), v)
+                        })
+                        .collect();
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
     }
 }
@@ -162,6 +209,20 @@ impl std::fmt::Debug for Redactor {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn clean_text_is_borrowed_and_documents_keep_their_shape() {
+        let r = Redactor::new([SecretString::from("s3cret")]);
+        assert!(matches!(r.redact_cow("plain text"), Cow::Borrowed(_)));
+        assert!(matches!(r.redact_cow("a s3cret here"), Cow::Owned(_)));
+        let doc = json!({"a": ["x", {"s3cret": "y https://h/p?token=abc"}], "n": 1, "b": true});
+        let out = r.redact_json_owned(doc.clone());
+        assert_eq!(
+            out,
+            json!({"a": ["x", {"[redacted]": "y https://h/p?token=***"}], "n": 1, "b": true})
+        );
+        assert_eq!(r.redact_json(&doc), out);
+    }
 
     #[test]
     fn secrets_are_replaced_longest_first() {

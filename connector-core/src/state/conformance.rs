@@ -25,7 +25,7 @@ use super::{
     LeaseOutcome, Record, RecordFilter, RecordKey, RecordState, StateStore, StoreError, StreamName,
     SysproKeys, Target, Transition,
 };
-use crate::audit::{AuditKind, AuditLog, AuditQuery, NewAuditEntry};
+use crate::audit::{AuditEntry, AuditKind, AuditLog, AuditQuery, NewAuditEntry};
 use crate::clock::{Clock, ManualClock};
 
 /// What the suite needs of a store.
@@ -92,6 +92,7 @@ fn target_for(state: RecordState, clock: &ManualClock) -> Target {
             syspro: SysproKeys {
                 invoice: Some("WEB000123".to_owned()),
                 journal: None,
+                customer: Some("CUST-EU-0042".to_owned()),
             },
         },
         RecordState::Posting => Target::Posting,
@@ -99,6 +100,7 @@ fn target_for(state: RecordState, clock: &ManualClock) -> Target {
             syspro: SysproKeys {
                 invoice: None,
                 journal: Some("2026-03-000017".to_owned()),
+                customer: None,
             },
         },
         RecordState::Halted => Target::Halted {
@@ -147,7 +149,7 @@ async fn drive_to(
     record
 }
 
-async fn audit_of(store: &impl AuditLog, key: &RecordKey) -> Vec<crate::audit::AuditEntry> {
+async fn audit_of(store: &impl AuditLog, key: &RecordKey) -> Vec<AuditEntry> {
     store
         .query(&AuditQuery {
             limit: 1000,
@@ -1173,6 +1175,939 @@ pub async fn audit_log_orders_and_filters<S: StoreUnderTest, F: Future<Output = 
     assert!(paged.windows(2).all(|w| w[0].id > w[1].id));
 }
 
+/// An entry without its id, for comparing the timelines of two stores.
+fn entry_content(
+    entry: &AuditEntry,
+) -> (
+    OffsetDateTime,
+    RecordKey,
+    AuditKind,
+    String,
+    Option<serde_json::Value>,
+) {
+    (
+        entry.at,
+        entry.key.clone(),
+        entry.kind,
+        entry.message.clone(),
+        entry.document.clone(),
+    )
+}
+
+async fn timeline(
+    store: &impl AuditLog,
+    key: &RecordKey,
+) -> Vec<(
+    OffsetDateTime,
+    RecordKey,
+    AuditKind,
+    String,
+    Option<serde_json::Value>,
+)> {
+    audit_of(store, key)
+        .await
+        .iter()
+        .map(entry_content)
+        .collect()
+}
+
+/// Every audit entry of the store, oldest first.
+async fn whole_audit(store: &impl AuditLog) -> Vec<AuditEntry> {
+    let mut entries = store
+        .query(&AuditQuery {
+            limit: 100_000,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("audit query")
+        .entries;
+    entries.reverse();
+    entries
+}
+
+fn outcome_name(outcome: &IntakeOutcome) -> &'static str {
+    match outcome {
+        IntakeOutcome::Created(_) => "created",
+        IntakeOutcome::Unchanged(_) => "unchanged",
+        IntakeOutcome::Updated(_) => "updated",
+        IntakeOutcome::ChangedAfterPosting(_) => "changed after posting",
+    }
+}
+
+/// A transition's result in comparable form: the record, or the error's text.
+fn result_text(result: &Result<Record, StoreError>) -> Result<Record, String> {
+    match result {
+        Ok(record) => Ok(record.clone()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Storing a batch of documents has the same outcomes, records and audit trail as storing them one
+/// by one: new, unchanged, updated, changed after posting, and the same key twice in one call. A
+/// batch of versions already seen writes nothing.
+pub async fn intake_many_matches_sequential_intake<S: StoreUnderTest, F: Future<Output = S>>(
+    open: impl Fn(Arc<dyn Clock>) -> F,
+) {
+    let clock = clock();
+    let one_by_one = open(Arc::new(clock.clone())).await;
+    let batched = open(Arc::new(clock.clone())).await;
+    let same = key("eu", "same");
+    let restarted = key("eu", "restarted");
+    let posted = key("eu", "posted");
+    for store in [&one_by_one, &batched] {
+        drive_to(store, &clock, &same, RecordState::Received).await;
+        drive_to(store, &clock, &restarted, RecordState::Halted).await;
+        drive_to(store, &clock, &posted, RecordState::Posted).await;
+    }
+    clock.advance(Duration::from_secs(10));
+    let created = key("eu", "new");
+    let twice = key("eu", "twice");
+    let repeated = RecordKey::new(conn("eu"), EntityKind::Order, "repeated");
+    let intakes = vec![
+        intake_of(&created, 0),
+        intake_of(&same, 0),
+        intake_of(&restarted, 1),
+        intake_of(&posted, 1),
+        intake_of(&twice, 0),
+        intake_of(&twice, 1),
+        intake_of(&repeated, 0),
+        intake_of(&repeated, 0),
+        intake_of(&posted, 1),
+    ];
+    let mut sequential = Vec::new();
+    for intake in intakes.clone() {
+        sequential.push(one_by_one.intake(intake).await.expect("intake"));
+    }
+    let batch = batched.intake_many(intakes).await.expect("intake_many");
+    assert_eq!(
+        batch.iter().map(outcome_name).collect::<Vec<_>>(),
+        vec![
+            "created",
+            "unchanged",
+            "updated",
+            "changed after posting",
+            "created",
+            "updated",
+            "created",
+            "unchanged",
+            "unchanged",
+        ]
+    );
+    assert_eq!(batch, sequential);
+    assert_eq!(
+        batch[5].record().version,
+        2,
+        "created, then updated in one call"
+    );
+    assert_eq!(batch[5].record().payload, intake_of(&twice, 1).payload);
+    for key in [&created, &same, &restarted, &posted, &twice, &repeated] {
+        let stored = batched.get(key).await.expect("get");
+        assert_eq!(stored, one_by_one.get(key).await.expect("get"), "{key}");
+        assert_eq!(
+            timeline(&batched, key).await,
+            timeline(&one_by_one, key).await,
+            "{key}"
+        );
+    }
+    assert_eq!(
+        whole_audit(&batched)
+            .await
+            .iter()
+            .map(entry_content)
+            .collect::<Vec<_>>(),
+        whole_audit(&one_by_one)
+            .await
+            .iter()
+            .map(entry_content)
+            .collect::<Vec<_>>(),
+        "the same entries in the same order"
+    );
+
+    clock.advance(Duration::from_secs(10));
+    let audit_before = whole_audit(&batched).await;
+    let unchanged = batched
+        .intake_many(vec![
+            intake_of(&same, 0),
+            intake_of(&twice, 1),
+            intake_of(&posted, 0),
+        ])
+        .await
+        .expect("intake_many of known versions");
+    assert!(
+        unchanged
+            .iter()
+            .all(|o| matches!(o, IntakeOutcome::Unchanged(_))),
+        "{unchanged:?}"
+    );
+    assert_eq!(
+        unchanged[1].record(),
+        batch[5].record(),
+        "an unchanged intake must not modify the record"
+    );
+    assert_eq!(whole_audit(&batched).await, audit_before, "nothing written");
+    assert!(
+        batched
+            .intake_many(Vec::new())
+            .await
+            .expect("empty batch")
+            .is_empty()
+    );
+}
+
+/// A batch of transitions applies in order, each seeing the ones before it (one record moves three
+/// times); a refused transition fails alone with its error and leaves its record untouched; every
+/// applied move has its audit entry, in order, all stamped with one time. The results, records and
+/// audit trail equal those of the same transitions made one by one.
+pub async fn transition_many_applies_in_order<S: StoreUnderTest, F: Future<Output = S>>(
+    open: impl Fn(Arc<dyn Clock>) -> F,
+) {
+    let clock = clock();
+    let one_by_one = open(Arc::new(clock.clone())).await;
+    let batched = open(Arc::new(clock.clone())).await;
+    let chained = key("eu", "chained");
+    let waiting = key("eu", "waiting");
+    let mapped = key("eu", "mapped");
+    let posting = key("eu", "posting");
+    let missing = key("eu", "missing");
+    let setup = [
+        (&chained, RecordState::Received),
+        (&waiting, RecordState::Received),
+        (&mapped, RecordState::Mapped),
+        (&posting, RecordState::Posting),
+    ];
+    let mut before = Vec::new();
+    for (key, state) in setup {
+        drive_to(&one_by_one, &clock, key, state).await;
+        before.push(drive_to(&batched, &clock, key, state).await);
+    }
+    let mapped_version = before[2].version;
+    clock.advance(Duration::from_secs(30));
+    let posted_keys = SysproKeys {
+        invoice: None,
+        journal: Some("2026-03-000017".to_owned()),
+        customer: None,
+    };
+    let transitions = vec![
+        Transition::new(
+            chained.clone(),
+            RecordState::Received,
+            target_for(RecordState::Mapped, &clock),
+            "mapped",
+        )
+        .with_document(json!({"plan": "WEB000123"})),
+        Transition::new(
+            chained.clone(),
+            RecordState::Mapped,
+            Target::Posting,
+            "batch 1",
+        ),
+        Transition::new(
+            waiting.clone(),
+            RecordState::Mapped,
+            Target::Posting,
+            "wrong state",
+        ),
+        Transition::new(
+            chained.clone(),
+            RecordState::Posting,
+            Target::Posted {
+                syspro: posted_keys,
+            },
+            "SYSPRO confirmed",
+        ),
+        Transition::new(
+            missing.clone(),
+            RecordState::Received,
+            target_for(RecordState::Mapped, &clock),
+            "no such record",
+        ),
+        Transition::new(
+            mapped.clone(),
+            RecordState::Mapped,
+            target_for(RecordState::Posted, &clock),
+            "not allowed",
+        ),
+        Transition::new(
+            mapped.clone(),
+            RecordState::Mapped,
+            Target::Posting,
+            "stale",
+        )
+        .expecting_version(mapped_version - 1),
+        Transition::new(
+            mapped.clone(),
+            RecordState::Mapped,
+            Target::Posting,
+            "current",
+        )
+        .expecting_version(mapped_version),
+        Transition::new(
+            posting.clone(),
+            RecordState::Posting,
+            target_for(RecordState::RetryWait, &clock),
+            "SYSPRO answered 503",
+        ),
+        Transition::new(
+            chained.clone(),
+            RecordState::Posted,
+            Target::Received,
+            "posted is final",
+        ),
+    ];
+
+    let mut sequential = Vec::new();
+    for transition in transitions.clone() {
+        let result = one_by_one.transition(transition).await;
+        if let Err(e) = &result {
+            assert!(e.is_refusal(), "{e}");
+        }
+        sequential.push(result);
+    }
+    let results = batched
+        .transition_many(transitions)
+        .await
+        .expect("transition_many");
+    assert_eq!(results.len(), 10);
+    let outcome: Vec<&str> = results
+        .iter()
+        .map(|r| match r {
+            Ok(_) => "ok",
+            Err(StoreError::StateMismatch { .. }) => "state mismatch",
+            Err(StoreError::NotFound { .. }) => "not found",
+            Err(StoreError::IllegalTransition { .. }) => "illegal",
+            Err(StoreError::VersionConflict { .. }) => "version conflict",
+            Err(other) => panic!("not a refusal: {other}"),
+        })
+        .collect();
+    assert_eq!(
+        outcome,
+        vec![
+            "ok",
+            "ok",
+            "state mismatch",
+            "ok",
+            "not found",
+            "illegal",
+            "version conflict",
+            "ok",
+            "ok",
+            "illegal",
+        ]
+    );
+    assert_eq!(
+        results.iter().map(result_text).collect::<Vec<_>>(),
+        sequential.iter().map(result_text).collect::<Vec<_>>()
+    );
+
+    let now = clock.now();
+    let after = batched.get(&chained).await.expect("get").expect("exists");
+    assert_eq!(after.state, RecordState::Posted);
+    assert_eq!(after.version, before[0].version + 3);
+    assert_eq!(after.attempts, 1);
+    assert_eq!(after.state_since, now);
+    assert_eq!(
+        after.syspro,
+        SysproKeys {
+            invoice: Some("WEB000123".to_owned()),
+            journal: Some("2026-03-000017".to_owned()),
+            customer: Some("CUST-EU-0042".to_owned()),
+        }
+    );
+    assert_eq!(results[3].as_ref().ok(), Some(&after));
+    assert_eq!(
+        batched.get(&waiting).await.expect("get").as_ref(),
+        Some(&before[1]),
+        "a refused transition leaves its record untouched"
+    );
+    assert_eq!(
+        audit_of(&batched, &waiting).await.len(),
+        1,
+        "and appends nothing"
+    );
+    assert_eq!(batched.get(&missing).await.expect("get"), None);
+    let mapped_after = batched.get(&mapped).await.expect("get").expect("exists");
+    assert_eq!(
+        (mapped_after.state, mapped_after.version),
+        (RecordState::Posting, mapped_version + 1)
+    );
+    assert_eq!(
+        batched.get(&posting).await.expect("get").map(|r| r.state),
+        Some(RecordState::RetryWait)
+    );
+
+    let trail = audit_of(&batched, &chained).await;
+    let moves: Vec<(&str, OffsetDateTime)> = trail
+        .iter()
+        .take(3)
+        .map(|e| (e.message.as_str(), e.at))
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            ("posting -> posted: SYSPRO confirmed", now),
+            ("mapped -> posting: batch 1", now),
+            ("received -> mapped: mapped", now),
+        ],
+        "newest first"
+    );
+    assert!(trail[..3].iter().all(|e| e.kind == AuditKind::Transition));
+    assert!(trail[0].id > trail[1].id && trail[1].id > trail[2].id);
+    assert_eq!(trail[2].document, Some(json!({"plan": "WEB000123"})));
+    assert_eq!(trail.len(), 4, "read and three moves");
+
+    for key in [&chained, &waiting, &mapped, &posting, &missing] {
+        assert_eq!(
+            batched.get(key).await.expect("get"),
+            one_by_one.get(key).await.expect("get"),
+            "{key}"
+        );
+        assert_eq!(
+            timeline(&batched, key).await,
+            timeline(&one_by_one, key).await,
+            "{key}"
+        );
+    }
+
+    let audit_before = whole_audit(&batched).await;
+    let refused = batched
+        .transition_many(vec![
+            Transition::new(
+                chained.clone(),
+                RecordState::Posted,
+                Target::Posting,
+                "final",
+            ),
+            Transition::new(
+                waiting.clone(),
+                RecordState::Halted,
+                Target::Received,
+                "wrong state",
+            ),
+        ])
+        .await
+        .expect("a batch of refusals is not a failure");
+    assert!(
+        refused
+            .iter()
+            .all(|r| r.as_ref().is_err_and(StoreError::is_refusal)),
+        "{refused:?}"
+    );
+    assert_eq!(whole_audit(&batched).await, audit_before, "nothing written");
+    assert!(
+        batched
+            .transition_many(Vec::new())
+            .await
+            .expect("empty batch")
+            .is_empty()
+    );
+}
+
+/// A batch of audit entries is appended in the order given, all stamped with one time, with
+/// increasing ids, and is queryable like entries appended one by one.
+pub async fn append_many_keeps_order<S: StoreUnderTest, F: Future<Output = S>>(
+    open: impl Fn(Arc<dyn Clock>) -> F,
+) {
+    let (store, clock) = fresh(&open).await;
+    let invoice = key("eu", "a");
+    let other = key("us", "b");
+    drive_to(&store, &clock, &invoice, RecordState::Halted).await;
+    clock.advance(Duration::from_secs(5));
+    let entries = vec![
+        NewAuditEntry::new(invoice.clone(), AuditKind::Rendered, "plan rendered")
+            .with_document(json!({"journal": [{"gl": "4000", "credit": "100.00"}]})),
+        NewAuditEntry::new(other.clone(), AuditKind::Sent, "ARSTIN sent"),
+        NewAuditEntry::new(invoice.clone(), AuditKind::Sent, "ARSTIN sent"),
+        NewAuditEntry::new(invoice.clone(), AuditKind::Answered, "SYSPRO answered")
+            .with_document(json!({"invoice": "WEB000123"})),
+    ];
+    store
+        .append_many(entries.clone())
+        .await
+        .expect("append_many");
+    store.append_many(Vec::new()).await.expect("empty batch");
+
+    let appended = store
+        .query(&AuditQuery {
+            since: Some(clock.now()),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("query")
+        .entries;
+    let mut oldest_first = appended.clone();
+    oldest_first.reverse();
+    assert_eq!(
+        oldest_first
+            .iter()
+            .map(|e| (e.key.clone(), e.kind, e.message.clone(), e.document.clone()))
+            .collect::<Vec<_>>(),
+        entries
+            .iter()
+            .map(|e| (e.key.clone(), e.kind, e.message.clone(), e.document.clone()))
+            .collect::<Vec<_>>()
+    );
+    assert!(oldest_first.iter().all(|e| e.at == clock.now()));
+    assert!(
+        oldest_first.windows(2).all(|w| w[0].id < w[1].id),
+        "ids follow the order given"
+    );
+    let timeline = audit_of(&store, &invoice).await;
+    assert_eq!(
+        timeline.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        vec![
+            AuditKind::Answered,
+            AuditKind::Sent,
+            AuditKind::Rendered,
+            AuditKind::Transition,
+            AuditKind::Read,
+        ]
+    );
+    let halted = store
+        .query(&AuditQuery {
+            state: Some(RecordState::Halted),
+            kind: Some(AuditKind::Sent),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("by state and kind");
+    assert_eq!(halted.entries, vec![oldest_first[2].clone()]);
+    let single = store
+        .append(NewAuditEntry::new(other, AuditKind::Decided, "after"))
+        .await
+        .expect("append");
+    assert!(single.id > oldest_first[3].id);
+}
+
+/// Batches larger than one database statement holds (1,500 records and entries) are stored whole:
+/// intake, transitions, claiming and audit entries.
+pub async fn large_batches_are_stored_whole<S: StoreUnderTest, F: Future<Output = S>>(
+    open: impl Fn(Arc<dyn Clock>) -> F,
+) {
+    const N: usize = 1_500;
+    let (store, clock) = fresh(&open).await;
+    let eu = conn("eu");
+    let keys: Vec<RecordKey> = (0..N).map(|i| key("eu", &format!("bulk-{i:05}"))).collect();
+    let created = store
+        .intake_many(keys.iter().map(|k| intake_of(k, 0)).collect())
+        .await
+        .expect("intake_many");
+    assert_eq!(created.len(), N);
+    assert!(
+        created
+            .iter()
+            .zip(&keys)
+            .all(|(o, k)| matches!(o, IntakeOutcome::Created(r) if r.key == *k))
+    );
+    let again = store
+        .intake_many(keys.iter().map(|k| intake_of(k, 0)).collect())
+        .await
+        .expect("intake_many again");
+    assert!(
+        again
+            .iter()
+            .all(|o| matches!(o, IntakeOutcome::Unchanged(_)))
+    );
+    assert_eq!(
+        store
+            .counts(Some(&eu))
+            .await
+            .expect("counts")
+            .get(RecordState::Received),
+        N as u64
+    );
+
+    clock.advance(Duration::from_secs(1));
+    let mapped = store
+        .transition_many(
+            keys.iter()
+                .map(|k| {
+                    Transition::new(
+                        k.clone(),
+                        RecordState::Received,
+                        target_for(RecordState::Mapped, &clock),
+                        "mapped",
+                    )
+                })
+                .collect(),
+        )
+        .await
+        .expect("transition_many");
+    assert_eq!(mapped.len(), N);
+    assert!(
+        mapped
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|r| r.state == RecordState::Mapped))
+    );
+
+    clock.advance(Duration::from_secs(1));
+    let claimed = store.claim_due(&eu, None, N + 10).await.expect("claim");
+    assert_eq!(claimed.len(), N);
+    assert!(
+        claimed
+            .iter()
+            .all(|r| (r.state, r.attempts) == (RecordState::Posting, 1))
+    );
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|r| r.key.clone())
+            .collect::<BTreeSet<_>>(),
+        keys.iter().cloned().collect::<BTreeSet<_>>()
+    );
+
+    clock.advance(Duration::from_secs(1));
+    let posted = store
+        .transition_many(
+            keys.iter()
+                .map(|k| {
+                    Transition::new(
+                        k.clone(),
+                        RecordState::Posting,
+                        target_for(RecordState::Posted, &clock),
+                        "posted",
+                    )
+                })
+                .collect(),
+        )
+        .await
+        .expect("transition_many");
+    assert!(posted.iter().all(Result::is_ok));
+    store
+        .append_many(
+            keys.iter()
+                .map(|k| NewAuditEntry::new(k.clone(), AuditKind::Answered, format!("answer {k}")))
+                .collect(),
+        )
+        .await
+        .expect("append_many");
+
+    let counts = store.counts(Some(&eu)).await.expect("counts");
+    assert_eq!(counts.get(RecordState::Posted), N as u64);
+    assert_eq!(counts.total(), N as u64);
+    let answers = store
+        .query(&AuditQuery {
+            kind: Some(AuditKind::Answered),
+            limit: N + 1,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("answers");
+    assert_eq!(answers.entries.len(), N);
+    assert_eq!(answers.next_before, None);
+    assert_eq!(
+        answers
+            .entries
+            .iter()
+            .rev()
+            .map(|e| e.key.clone())
+            .collect::<Vec<_>>(),
+        keys,
+        "entries keep the order given"
+    );
+    for key in [&keys[0], &keys[N / 2], &keys[N - 1]] {
+        let record = store.get(key).await.expect("get").expect("exists");
+        assert_eq!(record.state, RecordState::Posted);
+        assert_eq!(record.syspro.customer.as_deref(), Some("CUST-EU-0042"));
+        assert_eq!(
+            audit_of(&store, key)
+                .await
+                .iter()
+                .map(|e| e.kind)
+                .collect::<Vec<_>>(),
+            vec![
+                AuditKind::Answered,
+                AuditKind::Transition,
+                AuditKind::Transition,
+                AuditKind::Transition,
+                AuditKind::Read,
+            ],
+            "{key}"
+        );
+    }
+    let all = store
+        .list(&RecordFilter {
+            limit: N,
+            ..RecordFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(all.len(), N);
+    assert!(
+        all.iter()
+            .all(|r| r.state == RecordState::Posted && r.version == 4)
+    );
+}
+
+/// Workers storing the same new documents at once create each record once; the others see it
+/// unchanged.
+pub async fn concurrent_intake_batches_create_each_record_once<
+    S: StoreUnderTest,
+    F: Future<Output = S>,
+>(
+    open: impl Fn(Arc<dyn Clock>) -> F,
+) {
+    const N: usize = 120;
+    let (store, _clock) = fresh(&open).await;
+    let store = Arc::new(store);
+    let keys: Vec<RecordKey> = (0..N).map(|i| key("eu", &format!("c{i:03}"))).collect();
+    let mut tasks = Vec::new();
+    for worker in 0..3 {
+        let store = Arc::clone(&store);
+        let mut mine = keys.clone();
+        // Each worker meets the records in another order.
+        mine.rotate_left(worker * N / 3);
+        if worker == 1 {
+            mine.reverse();
+        }
+        tasks.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for chunk in mine.chunks(25) {
+                let batch = store
+                    .intake_many(chunk.iter().map(|k| intake_of(k, 0)).collect())
+                    .await
+                    .expect("intake_many");
+                outcomes.extend(batch);
+            }
+            outcomes
+        }));
+    }
+    let mut created = BTreeSet::new();
+    for task in tasks {
+        for outcome in task.await.expect("worker panicked") {
+            match outcome {
+                IntakeOutcome::Created(record) => {
+                    assert!(
+                        created.insert(record.key.clone()),
+                        "{} created twice",
+                        record.key
+                    );
+                }
+                IntakeOutcome::Unchanged(_) => {}
+                other => panic!("unexpected outcome {other:?}"),
+            }
+        }
+    }
+    assert_eq!(created, keys.iter().cloned().collect::<BTreeSet<_>>());
+    for key in &keys {
+        assert_eq!(
+            audit_of(&*store, key).await.len(),
+            1,
+            "{key}: one read entry"
+        );
+    }
+}
+
+/// Workers moving the same records at once (in different orders) move each record once; the other
+/// workers' transitions of it are refused as stale.
+pub async fn concurrent_transition_batches_move_each_record_once<
+    S: StoreUnderTest,
+    F: Future<Output = S>,
+>(
+    open: impl Fn(Arc<dyn Clock>) -> F,
+) {
+    const N: usize = 120;
+    let (store, clock) = fresh(&open).await;
+    let store = Arc::new(store);
+    let keys: Vec<RecordKey> = (0..N).map(|i| key("eu", &format!("t{i:03}"))).collect();
+    store
+        .intake_many(keys.iter().map(|k| intake_of(k, 0)).collect())
+        .await
+        .expect("intake_many");
+    let mapped = store
+        .transition_many(
+            keys.iter()
+                .map(|k| {
+                    Transition::new(
+                        k.clone(),
+                        RecordState::Received,
+                        target_for(RecordState::Mapped, &clock),
+                        "mapped",
+                    )
+                })
+                .collect(),
+        )
+        .await
+        .expect("transition_many");
+    assert!(mapped.iter().all(Result::is_ok));
+    let mut tasks = Vec::new();
+    for worker in 0..3 {
+        let store = Arc::clone(&store);
+        let mut mine = keys.clone();
+        mine.rotate_left(worker * N / 3);
+        if worker == 1 {
+            mine.reverse();
+        }
+        tasks.push(tokio::spawn(async move {
+            let mut moved = Vec::new();
+            for chunk in mine.chunks(30) {
+                let results = store
+                    .transition_many(
+                        chunk
+                            .iter()
+                            .map(|k| {
+                                Transition::new(
+                                    k.clone(),
+                                    RecordState::Mapped,
+                                    Target::Posting,
+                                    format!("worker {worker}"),
+                                )
+                            })
+                            .collect(),
+                    )
+                    .await
+                    .expect("transition_many");
+                for (key, result) in chunk.iter().zip(results) {
+                    match result {
+                        Ok(record) => moved.push(record.key),
+                        Err(StoreError::StateMismatch {
+                            actual: RecordState::Posting,
+                            ..
+                        }) => {}
+                        Err(e) => panic!("{key}: {e}"),
+                    }
+                }
+                tokio::task::yield_now().await;
+            }
+            moved
+        }));
+    }
+    let mut moved = BTreeSet::new();
+    for task in tasks {
+        for key in task.await.expect("worker panicked") {
+            assert!(moved.insert(key.clone()), "{key} was moved twice");
+        }
+    }
+    assert_eq!(moved, keys.iter().cloned().collect::<BTreeSet<_>>());
+    for key in &keys {
+        let record = store.get(key).await.expect("get").expect("exists");
+        assert_eq!(
+            (record.state, record.attempts, record.version),
+            (RecordState::Posting, 1, 3),
+            "{key}"
+        );
+        let moves = audit_of(&*store, key)
+            .await
+            .iter()
+            .filter(|e| e.message.starts_with("mapped -> posting"))
+            .count();
+        assert_eq!(moves, 1, "{key}");
+    }
+}
+
+/// The SYSPRO customer code is stored with a record, replaced by a newer one, kept when a move does
+/// not know it, and returned by every read.
+pub async fn syspro_customer_is_stored<S: StoreUnderTest, F: Future<Output = S>>(
+    open: impl Fn(Arc<dyn Clock>) -> F,
+) {
+    let (store, clock) = fresh(&open).await;
+    let customer = RecordKey::new(conn("eu"), EntityKind::Customer, "17");
+    let invoice = key("eu", "1017");
+    store
+        .intake_many(vec![intake_of(&customer, 0), intake_of(&invoice, 0)])
+        .await
+        .expect("intake_many");
+    let keys = |customer: &str| SysproKeys {
+        invoice: None,
+        journal: None,
+        customer: Some(customer.to_owned()),
+    };
+    let results = store
+        .transition_many(vec![
+            Transition::new(
+                customer.clone(),
+                RecordState::Received,
+                Target::Mapped {
+                    syspro: keys("C000017"),
+                },
+                "matched by email",
+            ),
+            Transition::new(
+                invoice.clone(),
+                RecordState::Received,
+                Target::Mapped {
+                    syspro: SysproKeys {
+                        invoice: Some("WEB001017".to_owned()),
+                        ..keys("C000017")
+                    },
+                },
+                "mapped",
+            ),
+            Transition::new(invoice.clone(), RecordState::Mapped, Target::Posting, ""),
+        ])
+        .await
+        .expect("transition_many");
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let posted = transition(
+        &store,
+        &invoice,
+        RecordState::Posting,
+        Target::Posted {
+            syspro: SysproKeys {
+                journal: Some("2026-03-000099".to_owned()),
+                ..SysproKeys::default()
+            },
+        },
+    )
+    .await;
+    assert_eq!(
+        posted.syspro,
+        SysproKeys {
+            invoice: Some("WEB001017".to_owned()),
+            journal: Some("2026-03-000099".to_owned()),
+            customer: Some("C000017".to_owned()),
+        },
+        "a move that does not know the customer keeps it"
+    );
+    assert_eq!(
+        store.get(&invoice).await.expect("get"),
+        Some(posted.clone())
+    );
+
+    let rematched = transition(
+        &store,
+        &customer,
+        RecordState::Mapped,
+        Target::Halted {
+            reason: "customer changed in Commerce".to_owned(),
+        },
+    )
+    .await;
+    assert_eq!(rematched.syspro.customer.as_deref(), Some("C000017"));
+    transition(&store, &customer, RecordState::Halted, Target::Received).await;
+    let replaced = transition(
+        &store,
+        &customer,
+        RecordState::Received,
+        Target::Mapped {
+            syspro: keys("C000018"),
+        },
+    )
+    .await;
+    assert_eq!(replaced.syspro.customer.as_deref(), Some("C000018"));
+
+    clock.advance(Duration::from_secs(1));
+    let late = store
+        .intake(intake_of(&invoice, 1))
+        .await
+        .expect("new version after posting");
+    assert_eq!(late.record().syspro, posted.syspro);
+    let listed = store.list(&RecordFilter::default()).await.expect("list");
+    let codes: Vec<Option<&str>> = listed
+        .iter()
+        .map(|r| r.syspro.customer.as_deref())
+        .collect();
+    assert_eq!(
+        codes,
+        vec![Some("C000018"), Some("C000017")],
+        "customer then invoice"
+    );
+    let stale = store
+        .stale_posting(&conn("eu"), clock.now())
+        .await
+        .expect("stale");
+    assert!(stale.is_empty());
+}
+
 /// A durable store keeps records, audit, watermarks and leases when reopened. `open` must reopen the
 /// same database on every call.
 pub async fn persists_across_reopen<S: StoreUnderTest, F: Future<Output = S>>(
@@ -1186,6 +2121,7 @@ pub async fn persists_across_reopen<S: StoreUnderTest, F: Future<Output = S>>(
     let (record, audit) = {
         let store = open(Arc::new(clock.clone())).await;
         let record = drive_to(&store, &clock, &key, RecordState::RetryWait).await;
+        assert_eq!(record.syspro.customer.as_deref(), Some("CUST-EU-0042"));
         store
             .advance_watermark(&eu, &stream, START)
             .await
@@ -1234,6 +2170,13 @@ macro_rules! store_conformance_tests {
             audit_log_orders_and_filters,
             notifications_queue_per_connection,
             cycle_reports_keep_the_latest,
+            intake_many_matches_sequential_intake,
+            transition_many_applies_in_order,
+            append_many_keeps_order,
+            large_batches_are_stored_whole,
+            concurrent_intake_batches_create_each_record_once,
+            concurrent_transition_batches_move_each_record_once,
+            syspro_customer_is_stored,
         );
     };
     (@tests $open:path; $($name:ident),* $(,)?) => {

@@ -163,6 +163,19 @@ impl StoreError {
         )
     }
 
+    /// Whether the rules refused one record's transition (not allowed, no such record, another state
+    /// or version), as opposed to the store failing: in a batch, such a transition fails alone.
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::IllegalTransition { .. }
+                | Self::NotFound { .. }
+                | Self::StateMismatch { .. }
+                | Self::VersionConflict { .. }
+        )
+    }
+
     /// Whether the database was busy or unreachable, so the same call may succeed later.
     #[must_use]
     pub fn is_transient(&self) -> bool {

@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 use std::time::Duration;
 
 use super::{
-    ConnectionName, HolderId, Intake, Lease, Record, RecordState, StoreError, Target, Transition,
-    expiry, transition_message,
+    ConnectionName, EntityKind, HolderId, Intake, Lease, Record, RecordState, StoreError, Target,
+    Transition, expiry, transition_message,
 };
 use crate::audit::{AuditKind, NewAuditEntry};
 
@@ -68,14 +68,50 @@ pub(crate) fn plan_intake(
         };
     };
 
+    // A customer record that was matched or created in SYSPRO is processed again for each new
+    // version, so the SYSPRO customer is kept in step; only documents are posted once.
+    let customer_in_syspro = existing.key.kind == EntityKind::Customer
+        && matches!(existing.state, RecordState::Posted | RecordState::Posting);
     if existing.fingerprint == intake.fingerprint
-        || existing.changed_after_posting.as_ref() == Some(&intake.fingerprint)
+        || (!customer_in_syspro
+            && existing.changed_after_posting.as_ref() == Some(&intake.fingerprint))
     {
+        return IntakePlan::Unchanged;
+    }
+    // The same content with a later `updated_at` (a write-back of the SYSPRO code, for one) has
+    // nothing to keep in step.
+    if customer_in_syspro && existing.fingerprint.content_hash == intake.fingerprint.content_hash {
         return IntakePlan::Unchanged;
     }
 
     let mut record = existing.clone();
     match existing.state {
+        from @ (RecordState::Posted | RecordState::Posting) if customer_in_syspro => {
+            let audits = vec![
+                read_entry(format!(
+                    "new version read from Commerce (updated_at {})",
+                    intake.fingerprint.updated_at
+                )),
+                NewAuditEntry::new(
+                    intake.key.clone(),
+                    AuditKind::Transition,
+                    transition_message(
+                        from,
+                        RecordState::Received,
+                        "new version of a customer already in SYSPRO; processed again to keep the SYSPRO customer in step",
+                    ),
+                ),
+            ];
+            record.fingerprint = intake.fingerprint;
+            record.payload = intake.payload;
+            record.changed_after_posting = None;
+            Target::Received.apply(&mut record, now);
+            IntakePlan::Write {
+                record: Box::new(record),
+                audits,
+                kind: IntakeKind::Updated,
+            }
+        }
         RecordState::Posted | RecordState::Posting => {
             let audits = vec![
                 read_entry(format!(
@@ -226,5 +262,94 @@ pub(crate) fn plan_acquire(
             expires_at: expiry(now, ttl),
             generation: current.map_or(1, |c| c.generation + 1),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::state::{Fingerprint, RecordKey, SysproKeys};
+
+    const NOW: OffsetDateTime = datetime!(2026-03-02 09:00 UTC);
+
+    fn intake(kind: EntityKind, at: OffsetDateTime, content: serde_json::Value) -> Intake {
+        let key = RecordKey::new(ConnectionName::new("eu").unwrap(), kind, "42");
+        Intake {
+            key,
+            fingerprint: Fingerprint::of_document("42", at, &content),
+            payload: content,
+        }
+    }
+
+    fn stored(first: &Intake, state: RecordState) -> Record {
+        let IntakePlan::Write { record, .. } = plan_intake(None, first.clone(), NOW) else {
+            panic!("a first intake writes");
+        };
+        let mut record = *record;
+        record.state = state;
+        record.syspro = SysproKeys {
+            customer: Some("WEB000042".to_owned()),
+            ..SysproKeys::default()
+        };
+        record
+    }
+
+    #[test]
+    fn a_new_version_of_a_customer_in_syspro_is_processed_again() {
+        for state in [RecordState::Posted, RecordState::Posting] {
+            let first = intake(EntityKind::Customer, NOW, json!({"lastname": "Lee"}));
+            let existing = stored(&first, state);
+            let later = datetime!(2026-03-02 10:00 UTC);
+            let next = intake(EntityKind::Customer, later, json!({"lastname": "Li"}));
+            let IntakePlan::Write {
+                record,
+                audits,
+                kind,
+            } = plan_intake(Some(&existing), next.clone(), later)
+            else {
+                panic!("a new version is written");
+            };
+            assert_eq!(kind, IntakeKind::Updated);
+            assert_eq!(record.state, RecordState::Received);
+            assert_eq!(record.payload, next.payload);
+            assert_eq!(record.fingerprint, next.fingerprint);
+            assert_eq!(record.changed_after_posting, None);
+            assert_eq!(record.syspro.customer.as_deref(), Some("WEB000042"));
+            assert!(
+                audits.iter().any(|a| a.kind == AuditKind::Transition
+                    && a.message.contains("keep the SYSPRO customer in step")),
+                "{audits:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_customer_with_the_same_content_and_a_later_timestamp_is_unchanged() {
+        let first = intake(EntityKind::Customer, NOW, json!({"lastname": "Lee"}));
+        let existing = stored(&first, RecordState::Posted);
+        let touched = intake(
+            EntityKind::Customer,
+            datetime!(2026-03-02 10:00 UTC),
+            json!({"lastname": "Lee"}),
+        );
+        assert!(matches!(
+            plan_intake(Some(&existing), touched, NOW),
+            IntakePlan::Unchanged
+        ));
+    }
+
+    #[test]
+    fn a_new_version_of_a_posted_document_is_still_not_posted_again() {
+        let first = intake(EntityKind::Invoice, NOW, json!({"grand_total": 10}));
+        let existing = stored(&first, RecordState::Posted);
+        let next = intake(EntityKind::Invoice, NOW, json!({"grand_total": 11}));
+        let IntakePlan::Write { record, kind, .. } = plan_intake(Some(&existing), next, NOW) else {
+            panic!("a new version is recorded");
+        };
+        assert_eq!(kind, IntakeKind::ChangedAfterPosting);
+        assert_eq!(record.state, RecordState::Posted);
     }
 }

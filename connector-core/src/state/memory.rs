@@ -1,6 +1,6 @@
 //! A state store and audit log held in memory, for tests and for trying the engine out.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -40,6 +40,106 @@ impl Inner {
         };
         self.audit.push(stored.clone());
         stored
+    }
+}
+
+/// What applying a batch to a set of records changed, for a store to write in one go.
+#[derive(Debug, Default)]
+pub(super) struct BatchWrites {
+    /// Every record that changed, once each, in key order (the order databases lock rows in).
+    pub(super) changed: BTreeSet<RecordKey>,
+    /// The audit entries to append, in the order the changes happened.
+    pub(super) audits: Vec<NewAuditEntry>,
+}
+
+/// Applies `intakes` in order to `records`, each seeing the effect of the ones before it (the same
+/// key twice creates and then updates, or leaves unchanged).
+///
+/// The memory store applies batches to all its records; the database stores apply the same function to
+/// the records a batch concerns, read in one statement, so every store decides a batch alike and alike
+/// to a sequence of single calls.
+pub(super) fn apply_intakes(
+    records: &mut BTreeMap<RecordKey, Record>,
+    intakes: Vec<Intake>,
+    now: OffsetDateTime,
+) -> Result<(Vec<IntakeOutcome>, BatchWrites), StoreError> {
+    let mut outcomes = Vec::with_capacity(intakes.len());
+    let mut writes = BatchWrites::default();
+    for intake in intakes {
+        let key = intake.key.clone();
+        match logic::plan_intake(records.get(&key), intake, now) {
+            IntakePlan::Unchanged => {
+                let record = records
+                    .get(&key)
+                    .cloned()
+                    .ok_or(StoreError::NotFound { key })?;
+                outcomes.push(IntakeOutcome::Unchanged(record));
+            }
+            IntakePlan::Write {
+                record,
+                audits,
+                kind,
+            } => {
+                let record = *record;
+                records.insert(key.clone(), record.clone());
+                writes.changed.insert(key);
+                writes.audits.extend(audits);
+                outcomes.push(match kind {
+                    IntakeKind::Created => IntakeOutcome::Created(record),
+                    IntakeKind::Updated => IntakeOutcome::Updated(record),
+                    IntakeKind::ChangedAfterPosting => IntakeOutcome::ChangedAfterPosting(record),
+                });
+            }
+        }
+    }
+    Ok((outcomes, writes))
+}
+
+/// Applies `transitions` in order to `records`, each seeing the effect of the ones before it. A
+/// transition the rules refuse gets its error in the list and changes nothing.
+pub(super) fn apply_transitions(
+    records: &mut BTreeMap<RecordKey, Record>,
+    transitions: Vec<Transition>,
+    now: OffsetDateTime,
+) -> (Vec<Result<Record, StoreError>>, BatchWrites) {
+    let mut results = Vec::with_capacity(transitions.len());
+    let mut writes = BatchWrites::default();
+    for transition in transitions {
+        let applied = logic::check_allowed(&transition)
+            .and_then(|()| {
+                records
+                    .get(&transition.key)
+                    .ok_or_else(|| StoreError::NotFound {
+                        key: transition.key.clone(),
+                    })
+            })
+            .and_then(|current| logic::apply_transition(current, &transition, now));
+        results.push(applied.map(|(updated, audit)| {
+            records.insert(transition.key.clone(), updated.clone());
+            writes.changed.insert(transition.key);
+            writes.audits.push(audit);
+            updated
+        }));
+    }
+    (results, writes)
+}
+
+/// The keys a batch of transitions must read: those of the transitions the table allows at all.
+pub(super) fn keys_to_read(transitions: &[Transition]) -> BTreeSet<RecordKey> {
+    transitions
+        .iter()
+        .filter(|t| logic::check_allowed(t).is_ok())
+        .map(|t| t.key.clone())
+        .collect()
+}
+
+/// Names a batch in error messages: its first record, and how many others it holds.
+pub(super) fn batch_subject<'a>(mut keys: impl ExactSizeIterator<Item = &'a RecordKey>) -> String {
+    let others = keys.len().saturating_sub(1);
+    match (keys.next(), others) {
+        (None, _) => "no records".to_owned(),
+        (Some(first), 0) => first.to_string(),
+        (Some(first), others) => format!("{first} and {others} more"),
     }
 }
 
@@ -124,6 +224,35 @@ impl StateStore for MemoryStore {
         inner.records.insert(transition.key, updated.clone());
         inner.append(audit, now);
         Ok(updated)
+    }
+
+    async fn intake_many(&self, intakes: Vec<Intake>) -> Result<Vec<IntakeOutcome>, StoreError> {
+        if intakes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let mut inner = self.lock();
+        let (outcomes, writes) = apply_intakes(&mut inner.records, intakes, now)?;
+        for entry in writes.audits {
+            inner.append(entry, now);
+        }
+        Ok(outcomes)
+    }
+
+    async fn transition_many(
+        &self,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<Result<Record, StoreError>>, StoreError> {
+        if transitions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        let mut inner = self.lock();
+        let (results, writes) = apply_transitions(&mut inner.records, transitions, now);
+        for entry in writes.audits {
+            inner.append(entry, now);
+        }
+        Ok(results)
     }
 
     async fn claim_due(
@@ -348,6 +477,18 @@ impl AuditLog for MemoryStore {
     async fn append(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError> {
         let now = self.now();
         Ok(self.lock().append(entry, now))
+    }
+
+    async fn append_many(&self, entries: Vec<NewAuditEntry>) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        let mut inner = self.lock();
+        for entry in entries {
+            inner.append(entry, now);
+        }
+        Ok(())
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {

@@ -24,8 +24,11 @@
 //! | `halted` | `received` | replay, or a new version of the document arrived |
 //! | `dead` | `received` | replay, or a new version of the document arrived |
 //!
-//! `posted` is final: a new version of a posted document is recorded in
-//! [`Record::changed_after_posting`] and the audit log, never posted again. Every other move fails with
+//! `posted` is final for documents: a new version of a posted order, invoice or credit memo is
+//! recorded in [`Record::changed_after_posting`] and the audit log, never posted again. A customer
+//! record is the exception: a new version of a posted customer goes back to `received` at intake, so
+//! the SYSPRO customer is kept in step with it (no transition leaves `posted`; the intake does).
+//! Every other move fails with
 //! [`StoreError::IllegalTransition`]. Moving to `received` resets the attempt count. A record whose
 //! mapping failed for a transient reason stays in `received` and is mapped again on the next cycle.
 //!
@@ -87,7 +90,8 @@ pub trait StateStore: Send + Sync {
     ///
     /// A new key creates a record in `received`; a known fingerprint changes nothing; a new version
     /// of a record not yet posted replaces the payload and moves it (back) to `received`; a new version
-    /// of a posted record is recorded as such. Every write also appends an audit entry.
+    /// of a posted document is recorded as such, and a new version of a posted customer moves it back
+    /// to `received`. Every write also appends an audit entry.
     ///
     /// # Errors
     /// [`StoreError`] when the store cannot write.
@@ -100,6 +104,48 @@ pub trait StateStore: Send + Sync {
     /// [`StoreError::IllegalTransition`], [`StoreError::NotFound`], [`StoreError::StateMismatch`],
     /// [`StoreError::VersionConflict`], or a storage failure.
     async fn transition(&self, transition: Transition) -> Result<Record, StoreError>;
+
+    /// Stores several documents read from Commerce, with the same effect as calling
+    /// [`StateStore::intake`] for each in order, and returns their outcomes in that order.
+    ///
+    /// Stores override it to write everything in one transaction (all or nothing, one commit): a
+    /// page of changes then costs one write instead of one per document. The default calls
+    /// [`StateStore::intake`] for each, so a failure can leave the earlier ones stored, which the
+    /// reader tolerates (the watermark advances only past what this call returned).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot write.
+    async fn intake_many(&self, intakes: Vec<Intake>) -> Result<Vec<IntakeOutcome>, StoreError> {
+        let mut outcomes = Vec::with_capacity(intakes.len());
+        for intake in intakes {
+            outcomes.push(self.intake(intake).await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Applies several transitions in the order given, each seeing the effect of the ones before it
+    /// (so one record may move twice), and returns each one's result in that order.
+    ///
+    /// A transition the rules refuse ([`StoreError::is_refusal`]: not allowed, not found, another
+    /// state or version) fails alone, with its error in the list, and the others still apply. Any
+    /// other failure fails the call. Stores override it to apply everything in one transaction; the
+    /// default calls [`StateStore::transition`] for each.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot write.
+    async fn transition_many(
+        &self,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<Result<Record, StoreError>>, StoreError> {
+        let mut results = Vec::with_capacity(transitions.len());
+        for transition in transitions {
+            match self.transition(transition).await {
+                Err(e) if !e.is_refusal() => return Err(e),
+                result => results.push(result),
+            }
+        }
+        Ok(results)
+    }
 
     /// Claims up to `limit` due records of `connection` (optionally one kind) for posting: records in
     /// `mapped`, and records in `retry_wait` whose `next_attempt_at` has come. Claimed records move to

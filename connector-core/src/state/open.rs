@@ -162,6 +162,15 @@ impl StateStore for AnyStore {
     async fn transition(&self, transition: Transition) -> Result<Record, StoreError> {
         both!(self, s => s.transition(transition).await)
     }
+    async fn intake_many(&self, intakes: Vec<Intake>) -> Result<Vec<IntakeOutcome>, StoreError> {
+        both!(self, s => s.intake_many(intakes).await)
+    }
+    async fn transition_many(
+        &self,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<Result<Record, StoreError>>, StoreError> {
+        both!(self, s => s.transition_many(transitions).await)
+    }
     async fn claim_due(
         &self,
         connection: &ConnectionName,
@@ -249,6 +258,9 @@ impl StateStore for AnyStore {
 impl AuditLog for AnyStore {
     async fn append(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError> {
         both!(self, s => s.append(entry).await)
+    }
+    async fn append_many(&self, entries: Vec<NewAuditEntry>) -> Result<(), StoreError> {
+        both!(self, s => s.append_many(entries).await)
     }
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
         both!(self, s => s.query(query).await)

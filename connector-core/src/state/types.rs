@@ -263,7 +263,7 @@ impl RecordState {
         )
     }
 
-    /// Whether no transition leaves this state.
+    /// Whether no transition leaves this state (only a new version of a customer, at intake).
     #[must_use]
     pub const fn is_final(self) -> bool {
         matches!(self, Self::Posted)
@@ -369,6 +369,10 @@ pub struct SysproKeys {
     pub invoice: Option<String>,
     /// The GL journal reference.
     pub journal: Option<String>,
+    /// The SYSPRO customer code: the customer a Commerce customer was matched with or created as,
+    /// or the customer a document was posted to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
 }
 
 impl SysproKeys {
@@ -378,6 +382,7 @@ impl SysproKeys {
         Self {
             invoice: newer.invoice.clone().or_else(|| self.invoice.clone()),
             journal: newer.journal.clone().or_else(|| self.journal.clone()),
+            customer: newer.customer.clone().or_else(|| self.customer.clone()),
         }
     }
 }

@@ -77,7 +77,7 @@ async fn workers_starting_together_migrate_once() {
         stores.push(task.await.expect("open task").expect("open"));
     }
     for store in &stores {
-        assert_eq!(store.schema_version().await.expect("version"), 2);
+        assert_eq!(store.schema_version().await.expect("version"), 3);
     }
     let store = &stores[0];
     assert!(store.location().contains(&format!("schema {schema}")));
@@ -86,11 +86,79 @@ async fn workers_starting_together_migrate_once() {
     let again = PostgresStore::open(options(&schema), clock)
         .await
         .expect("reopen");
-    assert_eq!(again.schema_version().await.expect("version"), 2);
+    assert_eq!(again.schema_version().await.expect("version"), 3);
     for store in stores {
         store.close().await;
     }
     again.close().await;
+}
+
+/// A database written before records kept the SYSPRO customer code gains the column on open; its
+/// records read back with no code, and take one from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_adds_the_customer_column() {
+    use connector_core::state::{
+        ConnectionName, EntityKind, Fingerprint, Intake, RecordKey, RecordState, SysproKeys,
+        Target, Transition,
+    };
+    use sqlx::Connection as _;
+    let schema = fresh_schema("upgrade");
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(START));
+    let key = RecordKey::new(
+        ConnectionName::new("eu").expect("name"),
+        EntityKind::Invoice,
+        "41",
+    );
+    let store = PostgresStore::open(options(&schema), Arc::clone(&clock))
+        .await
+        .expect("open");
+    let payload = serde_json::json!({"entity_id": "41"});
+    store
+        .intake(Intake {
+            key: key.clone(),
+            fingerprint: Fingerprint::of_document("41", START, &payload),
+            payload,
+        })
+        .await
+        .expect("intake");
+    store.close().await;
+    // Back to the schema of version 2, as an older release left it.
+    let mut conn = sqlx::PgConnection::connect(&test_url())
+        .await
+        .expect("raw connection");
+    for statement in [
+        format!("ALTER TABLE \"{schema}\".records DROP COLUMN syspro_customer"),
+        format!("DELETE FROM \"{schema}\".schema_migrations WHERE version = 3"),
+    ] {
+        sqlx::query(&statement)
+            .execute(&mut conn)
+            .await
+            .expect("downgrade");
+    }
+    conn.close().await.expect("close");
+
+    let store = PostgresStore::open(options(&schema), clock)
+        .await
+        .expect("reopen");
+    assert_eq!(store.schema_version().await.expect("version"), 3);
+    let record = store.get(&key).await.expect("get").expect("kept");
+    assert_eq!(record.syspro, SysproKeys::default());
+    let mapped = store
+        .transition(Transition::new(
+            key.clone(),
+            RecordState::Received,
+            Target::Mapped {
+                syspro: SysproKeys {
+                    customer: Some("C000041".to_owned()),
+                    ..SysproKeys::default()
+                },
+            },
+            "",
+        ))
+        .await
+        .expect("map");
+    assert_eq!(store.get(&key).await.expect("get"), Some(mapped));
+    store.close().await;
 }
 
 #[tokio::test]

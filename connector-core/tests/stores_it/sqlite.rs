@@ -36,10 +36,10 @@ async fn migrations_are_recorded_and_applied_once() {
     let store = SqliteStore::open(&path, Arc::clone(&clock))
         .await
         .expect("open");
-    assert_eq!(store.schema_version().await.expect("version"), 2);
+    assert_eq!(store.schema_version().await.expect("version"), 3);
     store.close().await;
     let store = SqliteStore::open(&path, clock).await.expect("reopen");
-    assert_eq!(store.schema_version().await.expect("version"), 2);
+    assert_eq!(store.schema_version().await.expect("version"), 3);
     store.close().await;
 
     let mut conn = raw(&path).await;
@@ -47,7 +47,7 @@ async fn migrations_are_recorded_and_applied_once() {
         .fetch_one(&mut conn)
         .await
         .expect("count");
-    assert_eq!(applied, 2);
+    assert_eq!(applied, 3);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -80,7 +80,7 @@ async fn newer_schema_is_refused_with_the_path() {
             err,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
@@ -90,6 +90,68 @@ async fn newer_schema_is_refused_with_the_path() {
         err.to_string().contains(&path.display().to_string()),
         "{err}"
     );
+}
+
+/// A database written before records kept the SYSPRO customer code gains the column on open; its
+/// records read back with no code, and take one from then on.
+#[tokio::test]
+async fn upgrade_adds_the_customer_column() {
+    use connector_core::state::{
+        ConnectionName, EntityKind, Fingerprint, Intake, RecordKey, RecordState, StateStore as _,
+        SysproKeys, Target, Transition,
+    };
+    let path = crate::temp_dir("sqlite-upgrade").join("state.db");
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(START));
+    let key = RecordKey::new(
+        ConnectionName::new("eu").expect("name"),
+        EntityKind::Invoice,
+        "41",
+    );
+    let store = SqliteStore::open(&path, Arc::clone(&clock))
+        .await
+        .expect("open");
+    let payload = serde_json::json!({"entity_id": "41"});
+    store
+        .intake(Intake {
+            key: key.clone(),
+            fingerprint: Fingerprint::of_document("41", START, &payload),
+            payload,
+        })
+        .await
+        .expect("intake");
+    store.close().await;
+    // Back to the schema of version 2, as an older release left it.
+    let mut conn = raw(&path).await;
+    sqlx::query("ALTER TABLE records DROP COLUMN syspro_customer")
+        .execute(&mut conn)
+        .await
+        .expect("drop column");
+    sqlx::query("DELETE FROM schema_migrations WHERE version = 3")
+        .execute(&mut conn)
+        .await
+        .expect("forget migration 3");
+    drop(conn);
+
+    let store = SqliteStore::open(&path, clock).await.expect("reopen");
+    assert_eq!(store.schema_version().await.expect("version"), 3);
+    let record = store.get(&key).await.expect("get").expect("kept");
+    assert_eq!(record.syspro, SysproKeys::default());
+    let mapped = store
+        .transition(Transition::new(
+            key.clone(),
+            RecordState::Received,
+            Target::Mapped {
+                syspro: SysproKeys {
+                    customer: Some("C000041".to_owned()),
+                    ..SysproKeys::default()
+                },
+            },
+            "",
+        ))
+        .await
+        .expect("map");
+    assert_eq!(store.get(&key).await.expect("get"), Some(mapped));
+    store.close().await;
 }
 
 #[tokio::test]

@@ -264,6 +264,10 @@ pub(crate) async fn handle(shared: &Shared, request: Request) -> Response {
                         "order_date": format_date(o.order_date), "order_status": o.order_status,
                         "branch": o.branch, "email": o.email,
                         "freight_value": money(o.freight_value),
+                        "ship_address": o.ship_address, "ship_postal_code": o.ship_postal_code,
+                        "misc_charges": o.misc_charges.iter().map(|(class, value)| json!({
+                            "product_class": class, "value": money(*value),
+                        })).collect::<Vec<_>>(),
                         "lines": o.lines.iter().map(|l| json!({
                             "customer_po_line": l.customer_po_line, "stock_code": l.stock_code,
                             "warehouse": l.warehouse, "order_qty": l.order_qty.to_string(),

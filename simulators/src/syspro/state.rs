@@ -173,7 +173,12 @@ pub(crate) struct SalesOrder {
     pub order_status: String,
     pub branch: String,
     pub email: String,
+    /// `ShipAddress1..5` as sent (empty lines left out).
+    pub ship_address: Vec<String>,
+    pub ship_postal_code: String,
     pub freight_value: Decimal,
+    /// `MiscChargeLine` values, with their product class.
+    pub misc_charges: Vec<(String, Decimal)>,
     pub lines: Vec<SalesOrderLine>,
 }
 

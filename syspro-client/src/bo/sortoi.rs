@@ -388,6 +388,21 @@ pub struct SalesOrder {
 }
 
 impl SalesOrder {
+    /// Longest `CustomerPoNumber` SORTOI accepts.
+    pub const CUSTOMER_PO_NUMBER_MAX_LEN: usize = CUSTOMER_PO_MAX_LEN;
+    /// Longest `ShipAddress1..5` line.
+    pub const SHIP_ADDRESS_MAX_LEN: usize = SHIP_ADDRESS_MAX_LEN;
+    /// Number of `ShipAddress` lines.
+    pub const SHIP_ADDRESS_LINES: usize = SHIP_ADDRESS_LINES;
+    /// Longest `ShipPostalCode`.
+    pub const SHIP_POSTAL_CODE_MAX_LEN: usize = SHIP_POSTAL_CODE_MAX_LEN;
+    /// Longest `Email`.
+    pub const EMAIL_MAX_LEN: usize = EMAIL_MAX_LEN;
+    /// Longest `Warehouse`.
+    pub const WAREHOUSE_MAX_LEN: usize = WAREHOUSE_MAX_LEN;
+    /// Highest `CustomerPoLine`.
+    pub const MAX_LINES: u16 = 9999;
+
     /// An order with only the mandatory header fields.
     pub fn new(
         customer_po_number: impl Into<String>,

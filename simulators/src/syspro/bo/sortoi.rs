@@ -210,9 +210,20 @@ pub(super) fn post(st: &mut State, input: &CallInput) -> Result<Vec<u8>, String>
             ));
         }
         let freight = details
-            .child("FreightLine")
-            .and_then(|f| parse_number(f.field("FreightValue"), 12, 2))
-            .unwrap_or_default();
+            .children_named("FreightLine")
+            .filter_map(|f| parse_number(f.field("FreightValue"), 12, 2))
+            .sum::<Decimal>();
+        let misc_charges: Vec<(String, Decimal)> = details
+            .children_named("MiscChargeLine")
+            .filter_map(|m| {
+                parse_number(m.field("MiscChargeValue"), 12, 2)
+                    .map(|v| (m.field("MiscProductClass").to_owned(), v))
+            })
+            .collect();
+        let ship_address: Vec<String> = (1..=5)
+            .map(|n| header.field(&format!("ShipAddress{n}")).to_owned())
+            .filter(|l| !l.is_empty())
+            .collect();
         let order = match (
             &customer,
             header_errors.is_empty() && line_errors.is_empty(),
@@ -232,7 +243,10 @@ pub(super) fn post(st: &mut State, input: &CallInput) -> Result<Vec<u8>, String>
                     order_status: "1".to_owned(),
                     branch: c.branch.clone(),
                     email: header.field("Email").to_owned(),
+                    ship_address,
+                    ship_postal_code: header.field("ShipPostalCode").to_owned(),
                     freight_value: freight,
+                    misc_charges,
                     lines,
                 })
             }

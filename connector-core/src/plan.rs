@@ -181,14 +181,141 @@ pub struct PostingPlan {
     /// Where each Commerce amount went, one entry per amount and account: the audit trail of the
     /// journal, which aggregates them per account.
     pub allocations: Vec<Allocation>,
-    /// The amount booked to the rounding account (signed like journal lines; zero when none).
+    /// The amount booked to the rounding account (signed like journal lines; zero when none). For
+    /// a sales order: Commerce's grand total less the order value and Commerce's tax, which no line
+    /// carries (see [`SalesOrderPlan`]).
     pub rounding: Decimal,
+    /// The SORTOI sales order, for the `sales_order` target. When present it is what is posted,
+    /// instead of the AR invoice and journal: `ar_invoice` then only summarises the document
+    /// (customer, the customer PO number as its key, date, grand total and tax) for code that reads
+    /// any plan, `journal` is absent, and [`crate::engine::convert::ar_invoice_item`] gives no
+    /// ARSTIN item.
+    pub sales_order: Option<SalesOrderPlan>,
 }
 
 impl PostingPlan {
     /// The SYSPRO customer code, when already known (absent only for [`CustomerAction::MatchByEmail`]).
     pub fn customer_code(&self) -> Option<&str> {
         self.ar_invoice.customer.as_deref()
+    }
+}
+
+/// One SORTOI sales order, decided before anything is sent.
+///
+/// # Value
+///
+/// SORTOI takes no tax amounts: SYSPRO computes the order's tax from its own tax codes. The order
+/// therefore carries the document's value without tax ([`SalesOrderPlan::value`]: the stock lines at
+/// Commerce's row totals net of their discounts, plus the shipping charge net of its discount), and
+/// the plan keeps Commerce's tax beside it, so that
+/// `value + commerce_tax + PostingPlan::rounding == grand_total` holds to the cent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesOrderPlan {
+    /// `CustomerPoNumber` (at most 30 characters): the document's deterministic number from
+    /// `mapping.invoice.number_template`. With duplicates refused, SYSPRO holds at most one order
+    /// per customer and number, which is what makes re-sending safe.
+    pub customer_po_number: String,
+    /// `Customer`; `None` only while the customer is still to be matched by email.
+    pub customer: Option<String>,
+    /// `OrderDate`: the UTC date of the Commerce document.
+    pub order_date: Date,
+    /// `CustomerName`: the buyer's name, sent for guest orders, which all share the store's cash
+    /// customer.
+    pub customer_name: Option<String>,
+    /// `ShipAddress1..5` and `ShipPostalCode`; `None` for a document without a shipping address
+    /// (SYSPRO then uses the customer's own).
+    pub ship_to: Option<ShipTo>,
+    /// `Email`.
+    pub email: Option<String>,
+    /// `Branch`: the store's branch.
+    pub branch: String,
+    /// Currency of the amounts (the customer's currency in SYSPRO must match).
+    pub currency: String,
+    /// The stock lines, numbered from 1 in document order.
+    pub lines: Vec<SalesOrderLinePlan>,
+    /// The shipping charge, when there is one.
+    pub freight: Option<FreightCharge>,
+    /// Commerce's tax on the lines and shipping, which SYSPRO recomputes with its own tax codes.
+    pub commerce_tax: Decimal,
+}
+
+impl SalesOrderPlan {
+    /// The order's value without tax: the line values plus the freight.
+    pub fn value(&self) -> Decimal {
+        self.lines.iter().map(|l| l.value).sum::<Decimal>()
+            + self
+                .freight
+                .as_ref()
+                .map_or(Decimal::ZERO, FreightCharge::value)
+    }
+}
+
+/// A sales order's ship-to address, within SORTOI's field widths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipTo {
+    /// `ShipAddress1..5`, each at most 40 characters.
+    pub lines: Vec<String>,
+    /// `ShipPostalCode`, at most 15 characters.
+    pub postal_code: Option<String>,
+}
+
+/// One SORTOI stock line: one priced Commerce item (or one free item).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesOrderLinePlan {
+    /// `CustomerPoLine`, from 1.
+    pub customer_po_line: u16,
+    /// The Commerce item id.
+    pub item_id: u64,
+    /// The Commerce SKU.
+    pub sku: String,
+    /// `StockCode`.
+    pub stock_code: String,
+    /// `StockDescription`: the product name.
+    pub description: String,
+    /// `Warehouse`, when mapped.
+    pub warehouse: Option<String>,
+    /// `OrderQty`.
+    pub quantity: Decimal,
+    /// `OrderUom` and `PriceUom`.
+    pub unit_of_measure: String,
+    /// `Price`: the unit price net of the row's discount, at most five decimals, such that
+    /// `quantity × price` rounded to cents is [`SalesOrderLinePlan::value`].
+    pub price: Decimal,
+    /// Commerce's row total net of its discount.
+    pub value: Decimal,
+    /// Commerce's row discount (already taken off the price).
+    pub discount: Decimal,
+}
+
+/// The shipping charge of a sales order, net of the shipping discount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FreightCharge {
+    /// A `FreightLine`.
+    Freight {
+        /// `CustomerPoLine`.
+        customer_po_line: u16,
+        /// `FreightValue`.
+        value: Decimal,
+    },
+    /// A `MiscChargeLine`.
+    MiscCharge {
+        /// `CustomerPoLine`.
+        customer_po_line: u16,
+        /// `MiscChargeValue`.
+        value: Decimal,
+        /// `MiscProductClass`.
+        product_class: String,
+        /// `MiscDescription`.
+        description: String,
+    },
+}
+
+impl FreightCharge {
+    /// The charge.
+    pub fn value(&self) -> Decimal {
+        match self {
+            Self::Freight { value, .. } | Self::MiscCharge { value, .. } => *value,
+        }
     }
 }
 

@@ -147,6 +147,38 @@ impl<S: StateStore> StateStore for CountingStore<S> {
         result
     }
 
+    async fn intake_many(&self, intakes: Vec<Intake>) -> Result<Vec<IntakeOutcome>, StoreError> {
+        let outcomes = self.inner.intake_many(intakes).await?;
+        self.count(|a| {
+            for outcome in &outcomes {
+                match outcome {
+                    IntakeOutcome::Created(_) => a.intake_created += 1,
+                    IntakeOutcome::Unchanged(_) => a.intake_unchanged += 1,
+                    IntakeOutcome::Updated(_) => a.intake_updated += 1,
+                    IntakeOutcome::ChangedAfterPosting(_) => a.intake_changed_after_posting += 1,
+                }
+            }
+        });
+        Ok(outcomes)
+    }
+
+    async fn transition_many(
+        &self,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<Result<Record, StoreError>>, StoreError> {
+        let from: Vec<RecordState> = transitions.iter().map(|t| t.from).collect();
+        let results = self.inner.transition_many(transitions).await?;
+        self.count(|a| {
+            for (from, result) in from.iter().zip(&results) {
+                match result {
+                    Ok(record) => *a.transitions.entry((*from, record.state)).or_default() += 1,
+                    Err(_) => a.refused_transitions += 1,
+                }
+            }
+        });
+        Ok(results)
+    }
+
     async fn claim_due(
         &self,
         connection: &ConnectionName,
@@ -260,6 +292,17 @@ impl<S: AuditLog> AuditLog for CountingStore<S> {
         let appended = self.inner.append(entry).await?;
         self.count(|a| *a.audit_entries.entry(kind.as_str()).or_default() += 1);
         Ok(appended)
+    }
+
+    async fn append_many(&self, entries: Vec<NewAuditEntry>) -> Result<(), StoreError> {
+        let kinds: Vec<&'static str> = entries.iter().map(|e| e.kind.as_str()).collect();
+        self.inner.append_many(entries).await?;
+        self.count(|a| {
+            for kind in kinds {
+                *a.audit_entries.entry(kind).or_default() += 1;
+            }
+        });
+        Ok(())
     }
 
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {

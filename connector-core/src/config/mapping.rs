@@ -60,6 +60,86 @@ pub struct MappingConfig {
     /// Commerce credit memos posted as SYSPRO credit notes (off by default).
     #[serde(default)]
     pub credit_memos: CreditMemoMapping,
+    /// SORTOI sales orders, for connections with `target = "sales_order"`.
+    #[serde(default)]
+    pub sales_orders: SalesOrderMapping,
+}
+
+/// How a document becomes a SORTOI sales order (`target = "sales_order"`).
+///
+/// The order's `CustomerPoNumber` is `invoice.number_template`, so a document keeps the key it would
+/// have as an AR invoice; SORTOI allows 30 characters for it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SalesOrderMapping {
+    /// Commerce SKU (compared without regard to case) to SYSPRO stock code.
+    #[serde(default)]
+    pub stock_codes: BTreeMap<String, String>,
+    /// SKU prefixes (compared without regard to case) whose SKUs are SYSPRO stock codes as they
+    /// are. A SKU neither in `stock_codes` nor starting with one of these halts the document.
+    #[serde(default)]
+    pub stock_code_prefixes: Vec<String>,
+    /// `OrderUom` and `PriceUom` of every stock line (default `"EA"`).
+    #[serde(default = "default_unit_of_measure")]
+    pub unit_of_measure: String,
+    /// Warehouse of the stock lines when the store names none (`stores.<code>.warehouse`); without
+    /// either SYSPRO uses the stock item's default warehouse.
+    #[serde(default)]
+    pub warehouse: Option<String>,
+    /// How the shipping charge is sent (default `freight_line`).
+    #[serde(default)]
+    pub freight: FreightHandling,
+    /// The product class of the miscellaneous charge line that carries the shipping charge; required
+    /// with `freight = "misc_charge"`.
+    #[serde(default)]
+    pub freight_product_class: Option<String>,
+}
+
+fn default_unit_of_measure() -> String {
+    "EA".to_owned()
+}
+
+impl Default for SalesOrderMapping {
+    fn default() -> Self {
+        Self {
+            stock_codes: BTreeMap::new(),
+            stock_code_prefixes: Vec::new(),
+            unit_of_measure: default_unit_of_measure(),
+            warehouse: None,
+            freight: FreightHandling::default(),
+            freight_product_class: None,
+        }
+    }
+}
+
+impl SalesOrderMapping {
+    /// The SYSPRO stock code of a SKU: its `stock_codes` entry, or the SKU itself when it starts
+    /// with one of `stock_code_prefixes`; `None` when neither applies.
+    pub fn stock_code(&self, sku: &str) -> Option<String> {
+        let lower = sku.to_lowercase();
+        if let Some((_, code)) = self
+            .stock_codes
+            .iter()
+            .find(|(known, _)| known.to_lowercase() == lower)
+        {
+            return Some(code.clone());
+        }
+        self.stock_code_prefixes
+            .iter()
+            .any(|p| lower.starts_with(&p.to_lowercase()))
+            .then(|| sku.to_owned())
+    }
+}
+
+/// How a sales order carries the document's shipping charge (net of its discount).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FreightHandling {
+    /// A SORTOI `FreightLine`.
+    #[default]
+    FreightLine,
+    /// A SORTOI `MiscChargeLine` on `freight_product_class`.
+    MiscCharge,
 }
 
 /// Commerce credit memos (refunds) as ARSTIN credit notes plus a reversing GL journal.
@@ -201,6 +281,105 @@ pub struct CustomerMapping {
     /// Creating SYSPRO customers for Commerce customers that have none.
     #[serde(default)]
     pub create: CustomerCreation,
+    /// Keeping SYSPRO customers in step with later changes of their Commerce customer.
+    #[serde(default)]
+    pub update: CustomerUpdate,
+    /// Writing the SYSPRO customer code back to a Commerce customer attribute (off by default).
+    #[serde(default)]
+    pub write_back: CustomerWriteBack,
+}
+
+impl CustomerMapping {
+    /// Whether customer changes are sent to SYSPRO: `update.enabled`, or when it is not written,
+    /// `create.enabled` (a team that lets the connector create customers lets it keep them
+    /// current; one that only matches existing customers keeps SYSPRO's master data as it is).
+    #[must_use]
+    pub fn update_enabled(&self) -> bool {
+        self.update.enabled.unwrap_or(self.create.enabled)
+    }
+}
+
+/// Settings for sending Commerce customer changes to SYSPRO (ARSSCS Setup/Update).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerUpdate {
+    /// Send changes; when absent, the value of `create.enabled` (see
+    /// [`CustomerMapping::update_enabled`]).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// The SYSPRO customer fields kept in step (default: all of them). Other fields (branch,
+    /// terms, class, currency, credit settings) belong to SYSPRO and are never changed.
+    #[serde(default = "all_customer_fields")]
+    pub fields: Vec<CustomerField>,
+    /// Also update customers found through `customers.by_id` or `customers.by_email` (default
+    /// false): those tables usually point at accounts kept by the finance team, often shared by
+    /// several Commerce logins.
+    #[serde(default)]
+    pub table_mapped: bool,
+}
+
+impl Default for CustomerUpdate {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            fields: all_customer_fields(),
+            table_mapped: false,
+        }
+    }
+}
+
+fn all_customer_fields() -> Vec<CustomerField> {
+    CustomerField::ALL.to_vec()
+}
+
+/// A SYSPRO customer field that can be kept in step with Commerce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerField {
+    /// `Name` and `ShortName`, from the first and last name (the email when both are empty).
+    Name,
+    /// `Email`.
+    Email,
+    /// `Telephone`, from the default billing address (else the default shipping address).
+    Telephone,
+    /// `SoldToAddr1..5` and `SoldPostalCode`, from the default billing address.
+    SoldTo,
+    /// `ShipToAddr1..5` and `ShipPostalCode`, from the default shipping address.
+    ShipTo,
+}
+
+impl CustomerField {
+    /// Every field, in the order they are listed in documentation.
+    pub const ALL: [Self; 5] = [
+        Self::Name,
+        Self::Email,
+        Self::Telephone,
+        Self::SoldTo,
+        Self::ShipTo,
+    ];
+
+    /// The name used in the configuration file.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Name => "name",
+            Self::Email => "email",
+            Self::Telephone => "telephone",
+            Self::SoldTo => "sold_to",
+            Self::ShipTo => "ship_to",
+        }
+    }
+}
+
+/// Settings for writing the SYSPRO customer code back to Commerce.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerWriteBack {
+    /// The Commerce customer attribute that receives the code (e.g. `"erp_customer_code"`);
+    /// absent means no write-back. The attribute must exist in Commerce. When a customer already
+    /// holds a code there, it is also used to find the SYSPRO customer.
+    #[serde(default)]
+    pub attribute: Option<String>,
 }
 
 impl Default for CustomerMapping {
@@ -210,6 +389,8 @@ impl Default for CustomerMapping {
             by_email: BTreeMap::new(),
             match_by_email: true,
             create: CustomerCreation::default(),
+            update: CustomerUpdate::default(),
+            write_back: CustomerWriteBack::default(),
         }
     }
 }
@@ -296,6 +477,10 @@ pub struct StoreMapping {
     /// ARSTIN `InvoiceTerms` for this store's invoices (default: the customer's terms in SYSPRO).
     #[serde(default)]
     pub invoice_terms: Option<String>,
+    /// SYSPRO warehouse of this store's sales order lines (`target = "sales_order"`; default
+    /// `sales_orders.warehouse`).
+    #[serde(default)]
+    pub warehouse: Option<String>,
 }
 
 /// Whether the tax of a document is moved by the GL journal or left to SYSPRO's AR integration.

@@ -29,9 +29,11 @@ use serde::de::DeserializeOwned;
 
 pub use mapping::{
     AccountMapping, CUSTOMER_CODE_PLACEHOLDERS, CreditMemoMapping, CustomerCreation,
-    CustomerMapping, INVOICE_NUMBER_PLACEHOLDERS, InvoiceNumbering, JOURNAL_REFERENCE_PLACEHOLDERS,
-    MappingConfig, NOTATION_PLACEHOLDERS, RevenueRule, RevenueSelector, StoreMapping, TaxPosting,
+    CustomerMapping, FreightHandling, INVOICE_NUMBER_PLACEHOLDERS, InvoiceNumbering,
+    JOURNAL_REFERENCE_PLACEHOLDERS, MappingConfig, NOTATION_PLACEHOLDERS, RevenueRule,
+    RevenueSelector, SalesOrderMapping, StoreMapping, TaxPosting,
 };
+pub use mapping::{CustomerField, CustomerUpdate, CustomerWriteBack};
 pub use template::{Template, TemplateError};
 pub use validate::ConfigProblem;
 pub use values::{ConfigDuration, SecretName};

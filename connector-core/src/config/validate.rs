@@ -7,11 +7,13 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use super::mapping::{
-    CUSTOMER_CODE_PLACEHOLDERS, INVOICE_NUMBER_PLACEHOLDERS, JOURNAL_REFERENCE_PLACEHOLDERS,
-    MappingConfig, NOTATION_PLACEHOLDERS, RevenueSelector, TaxPosting,
+    CUSTOMER_CODE_PLACEHOLDERS, FreightHandling, INVOICE_NUMBER_PLACEHOLDERS,
+    JOURNAL_REFERENCE_PLACEHOLDERS, MappingConfig, NOTATION_PLACEHOLDERS, RevenueSelector,
+    TaxPosting,
 };
 use super::{
-    CommerceAuthKind, CommerceConfig, CommerceFlavour, Config, ConnectionConfig, SecretName,
+    CommerceAuthKind, CommerceConfig, CommerceFlavour, Config, ConnectionConfig, PostingTarget,
+    SecretName, Trigger,
 };
 
 /// One thing wrong with a configuration, at one key path.
@@ -182,6 +184,81 @@ fn check_connection(p: &mut Problems, at: &str, c: &ConnectionConfig) {
 
     let store_codes: BTreeSet<&str> = c.commerce.stores.iter().map(|s| s.code.as_str()).collect();
     check_mapping(p, &format!("{at}.mapping"), &c.mapping, &store_codes);
+    check_sales_orders(p, &format!("{at}.mapping"), c);
+}
+
+/// SORTOI's `Warehouse` field width.
+const WAREHOUSE_MAX_LEN: usize = 10;
+
+fn check_sales_orders(p: &mut Problems, at: &str, c: &ConnectionConfig) {
+    let m = &c.mapping;
+    let so = &m.sales_orders;
+    let key = format!("{at}.sales_orders");
+    let selling = c.target == PostingTarget::SalesOrder;
+    if selling && m.credit_memos.enabled && c.trigger == Trigger::Invoice {
+        p.add(
+            format!("{at}.credit_memos.enabled"),
+            "credit memos are posted as AR credit notes against AR invoices, which target \"sales_order\" does not post; turn credit memos off or choose another target",
+        );
+    }
+    if selling && so.stock_codes.is_empty() && so.stock_code_prefixes.is_empty() {
+        p.add(
+            key.clone(),
+            "target \"sales_order\" needs stock_codes or stock_code_prefixes, or every document would halt for want of a SYSPRO stock code",
+        );
+    }
+    p.non_empty(format!("{key}.unit_of_measure"), &so.unit_of_measure);
+    let mut skus: BTreeMap<String, &str> = BTreeMap::new();
+    for (sku, code) in &so.stock_codes {
+        let entry = format!("{key}.stock_codes.{sku:?}");
+        if sku.trim().is_empty() {
+            p.add(entry.clone(), "a SKU must not be empty");
+        }
+        if let Some(first) = skus.insert(sku.to_lowercase(), sku) {
+            p.add(
+                entry.clone(),
+                format!("{sku:?} and {first:?} are the same SKU (SKUs are compared without case)"),
+            );
+        }
+        p.non_empty(entry, code);
+    }
+    for (i, prefix) in so.stock_code_prefixes.iter().enumerate() {
+        p.non_empty(format!("{key}.stock_code_prefixes[{i}]"), prefix);
+    }
+    let mut warehouse = |path: String, value: &str| {
+        if value.trim().is_empty() {
+            p.add(path, "must not be empty");
+        } else if value.chars().count() > WAREHOUSE_MAX_LEN {
+            p.add(
+                path,
+                format!(
+                    "{value:?} is longer than {WAREHOUSE_MAX_LEN} characters, the width of SORTOI's Warehouse"
+                ),
+            );
+        }
+    };
+    if let Some(w) = &so.warehouse {
+        warehouse(format!("{key}.warehouse"), w);
+    }
+    for (code, store) in &m.stores {
+        if let Some(w) = &store.warehouse {
+            warehouse(format!("{at}.stores.{code}.warehouse"), w);
+        }
+    }
+    match (so.freight, &so.freight_product_class) {
+        (FreightHandling::MiscCharge, None) => p.add(
+            format!("{key}.freight_product_class"),
+            "missing: freight = \"misc_charge\" needs the product class of the charge line",
+        ),
+        (FreightHandling::MiscCharge, Some(class)) => {
+            p.non_empty(format!("{key}.freight_product_class"), class);
+        }
+        (FreightHandling::FreightLine, Some(_)) => p.add(
+            format!("{key}.freight_product_class"),
+            "only used with freight = \"misc_charge\"",
+        ),
+        (FreightHandling::FreightLine, None) => {}
+    }
 }
 
 fn check_commerce(p: &mut Problems, at: &str, c: &CommerceConfig) {
@@ -454,6 +531,36 @@ fn check_mapping(p: &mut Problems, at: &str, m: &MappingConfig, store_codes: &BT
                 syspro_client::bo::CUSTOMER_MAX_LEN
             ),
         );
+    }
+    let update = &cust.update;
+    if cust.update_enabled() && update.fields.is_empty() {
+        p.add(
+            format!("{at}.customers.update.fields"),
+            "must name at least one field (name, email, telephone, sold_to, ship_to), or set customers.update.enabled = false",
+        );
+    }
+    for (index, field) in update.fields.iter().enumerate() {
+        if update.fields[..index].contains(field) {
+            p.add(
+                format!("{at}.customers.update.fields"),
+                format!("{:?} is listed twice", field.as_str()),
+            );
+        }
+    }
+    if let Some(attribute) = &cust.write_back.attribute {
+        let valid = attribute.len() <= 60
+            && attribute.starts_with(|c: char| c.is_ascii_lowercase())
+            && attribute
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            p.add(
+                format!("{at}.customers.write_back.attribute"),
+                format!(
+                    "{attribute:?} is not a Commerce attribute code; expected 1 to 60 characters from a-z, 0-9 and '_', starting with a letter"
+                ),
+            );
+        }
     }
     if let Some(cur) = &cust.create.currency
         && !m.currencies.contains(cur)

@@ -1,6 +1,6 @@
 //! Conversions between the SDKs' models and the engine's own documents: Commerce orders and invoices
-//! become [`SourceDocument`]s, [`PostingPlan`]s become SYSPRO ARSTIN items, GENTJL journals and
-//! ARSSCS customer records.
+//! become [`SourceDocument`]s, [`PostingPlan`]s become SYSPRO ARSTIN items, GENTJL journals, SORTOI
+//! sales orders and ARSSCS customer records.
 //!
 //! Amounts are taken exactly as Commerce reports them. Which of a configurable or bundle product's
 //! parent and child lines carries the money is Commerce's own line role
@@ -11,14 +11,15 @@ use adobe_commerce_client::models::{
     CreditMemo, CreditMemoState, Invoice, Order, OrderAddress, OrderItem,
 };
 use rust_decimal::Decimal;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use syspro_client::bo;
 use time::OffsetDateTime;
 
 use crate::config::ConnectionConfig;
 use crate::plan::{
-    Address, CreditMemoDetails, DocumentKind, GlJournal, NewCustomer, PostingPlan, SourceCustomer,
-    SourceDocument, SourceLine,
+    Address, CreditMemoDetails, DocumentKind, FreightCharge, GlJournal, NewCustomer, PostingPlan,
+    SourceCustomer, SourceDocument, SourceLine,
 };
 
 /// Why a Commerce document cannot be turned into a [`SourceDocument`]; the record halts with it.
@@ -485,24 +486,21 @@ pub fn credit_memo_payload(memo: &CreditMemo, order: &Order, invoice: Option<&In
 pub fn credit_memo_from_payload(
     payload: &Value,
 ) -> Result<(CreditMemo, Order, Option<Invoice>), ConversionError> {
-    let decode = |name: &str| -> Result<Value, ConversionError> {
-        payload
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ConversionError::Payload {
-                kind: "credit memo",
-                message: format!("field `{name}` is missing"),
-            })
+    let decode = |name: &str| -> Result<&Value, ConversionError> {
+        payload.get(name).ok_or_else(|| ConversionError::Payload {
+            kind: "credit memo",
+            message: format!("field `{name}` is missing"),
+        })
     };
     let error = |e: serde_json::Error| ConversionError::Payload {
         kind: "credit memo",
         message: e.to_string(),
     };
-    let memo = serde_json::from_value(decode("credit_memo")?).map_err(error)?;
-    let order = serde_json::from_value(decode("order")?).map_err(error)?;
+    let memo = CreditMemo::deserialize(decode("credit_memo")?).map_err(error)?;
+    let order = Order::deserialize(decode("order")?).map_err(error)?;
     let invoice = match payload.get("invoice") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(serde_json::from_value(v.clone()).map_err(error)?),
+        Some(v) => Some(Invoice::deserialize(v).map_err(error)?),
     };
     Ok((memo, order, invoice))
 }
@@ -523,7 +521,7 @@ pub fn invoice_payload(invoice: &Invoice, order: &Order) -> Value {
 /// # Errors
 /// [`ConversionError::Payload`] when the payload is not an order.
 pub fn order_from_payload(payload: &Value) -> Result<Order, ConversionError> {
-    serde_json::from_value(payload.clone()).map_err(|e| ConversionError::Payload {
+    Order::deserialize(payload).map_err(|e| ConversionError::Payload {
         kind: "order",
         message: e.to_string(),
     })
@@ -535,20 +533,16 @@ pub fn order_from_payload(payload: &Value) -> Result<Order, ConversionError> {
 /// [`ConversionError::Payload`] when the payload does not hold both.
 pub fn invoice_from_payload(payload: &Value) -> Result<(Invoice, Order), ConversionError> {
     let part = |name: &str| {
-        payload
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ConversionError::Payload {
-                kind: "invoice",
-                message: format!("field `{name}` is missing"),
-            })
-    };
-    let invoice =
-        serde_json::from_value(part("invoice")?).map_err(|e| ConversionError::Payload {
+        payload.get(name).ok_or_else(|| ConversionError::Payload {
             kind: "invoice",
-            message: e.to_string(),
-        })?;
-    let order = serde_json::from_value(part("order")?).map_err(|e| ConversionError::Payload {
+            message: format!("field `{name}` is missing"),
+        })
+    };
+    let invoice = Invoice::deserialize(part("invoice")?).map_err(|e| ConversionError::Payload {
+        kind: "invoice",
+        message: e.to_string(),
+    })?;
+    let order = Order::deserialize(part("order")?).map_err(|e| ConversionError::Payload {
         kind: "order",
         message: e.to_string(),
     })?;
@@ -558,8 +552,12 @@ pub fn invoice_from_payload(payload: &Value) -> Result<(Invoice, Order), Convers
 /// The ARSTIN item of a plan whose customer is known.
 ///
 /// # Errors
-/// `None` when the plan's customer is still to be matched by email (the engine resolves it first).
+/// `None` when the plan's customer is still to be matched by email (the engine resolves it first),
+/// and for a sales-order plan, which posts no AR invoice.
 pub fn ar_invoice_item(plan: &PostingPlan) -> Option<bo::ArInvoiceItem> {
+    if plan.sales_order.is_some() {
+        return None;
+    }
     let ar = &plan.ar_invoice;
     let customer = ar.customer.clone()?;
     let mut item = bo::ArInvoiceItem::invoice(
@@ -579,6 +577,80 @@ pub fn ar_invoice_item(plan: &PostingPlan) -> Option<bo::ArInvoiceItem> {
     item.branch = Some(ar.branch.clone());
     item.invoice_terms = ar.invoice_terms.clone();
     Some(item)
+}
+
+/// The SORTOI order of a sales-order plan whose customer is known: exactly the plan's header,
+/// lines and freight, nothing added or cut.
+///
+/// # Errors
+/// `None` for a plan without a sales order, or whose customer is still to be matched by email.
+pub fn sales_order(plan: &PostingPlan) -> Option<bo::SalesOrder> {
+    let so = plan.sales_order.as_ref()?;
+    let customer = so.customer.clone()?;
+    let mut lines: Vec<bo::SalesOrderLine> = so
+        .lines
+        .iter()
+        .map(|line| {
+            bo::SalesOrderLine::Stock(bo::StockLine {
+                customer_po_line: line.customer_po_line,
+                stock_code: line.stock_code.clone(),
+                description: Some(line.description.clone()).filter(|d| !d.trim().is_empty()),
+                warehouse: line.warehouse.clone(),
+                quantity: line.quantity,
+                unit_of_measure: line.unit_of_measure.clone(),
+                price: Some(line.price),
+                price_unit_of_measure: Some(line.unit_of_measure.clone()),
+                discount_percent: None,
+                tax_code: None,
+            })
+        })
+        .collect();
+    match &so.freight {
+        Some(FreightCharge::Freight {
+            customer_po_line,
+            value,
+        }) => lines.push(bo::SalesOrderLine::Freight(bo::FreightLine {
+            customer_po_line: *customer_po_line,
+            value: *value,
+            cost: None,
+        })),
+        Some(FreightCharge::MiscCharge {
+            customer_po_line,
+            value,
+            product_class,
+            description,
+        }) => lines.push(bo::SalesOrderLine::Misc(bo::MiscChargeLine {
+            customer_po_line: *customer_po_line,
+            value: *value,
+            cost: None,
+            product_class: Some(product_class.clone()),
+            description: Some(description.clone()),
+        })),
+        None => {}
+    }
+    let mut order = bo::SalesOrder::new(so.customer_po_number.clone(), customer, lines);
+    order.order_date = Some(so.order_date);
+    order.customer_name.clone_from(&so.customer_name);
+    if let Some(ship_to) = &so.ship_to {
+        order.ship_address.clone_from(&ship_to.lines);
+        order.ship_postal_code.clone_from(&ship_to.postal_code);
+    }
+    order.email.clone_from(&so.email);
+    order.branch = Some(so.branch.clone());
+    Some(order)
+}
+
+/// The SORTOI parameters every sales order is imported with: duplicates of a customer PO number
+/// refused (what makes re-sending safe), the connector's prices used as given (they already hold
+/// Commerce's discounts), zero prices allowed (free items), warnings returned as warnings.
+pub fn sales_order_parameters() -> bo::SalesOrderImportParameters {
+    bo::SalesOrderImportParameters {
+        always_use_price_entered: Some(true),
+        allow_zero_price: Some(true),
+        allow_duplicate_order_numbers: bo::DuplicateOrderNumbers::Reject,
+        check_for_customer_po_numbers: bo::CustomerPoCheck::Mandatory,
+        ..bo::SalesOrderImportParameters::default()
+    }
 }
 
 /// The GENTJL journal of a plan: posted in the GL period of its date (year and month).
@@ -635,6 +707,17 @@ pub fn customer_record(new: &NewCustomer) -> bo::CustomerRecord {
     record.area = new.area.clone();
     record.sold_to = new.sold_to.as_ref().map(syspro_address);
     record.ship_to = new.ship_to.as_ref().map(syspro_address);
+    // The first telephone of the billing, then the shipping address.
+    record.telephone = [&new.sold_to, &new.ship_to]
+        .into_iter()
+        .flatten()
+        .find_map(|a| {
+            a.telephone
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        });
     record
 }
 

@@ -12,6 +12,8 @@ use std::collections::HashSet;
 
 use syspro_client::bo::{self, ComFind, Condition, GEN_TRANSACTION, JOURNAL_REFERENCE_MAX_LEN};
 
+use super::posting::JournalToSend;
+use super::writes::Pending;
 use super::{Engine, error_chain};
 use crate::audit::AuditKind;
 use crate::plan::PostingPlan;
@@ -111,41 +113,47 @@ impl Engine {
         Ok(found)
     }
 
-    /// Looks up the journals about to be sent. Those SYSPRO already holds are not sent again:
-    /// their records are marked posted. When the look-up fails nothing is sent and the records
-    /// stay in `posting`, to be reconciled at the next cycle. Returns what may be sent.
+    /// Looks up the journals about to be sent, except those of invoices created a moment ago
+    /// (`fresh`: SYSPRO cannot hold their journal yet). Those SYSPRO already holds are not sent
+    /// again: their records are staged as posted. When the look-up fails nothing is sent and the
+    /// records stay in `posting`, to be reconciled at the next cycle. Returns what may be sent.
     pub(crate) async fn drop_journals_in_ledger(
         &self,
-        journals: Vec<(Record, PostingPlan)>,
+        journals: Vec<JournalToSend>,
         summary: &mut super::CycleSummary,
+        pending: &mut Pending,
     ) -> Result<Vec<(Record, PostingPlan)>, StoreError> {
         let references: Vec<&str> = journals
             .iter()
-            .filter_map(|(_, plan)| plan.journal.as_ref().map(|j| j.reference.as_str()))
+            .filter(|j| !j.fresh)
+            .filter_map(|j| j.plan.journal.as_ref().map(|j| j.reference.as_str()))
             .collect();
-        if references.is_empty() {
-            return Ok(journals);
-        }
-        let found = match self.journals_in_ledger(&references).await {
-            Ok(found) => found,
-            Err(lookup) => {
-                for (record, _) in &journals {
-                    self.audit(
-                        &record.key,
-                        AuditKind::Decided,
-                        format!(
-                            "GL journal not sent: {lookup}; left in posting for reconciliation"
-                        ),
-                        None,
-                    )
-                    .await?;
-                    summary.errors.push((record.key.kind, lookup.clone()));
+        let found = if references.is_empty() {
+            HashSet::new()
+        } else {
+            match self.journals_in_ledger(&references).await {
+                Ok(found) => found,
+                Err(lookup) => {
+                    for journal in &journals {
+                        self.stage_audit(
+                            pending,
+                            &journal.record.key,
+                            AuditKind::Decided,
+                            format!(
+                                "GL journal not sent: {lookup}; left in posting for reconciliation"
+                            ),
+                            None,
+                        );
+                        summary
+                            .errors
+                            .push((journal.record.key.kind, lookup.clone()));
+                    }
+                    return Ok(Vec::new());
                 }
-                return Ok(Vec::new());
             }
         };
         let mut to_send = Vec::with_capacity(journals.len());
-        for (record, plan) in journals {
+        for JournalToSend { record, plan, .. } in journals {
             let reference = plan
                 .journal
                 .as_ref()
@@ -155,20 +163,20 @@ impl Engine {
                 to_send.push((record, plan));
                 continue;
             }
-            self.audit(
+            self.stage_audit(
+                pending,
                 &record.key,
                 AuditKind::Decided,
                 format!("GL journal {reference} is already in SYSPRO's ledger; not sent again"),
                 None,
-            )
-            .await?;
-            self.mark_posted(
+            );
+            self.stage_posted(
+                pending,
                 &record,
                 &plan,
                 "AR invoice and GL journal posted (journal found in SYSPRO)",
                 summary,
-            )
-            .await?;
+            );
         }
         Ok(to_send)
     }

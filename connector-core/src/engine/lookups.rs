@@ -13,6 +13,7 @@ use std::sync::PoisonError;
 use serde_json::Value;
 use syspro_client::bo::{self, CustomerSetup};
 
+use super::writes::Pending;
 use super::{Engine, EngineEvent, convert};
 use crate::audit::AuditKind;
 use crate::mapping::{MappingContext, ReferenceData};
@@ -173,8 +174,10 @@ impl Engine {
             .iter()
             .map(|(new, _)| convert::customer_record(new))
             .collect();
+        let mut pending = Pending::default();
         for ((new, key), record) in customers.iter().zip(&records) {
-            self.audit(
+            self.stage_audit(
+                &mut pending,
                 key,
                 AuditKind::Sent,
                 format!(
@@ -183,9 +186,10 @@ impl Engine {
                     customers.len()
                 ),
                 serde_json::to_value(record).ok(),
-            )
-            .await?;
+            );
         }
+        // What is about to be sent is durable before it is sent.
+        self.flush(&mut pending).await?;
         let mut setup = CustomerSetup::new(records);
         setup.parameters.apply_if_entire_document_valid = false;
         let answer = self.inner.syspro.add_customers(&setup).await;
@@ -213,13 +217,13 @@ impl Engine {
             if !success && !errors.to_lowercase().contains("already exists") {
                 continue;
             }
-            self.audit(
+            self.stage_audit(
+                &mut pending,
                 key,
                 AuditKind::Answered,
                 format!("ARSSCS: customer {} is in SYSPRO", new.code),
                 serde_json::to_value(item).ok(),
-            )
-            .await?;
+            );
             if success {
                 created += 1;
                 self.emit(EngineEvent::CustomerCreated {
@@ -228,6 +232,7 @@ impl Engine {
             }
             self.remember_customer(&new.email, &new.code);
         }
+        self.flush(&mut pending).await?;
         Ok(created)
     }
 

@@ -14,12 +14,15 @@
 
 pub mod convert;
 mod credit_memos;
+mod customers;
 pub mod events;
 mod journal_check;
 mod lookups;
 mod pipeline;
 mod posting;
 mod reference;
+mod sales_order;
+mod writes;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -870,7 +873,7 @@ impl Engine {
             }
         }
         let reference = self.reference().await?;
-        self.map_received(&reference, &mut summary).await?;
+        self.map_received(&reference, &mut summary, &|_| {}).await?;
         self.post_due(&reference, &mut summary, None).await?;
         summary.duration = (self.inner.clock.now() - started)
             .try_into()
@@ -949,7 +952,7 @@ impl Engine {
             }
         }
         let reference = self.reference().await?;
-        self.map_received(&reference, &mut summary).await?;
+        self.map_received(&reference, &mut summary, &|_| {}).await?;
         self.post_due(&reference, &mut summary, None).await?;
         summary.duration = (self.inner.clock.now() - started)
             .try_into()
@@ -1059,37 +1062,59 @@ impl Engine {
         fetched: Fetched,
         summary: &mut CycleSummary,
     ) -> Result<Option<OffsetDateTime>, EngineError> {
-        let Some((id, updated_at, fingerprint_of, payload)) = fetched.into_parts() else {
-            let error = format!("a Commerce {kind} without entity id or timestamps was skipped");
-            tracing::warn!(connection = %self.inner.name, "{error}");
-            summary.errors.push((kind, error));
-            return Ok(None);
-        };
-        let fingerprint = Fingerprint::of_document(id.clone(), updated_at, &fingerprint_of);
-        let key = RecordKey::new(self.inner.name.clone(), kind, id);
-        let intake = Intake {
-            key: key.clone(),
-            fingerprint,
-            payload: self.inner.redactor.redact_json(&payload),
-        };
-        let outcome = {
-            let _turn = self.inner.writes.lock().await;
-            self.inner.store.intake(intake).await?
-        };
-        summary.read += 1;
-        match &outcome {
-            IntakeOutcome::Unchanged(_) => summary.intake_unchanged += 1,
-            IntakeOutcome::ChangedAfterPosting(_) => {
-                summary.intake_new += 1;
-                summary.changed_after_posting += 1;
-                self.emit(EngineEvent::ChangedAfterPosting { key });
-            }
-            IntakeOutcome::Created(_) | IntakeOutcome::Updated(_) => summary.intake_new += 1,
+        self.take_in_many(kind, vec![fetched], summary).await
+    }
+
+    /// Stores documents read from Commerce in one store call; returns the latest `updated_at` of
+    /// those stored (`None` when none could be).
+    async fn take_in_many(
+        &self,
+        kind: EntityKind,
+        fetched: Vec<Fetched>,
+        summary: &mut CycleSummary,
+    ) -> Result<Option<OffsetDateTime>, EngineError> {
+        let mut intakes = Vec::with_capacity(fetched.len());
+        let mut latest: Option<OffsetDateTime> = None;
+        for fetched in fetched {
+            let Some((id, updated_at, fingerprint_of, payload)) = fetched.into_parts() else {
+                let error =
+                    format!("a Commerce {kind} without entity id or timestamps was skipped");
+                tracing::warn!(connection = %self.inner.name, "{error}");
+                summary.errors.push((kind, error));
+                continue;
+            };
+            let fingerprint = Fingerprint::of_document(id.clone(), updated_at, &fingerprint_of);
+            intakes.push(Intake {
+                key: RecordKey::new(self.inner.name.clone(), kind, id),
+                fingerprint,
+                payload: self.inner.redactor.redact_json_owned(payload),
+            });
+            latest = Some(latest.map_or(updated_at, |l| l.max(updated_at)));
         }
-        if !matches!(outcome, IntakeOutcome::Unchanged(_)) {
+        if intakes.is_empty() {
+            return Ok(None);
+        }
+        let outcomes = {
+            let _turn = self.inner.writes.lock().await;
+            self.inner.store.intake_many(intakes).await?
+        };
+        for outcome in outcomes {
+            summary.read += 1;
+            match outcome {
+                IntakeOutcome::Unchanged(_) => {
+                    summary.intake_unchanged += 1;
+                    continue;
+                }
+                IntakeOutcome::ChangedAfterPosting(record) => {
+                    summary.intake_new += 1;
+                    summary.changed_after_posting += 1;
+                    self.emit(EngineEvent::ChangedAfterPosting { key: record.key });
+                }
+                IntakeOutcome::Created(_) | IntakeOutcome::Updated(_) => summary.intake_new += 1,
+            }
             self.inner.intake_signal.stored();
         }
-        Ok(Some(updated_at))
+        Ok(latest)
     }
 
     /// Reads one stream from `watermark - overlap` and stores every change in order.
@@ -1123,16 +1148,18 @@ impl Engine {
         let result: Result<(), EngineError> = async {
             match kind {
                 EntityKind::Order => {
-                    let mut items = self.inner.commerce.orders().search(criteria).stream();
-                    while let Some(order) = items.next().await {
-                        let order = order.map_err(|source| EngineError::Commerce {
+                    let mut pages = self.inner.commerce.orders().search(criteria).pages();
+                    while let Some(page) = pages.next().await {
+                        let page = page.map_err(|source| EngineError::Commerce {
                             operation: "orders.search",
                             source,
                         })?;
-                        if let Some(at) = self
-                            .take_in(kind, Fetched::Order(Box::new(order)), summary)
-                            .await?
-                        {
+                        let fetched = page
+                            .items
+                            .into_iter()
+                            .map(|order| Fetched::Order(Box::new(order)))
+                            .collect();
+                        if let Some(at) = self.take_in_many(kind, fetched, summary).await? {
                             stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
                         }
                     }
@@ -1147,31 +1174,40 @@ impl Engine {
                         // The orders of a whole page come in one search; the cache is per page, so
                         // memory stays flat however long the stream is.
                         let mut orders = self.orders_of(&page.items).await?;
+                        let mut fetched = Vec::with_capacity(page.items.len());
                         for invoice in page.items {
                             let order = self.order_of(&invoice, &mut orders).await?;
-                            let fetched = Fetched::Invoice(Box::new(invoice), Box::new(order));
-                            if let Some(at) = self.take_in(kind, fetched, summary).await? {
-                                stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
-                            }
+                            fetched.push(Fetched::Invoice(Box::new(invoice), Box::new(order)));
+                        }
+                        if let Some(at) = self.take_in_many(kind, fetched, summary).await? {
+                            stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
                         }
                     }
                 }
                 EntityKind::Customer => {
-                    let mut items = self.inner.commerce.customers().search(criteria).stream();
-                    while let Some(customer) = items.next().await {
-                        let customer = customer.map_err(|source| EngineError::Commerce {
+                    let mut pages = self.inner.commerce.customers().search(criteria).pages();
+                    while let Some(page) = pages.next().await {
+                        let page = page.map_err(|source| EngineError::Commerce {
                             operation: "customers.search",
                             source,
                         })?;
-                        let at = customer.updated_at.or(customer.created_at);
-                        let in_scope = customer
-                            .store_id
-                            .is_some_and(|s| store_ids.iter().any(|id| u64::from(*id) == s.get()));
-                        if in_scope {
-                            self.take_in(kind, Fetched::Customer(Box::new(customer)), summary)
-                                .await?;
+                        // Customers of other stores are not stored, but the watermark passes them
+                        // once the page they came in is stored.
+                        let mut page_up_to: Option<OffsetDateTime> = None;
+                        let mut fetched = Vec::with_capacity(page.items.len());
+                        for customer in page.items {
+                            if let Some(at) = customer.updated_at.or(customer.created_at) {
+                                page_up_to = Some(page_up_to.map_or(at, |s| s.max(at)));
+                            }
+                            let in_scope = customer.store_id.is_some_and(|s| {
+                                store_ids.iter().any(|id| u64::from(*id) == s.get())
+                            });
+                            if in_scope {
+                                fetched.push(Fetched::Customer(Box::new(customer)));
+                            }
                         }
-                        if let Some(at) = at {
+                        self.take_in_many(kind, fetched, summary).await?;
+                        if let Some(at) = page_up_to {
                             stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
                         }
                     }
@@ -1258,7 +1294,7 @@ impl Engine {
             self.inner.redactor.redact_text(message),
         );
         if let Some(doc) = document {
-            transition = transition.with_document(self.inner.redactor.redact_json(&doc));
+            transition = transition.with_document(self.inner.redactor.redact_json_owned(doc));
         }
         let moved = {
             let _turn = self.inner.writes.lock().await;
@@ -1355,7 +1391,17 @@ impl Fetched {
                 )
                 .ok()?;
                 let payload = serde_json::to_value(&customer).unwrap_or(Value::Null);
-                Some((id.to_string(), at, payload.clone(), payload))
+                // The content hash leaves out `updated_at` (the fingerprint carries it apart) and
+                // the custom attributes, the SYSPRO code written back among them: a version that
+                // differs only there carries nothing a SYSPRO customer is kept in step with, so a
+                // write-back read again is recognised as the same customer (see
+                // `state::logic::plan_intake`).
+                let mut content = payload.clone();
+                if let Some(fields) = content.as_object_mut() {
+                    fields.remove("updated_at");
+                    fields.remove("custom_attributes");
+                }
+                Some((id.to_string(), at, content, payload))
             }
             Fetched::CreditMemo(memo, order, invoice) => {
                 credit_memos::parts(&memo, &order, invoice.as_deref())

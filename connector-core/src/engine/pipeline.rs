@@ -150,11 +150,12 @@ impl Engine {
                     continue;
                 }
                 seen = Some(taken_in);
-                let mapped = self.map_received(reference, &mut summary).await?;
-                if mapped > 0 {
+                let on_mapped = |mapped: usize| {
                     progress.mapped.fetch_add(mapped, Ordering::AcqRel);
                     progress.mapped_ready.notify_one();
-                }
+                };
+                self.map_received(reference, &mut summary, &on_mapped)
+                    .await?;
                 // Reading had ended before this pass began, so the pass saw every record.
                 if reading_done {
                     return Ok::<_, EngineError>(());

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use adobe_commerce_client::models::Customer;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use syspro_client::bo::{self, ArInvoicePosting, GlJournalPosting};
@@ -19,9 +18,10 @@ use tokio::sync::watch;
 
 use super::convert::{self, ConversionError};
 use super::journal_check::JournalLookup;
+use super::writes::Pending;
 use super::{Engine, EngineError, EngineEvent, error_chain};
 use crate::audit::{AuditKind, AuditQuery};
-use crate::config::{CUSTOMER_CODE_PLACEHOLDERS, RevenueSelector};
+use crate::config::RevenueSelector;
 use crate::mapping::{MappingContext, ReferenceData};
 use crate::plan::{CustomerAction, NewCustomer, PostingPlan, SourceDocument};
 use crate::state::{EntityKind, Record, RecordFilter, RecordState, StoreError, SysproKeys, Target};
@@ -45,6 +45,15 @@ enum Delivery {
     Transient(String),
     /// The item may or may not have been applied.
     Unknown(String),
+}
+
+/// A journal whose AR invoice SYSPRO holds, waiting to be sent.
+pub(crate) struct JournalToSend {
+    pub(crate) record: Record,
+    pub(crate) plan: PostingPlan,
+    /// The invoice was created by the ARSTIN call just made, so SYSPRO cannot hold the journal
+    /// yet and the ledger need not be asked.
+    pub(crate) fresh: bool,
 }
 
 /// Where a record's GL journal stands according to the audit trail of its current attempt.
@@ -300,7 +309,7 @@ impl Engine {
     }
 
     /// Creates a SYSPRO customer (ARSSCS Setup/Add); an existing code counts as created.
-    async fn create_customer(
+    pub(super) async fn create_customer(
         &self,
         key: &crate::state::RecordKey,
         new: &NewCustomer,
@@ -373,6 +382,12 @@ impl Engine {
 
     /// The rendered plan for the audit trail: exactly the documents that will be sent.
     fn rendered(plan: &PostingPlan) -> Value {
+        if let Some(sales_order) = Self::rendered_sales_order(plan) {
+            return json!({
+                "customer": format!("{:?}", plan.customer),
+                "sales_order": sales_order,
+            });
+        }
         json!({
             "customer": format!("{:?}", plan.customer),
             "ar_invoice": convert::ar_invoice_item(plan),
@@ -388,18 +403,31 @@ impl Engine {
     }
 
     fn keys_of(plan: &PostingPlan) -> SysproKeys {
+        if plan.sales_order.is_some() {
+            // No AR invoice or journal is posted; the sales order's number is in the audit trail.
+            return SysproKeys {
+                invoice: None,
+                journal: None,
+                customer: plan.ar_invoice.customer.clone(),
+            };
+        }
         SysproKeys {
             invoice: Some(plan.ar_invoice.invoice.clone()),
             journal: plan.journal.as_ref().map(|j| j.reference.clone()),
+            customer: plan.ar_invoice.customer.clone(),
         }
     }
 
     /// Maps every record in `received`: documents become `mapped` or `halted`; customers are
     /// matched or created in SYSPRO. Returns how many documents became `mapped`.
+    ///
+    /// `on_mapped` hears of every batch of documents made durable in `mapped`, as it happens, so
+    /// the poster can start on them while the pass goes on.
     pub(crate) async fn map_received(
         &self,
         reference: &ReferenceData,
         summary: &mut super::CycleSummary,
+        on_mapped: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, EngineError> {
         let mut mapped = 0;
         for kind in self.streams() {
@@ -419,6 +447,12 @@ impl Engine {
                 let Some(last) = page.last() else { break };
                 after = Some(last.key.clone());
                 summary.customers_created += self.prepare_customers(&page, reference).await?;
+                // Outcomes are written a batch at a time, so the poster gets full batches early
+                // and a page costs a few transactions rather than two per document.
+                let flush_every =
+                    usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
+                let mut pending = Pending::default();
+                let mut staged = 0;
                 for record in page {
                     if kind == EntityKind::Customer {
                         self.process_customer(&record, summary).await?;
@@ -429,26 +463,33 @@ impl Engine {
                         .await?
                     {
                         Planned::Ready(plan) => {
-                            self.audit(
+                            self.stage_audit(
+                                &mut pending,
                                 &record.key,
                                 AuditKind::Rendered,
-                                format!("plan rendered: AR invoice {}", plan.ar_invoice.invoice),
+                                if plan.sales_order.is_some() {
+                                    format!(
+                                        "plan rendered: sales order {}",
+                                        plan.ar_invoice.invoice
+                                    )
+                                } else {
+                                    format!("plan rendered: AR invoice {}", plan.ar_invoice.invoice)
+                                },
                                 Some(Self::rendered(&plan)),
-                            )
-                            .await?;
-                            self.move_record(
+                            );
+                            self.stage_move(
+                                &mut pending,
                                 &record,
                                 Target::Mapped {
                                     syspro: Self::keys_of(&plan),
                                 },
                                 "mapped",
                                 None,
-                            )
-                            .await?;
-                            mapped += 1;
+                            );
+                            staged += 1;
                         }
                         Planned::Halt(reason) => {
-                            self.halt(&record, reason, summary).await?;
+                            self.stage_halt(&mut pending, &record, reason, summary);
                         }
                         Planned::Transient(reason) => {
                             tracing::warn!(
@@ -459,51 +500,87 @@ impl Engine {
                             );
                         }
                     }
+                    if staged >= flush_every {
+                        self.flush(&mut pending).await?;
+                        on_mapped(staged);
+                        mapped += staged;
+                        staged = 0;
+                    }
                 }
+                self.flush(&mut pending).await?;
+                if staged > 0 {
+                    on_mapped(staged);
+                }
+                mapped += staged;
             }
         }
         Ok(mapped)
     }
 
-    async fn halt(
+    pub(super) async fn halt(
         &self,
         record: &Record,
         reason: String,
         summary: &mut super::CycleSummary,
     ) -> Result<(), StoreError> {
-        self.move_record(
+        let mut pending = Pending::default();
+        self.stage_halt(&mut pending, record, reason, summary);
+        self.flush(&mut pending).await.map(drop)
+    }
+
+    /// Stages the move of `record` to `halted`, waiting for a fix and a replay.
+    pub(crate) fn stage_halt(
+        &self,
+        pending: &mut Pending,
+        record: &Record,
+        reason: String,
+        summary: &mut super::CycleSummary,
+    ) {
+        self.stage_move(
+            pending,
             record,
             Target::Halted {
                 reason: reason.clone(),
             },
             "halted",
             None,
-        )
-        .await?;
+        );
         summary.halted.push((record.key.clone(), reason));
-        Ok(())
     }
 
     /// `retry_wait` with capped, jittered exponential backoff, or `dead` when attempts ran out.
-    async fn retry_later(
+    pub(crate) async fn retry_later(
         &self,
         record: &Record,
         reason: String,
         summary: &mut super::CycleSummary,
     ) -> Result<(), StoreError> {
+        let mut pending = Pending::default();
+        self.stage_retry(&mut pending, record, reason, summary);
+        self.flush(&mut pending).await.map(drop)
+    }
+
+    /// Stages what [`Engine::retry_later`] writes.
+    pub(crate) fn stage_retry(
+        &self,
+        pending: &mut Pending,
+        record: &Record,
+        reason: String,
+        summary: &mut super::CycleSummary,
+    ) {
         let options = &self.inner.options;
         if record.attempts >= self.inner.connection.max_attempts {
-            self.move_record(
+            self.stage_move(
+                pending,
                 record,
                 Target::Dead {
                     reason: format!("{reason} (after {} attempts)", record.attempts),
                 },
                 "attempts exhausted",
                 None,
-            )
-            .await?;
+            );
             summary.dead += 1;
-            return Ok(());
+            return;
         }
         let exponent = record.attempts.saturating_sub(1).min(20);
         let ceiling = options
@@ -518,18 +595,17 @@ impl Engine {
         let delay = ceiling.mul_f64(fraction);
         let next = self.inner.clock.now()
             + time::Duration::try_from(delay).unwrap_or(time::Duration::ZERO);
-        self.move_record(
+        self.stage_move(
+            pending,
             record,
             Target::RetryWait {
                 next_attempt_at: next,
-                reason: reason.clone(),
+                reason,
             },
             "transient failure, will retry",
             None,
-        )
-        .await?;
+        );
         summary.retried += 1;
-        Ok(())
     }
 
     pub(crate) async fn mark_posted(
@@ -539,17 +615,30 @@ impl Engine {
         message: &str,
         summary: &mut super::CycleSummary,
     ) -> Result<(), StoreError> {
-        self.move_record(
+        let mut pending = Pending::default();
+        self.stage_posted(&mut pending, record, plan, message, summary);
+        self.flush(&mut pending).await.map(drop)
+    }
+
+    /// Stages the move of `record` to `posted` with the SYSPRO keys of `plan`.
+    pub(crate) fn stage_posted(
+        &self,
+        pending: &mut Pending,
+        record: &Record,
+        plan: &PostingPlan,
+        message: &str,
+        summary: &mut super::CycleSummary,
+    ) {
+        self.stage_move(
+            pending,
             record,
             Target::Posted {
                 syspro: Self::keys_of(plan),
             },
             message,
             None,
-        )
-        .await?;
+        );
         summary.posted += 1;
-        Ok(())
     }
 
     /// Claims and posts due records batch by batch until none is due (or a shutdown is asked for).
@@ -585,12 +674,22 @@ impl Engine {
 
     /// Posts one claimed batch: one ARSTIN document, then one GENTJL document with the journals of
     /// the accepted invoices.
+    ///
+    /// Store writes are gathered and made durable at three points: before the invoices are sent
+    /// (what is sent), before the journals are sent (the invoices' answers and the moves they
+    /// decide, and what is sent), and at the end (the journals' answers and the final moves).
     pub(crate) async fn post_batch(
         &self,
         records: Vec<Record>,
         reference: &ReferenceData,
         summary: &mut super::CycleSummary,
     ) -> Result<(), EngineError> {
+        if self.posts_sales_orders() {
+            return self
+                .post_sales_order_batch(records, reference, summary)
+                .await;
+        }
+        let mut pending = Pending::default();
         let mut ready: Vec<(Record, PostingPlan, bo::ArInvoiceItem)> = Vec::new();
         for record in records {
             match self
@@ -599,24 +698,22 @@ impl Engine {
             {
                 Planned::Ready(plan) => match convert::ar_invoice_item(&plan) {
                     Some(item) => ready.push((record, *plan, item)),
-                    None => {
-                        self.halt(
-                            &record,
-                            "the plan has no SYSPRO customer".to_owned(),
-                            summary,
-                        )
-                        .await?;
-                    }
+                    None => self.stage_halt(
+                        &mut pending,
+                        &record,
+                        "the plan has no SYSPRO customer".to_owned(),
+                        summary,
+                    ),
                 },
-                Planned::Halt(reason) => self.halt(&record, reason, summary).await?,
-                Planned::Transient(reason) => self.retry_later(&record, reason, summary).await?,
+                Planned::Halt(reason) => self.stage_halt(&mut pending, &record, reason, summary),
+                Planned::Transient(reason) => {
+                    self.stage_retry(&mut pending, &record, reason, summary);
+                }
             }
         }
-        if ready.is_empty() {
-            return Ok(());
-        }
         for (record, _, item) in &ready {
-            self.audit(
+            self.stage_audit(
+                &mut pending,
                 &record.key,
                 AuditKind::Sent,
                 format!(
@@ -625,17 +722,25 @@ impl Engine {
                     ready.len()
                 ),
                 serde_json::to_value(item).ok(),
-            )
-            .await?;
+            );
+        }
+        // What is about to be sent is durable before it is sent.
+        self.flush(&mut pending).await?;
+        if ready.is_empty() {
+            return Ok(());
         }
         let items: Vec<bo::ArInvoiceItem> = ready.iter().map(|(_, _, item)| item.clone()).collect();
         let deliveries = self.post_invoices(&items).await;
 
-        // First settle every item (looking up those whose answer is unclear) and record the
-        // answers; only then move the records, so a crash in between leaves a readable trail.
-        let mut settled: Vec<(Record, PostingPlan, Delivery)> = Vec::with_capacity(ready.len());
+        // Every answer is staged before any move, so the flush writes the answers first and a
+        // crash in between leaves a readable trail.
+        let mut settled: Vec<(Record, PostingPlan, Delivery, bool)> =
+            Vec::with_capacity(ready.len());
         for ((record, plan, item), delivery) in ready.into_iter().zip(deliveries) {
             let invoice = plan.ar_invoice.invoice.clone();
+            // Created by this very call: SYSPRO did not hold the invoice a moment ago, so no
+            // earlier attempt can have reached its journal.
+            let fresh = matches!(delivery, Delivery::Accepted(_));
             let delivery = match delivery {
                 Delivery::Rejected(message, answer)
                     if message.to_lowercase().contains("already exists") =>
@@ -691,32 +796,35 @@ impl Engine {
                     None,
                 ),
             };
-            self.audit(&record.key, kind, message, answer).await?;
-            settled.push((record, plan, delivery));
+            self.stage_audit(&mut pending, &record.key, kind, message, answer);
+            settled.push((record, plan, delivery, fresh));
         }
 
-        let mut journals: Vec<(Record, PostingPlan)> = Vec::new();
-        for (record, plan, delivery) in settled {
+        let mut journals: Vec<JournalToSend> = Vec::new();
+        for (record, plan, delivery, fresh) in settled {
             let invoice = &plan.ar_invoice.invoice;
             match delivery {
-                Delivery::Accepted(_) if plan.journal.is_some() => journals.push((record, plan)),
+                Delivery::Accepted(_) if plan.journal.is_some() => journals.push(JournalToSend {
+                    record,
+                    plan,
+                    fresh,
+                }),
                 Delivery::Accepted(_) => {
-                    self.mark_posted(&record, &plan, "AR invoice posted", summary)
-                        .await?;
+                    self.stage_posted(&mut pending, &record, &plan, "AR invoice posted", summary);
                 }
-                Delivery::Rejected(message, _) => {
-                    self.halt(
-                        &record,
-                        format!("SYSPRO rejected AR invoice {invoice}: {message}"),
-                        summary,
-                    )
-                    .await?;
+                Delivery::Rejected(message, _) => self.stage_halt(
+                    &mut pending,
+                    &record,
+                    format!("SYSPRO rejected AR invoice {invoice}: {message}"),
+                    summary,
+                ),
+                Delivery::Transient(message) => {
+                    self.stage_retry(&mut pending, &record, message, summary);
                 }
-                Delivery::Transient(message) => self.retry_later(&record, message, summary).await?,
                 Delivery::Unknown(_) => {}
             }
         }
-        self.post_journal_batch(journals, summary).await
+        self.post_journal_batch(journals, summary, pending).await
     }
 
     /// Whether SYSPRO holds the invoice of `item`; the error text when the look-up failed.
@@ -751,25 +859,25 @@ impl Engine {
             .map_err(|e| format!("looking up invoice {invoice} failed: {}", error_chain(&e)))
     }
 
+    /// Sends the journals of invoices SYSPRO holds, and writes what `pending` already holds with
+    /// them.
     async fn post_journal_batch(
         &self,
-        journals: Vec<(Record, PostingPlan)>,
+        journals: Vec<JournalToSend>,
         summary: &mut super::CycleSummary,
+        mut pending: Pending,
     ) -> Result<(), EngineError> {
-        if journals.is_empty() {
-            return Ok(());
-        }
         // Never send a journal SYSPRO already holds (see `journal_check`).
-        let journals = self.drop_journals_in_ledger(journals, summary).await?;
-        if journals.is_empty() {
-            return Ok(());
-        }
+        let journals = self
+            .drop_journals_in_ledger(journals, summary, &mut pending)
+            .await?;
         let documents: Vec<bo::GlJournal> = journals
             .iter()
             .filter_map(|(_, plan)| plan.journal.as_ref().map(convert::gl_journal))
             .collect();
         for ((record, _), journal) in journals.iter().zip(&documents) {
-            self.audit(
+            self.stage_audit(
+                &mut pending,
                 &record.key,
                 AuditKind::Sent,
                 format!(
@@ -778,8 +886,11 @@ impl Engine {
                     documents.len()
                 ),
                 serde_json::to_value(journal).ok(),
-            )
-            .await?;
+            );
+        }
+        self.flush(&mut pending).await?;
+        if journals.is_empty() {
+            return Ok(());
         }
         let deliveries = self.post_journals(&documents).await;
         let mut outcomes: Vec<(Record, PostingPlan, Delivery)> = Vec::with_capacity(journals.len());
@@ -802,8 +913,9 @@ impl Engine {
             };
             outcomes.push((record, plan, delivery));
         }
-        // Every answer is recorded before any record moves: a crash in between then leaves each
-        // record's journal visibly accepted (or not) for the reconciliation at the next start.
+        // Every answer is staged before any move: the flush writes the answers first, so a crash
+        // in between leaves each record's journal visibly accepted (or not) for the
+        // reconciliation at the next start.
         for (record, plan, delivery) in &outcomes {
             let reference = plan
                 .journal
@@ -832,7 +944,7 @@ impl Engine {
                     None,
                 ),
             };
-            self.audit(&record.key, kind, message, answer).await?;
+            self.stage_audit(&mut pending, &record.key, kind, message, answer);
         }
         for (record, plan, delivery) in outcomes {
             let reference = plan
@@ -842,21 +954,24 @@ impl Engine {
                 .unwrap_or_default();
             let invoice = &plan.ar_invoice.invoice;
             match delivery {
-                Delivery::Accepted(_) => {
-                    self.mark_posted(&record, &plan, "AR invoice and GL journal posted", summary)
-                        .await?;
+                Delivery::Accepted(_) => self.stage_posted(
+                    &mut pending,
+                    &record,
+                    &plan,
+                    "AR invoice and GL journal posted",
+                    summary,
+                ),
+                Delivery::Rejected(message, _) => self.stage_halt(
+                    &mut pending,
+                    &record,
+                    format!(
+                        "AR invoice {invoice} is posted, but SYSPRO rejected GL journal {reference}: {message} (a replay recognises the invoice and posts only the journal)"
+                    ),
+                    summary,
+                ),
+                Delivery::Transient(message) => {
+                    self.stage_retry(&mut pending, &record, message, summary);
                 }
-                Delivery::Rejected(message, _) => {
-                    self.halt(
-                        &record,
-                        format!(
-                            "AR invoice {invoice} is posted, but SYSPRO rejected GL journal {reference}: {message} (a replay recognises the invoice and posts only the journal)"
-                        ),
-                        summary,
-                    )
-                    .await?;
-                }
-                Delivery::Transient(message) => self.retry_later(&record, message, summary).await?,
                 // Neither the answer nor the ledger says what happened: the record stays in
                 // `posting` and the next cycle's reconciliation looks the journal up again.
                 Delivery::Unknown(message) => {
@@ -869,6 +984,7 @@ impl Engine {
                 }
             }
         }
+        self.flush(&mut pending).await?;
         Ok(())
     }
 
@@ -1028,6 +1144,9 @@ impl Engine {
         reference: &ReferenceData,
         summary: &mut super::CycleSummary,
     ) -> Result<(), EngineError> {
+        if self.posts_sales_orders() {
+            return self.reconcile_stale_sales_orders(reference, summary).await;
+        }
         let now = self.inner.clock.now();
         let stale = self
             .inner
@@ -1121,193 +1240,16 @@ impl Engine {
                 // Sent or not, the journal batch asks SYSPRO's ledger first and sends only a
                 // journal it does not hold.
                 JournalState::SentUnanswered | JournalState::NotSent => {
-                    self.post_journal_batch(vec![(record, plan)], summary)
+                    let journal = JournalToSend {
+                        record,
+                        plan,
+                        fresh: false,
+                    };
+                    self.post_journal_batch(vec![journal], summary, Pending::default())
                         .await?;
                 }
             }
         }
         Ok(())
-    }
-
-    /// Matches (or, when the mapping allows, creates) the SYSPRO customer of a Commerce customer.
-    async fn process_customer(
-        &self,
-        record: &Record,
-        summary: &mut super::CycleSummary,
-    ) -> Result<(), EngineError> {
-        let customer: Customer = match serde_json::from_value(record.payload.clone()) {
-            Ok(c) => c,
-            Err(e) => {
-                self.halt(
-                    record,
-                    format!("stored payload is not a Commerce customer: {e}"),
-                    summary,
-                )
-                .await?;
-                return Ok(());
-            }
-        };
-        let mapping = &self.inner.connection.mapping;
-        let id = customer.id.map(|i| i.get());
-        let email = customer.email.clone().unwrap_or_default();
-        let table = id
-            .and_then(|id| mapping.customers.by_id.get(&id.to_string()).cloned())
-            .or_else(|| {
-                mapping
-                    .customers
-                    .by_email
-                    .iter()
-                    .find(|(known, _)| !email.is_empty() && known.eq_ignore_ascii_case(&email))
-                    .map(|(_, code)| code.clone())
-            });
-        let mut code = table.map(|c| (c, "the customers table"));
-        if code.is_none()
-            && mapping.customers.match_by_email
-            && !email.is_empty()
-            && let Some(known) = self.cached_customer(&email)
-        {
-            code = Some((known, "email"));
-        }
-        if code.is_none() && mapping.customers.match_by_email && !email.is_empty() {
-            let found = if self.take_absent_email(&email) {
-                Ok(Vec::new())
-            } else {
-                let found = self.inner.syspro.find_customers_by_email(&email).await;
-                self.syspro_call("COMFND", found)
-            };
-            match found {
-                Ok(rows) => code = rows.into_iter().next().map(|r| (r.customer, "email")),
-                Err(e) => {
-                    tracing::warn!(record = %record.key, error = %error_chain(&e), "customer match postponed");
-                    return Ok(());
-                }
-            }
-        }
-        if code.is_none() && mapping.customers.create.enabled {
-            match self.new_customer_of(&customer) {
-                Ok(new) => match self
-                    .create_customer(&record.key, &new, &mut summary.customers_created)
-                    .await?
-                {
-                    Ok(created) => code = Some((created, "creation")),
-                    Err(Planned::Halt(reason)) => {
-                        self.halt(record, reason, summary).await?;
-                        return Ok(());
-                    }
-                    Err(_) => return Ok(()),
-                },
-                Err(reason) => {
-                    self.halt(record, reason, summary).await?;
-                    return Ok(());
-                }
-            }
-        }
-        match code {
-            Some((code, how)) => {
-                self.remember_customer(&email, &code);
-                let message = format!("SYSPRO customer {code} (by {how})");
-                let mapped = self
-                    .move_record(
-                        record,
-                        Target::Mapped {
-                            syspro: SysproKeys::default(),
-                        },
-                        &message,
-                        None,
-                    )
-                    .await?;
-                let claimed = self
-                    .move_record(&mapped, Target::Posting, &message, None)
-                    .await?;
-                self.move_record(
-                    &claimed,
-                    Target::Posted {
-                        syspro: SysproKeys::default(),
-                    },
-                    &message,
-                    None,
-                )
-                .await?;
-                summary.posted += 1;
-            }
-            None => {
-                let why = if mapping.customers.create.enabled {
-                    "no email to match or create with"
-                } else {
-                    "not in customers.by_id or customers.by_email, no SYSPRO customer has this email, and customers.create.enabled is false"
-                };
-                self.halt(
-                    record,
-                    format!(
-                        "no SYSPRO customer for Commerce customer {} <{email}>: {why}",
-                        id.map_or_else(|| "?".to_owned(), |i| i.to_string())
-                    ),
-                    summary,
-                )
-                .await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The SYSPRO customer to create for a Commerce customer, from `customers.create`.
-    fn new_customer_of(&self, customer: &Customer) -> Result<NewCustomer, String> {
-        let connection = &self.inner.connection;
-        let create = &connection.mapping.customers.create;
-        let id = customer
-            .id
-            .map(|i| i.get())
-            .ok_or("the customer has no id")?;
-        let store_id = customer
-            .store_id
-            .and_then(|s| u32::try_from(s.get()).ok())
-            .ok_or("the customer has no store_id")?;
-        let store_code = connection
-            .store_code(store_id)
-            .ok_or_else(|| format!("store_id {store_id} is not in connection.commerce.stores"))?
-            .to_owned();
-        let store = connection.mapping.stores.get(&store_code).ok_or_else(|| {
-            format!("store {store_code:?} has no settings: add mapping.stores.{store_code}")
-        })?;
-        let code = create
-            .code_template
-            .render(CUSTOMER_CODE_PLACEHOLDERS, |name| match name {
-                "customer_id" => Some(id.to_string().into()),
-                "store_code" => Some(store_code.clone().into()),
-                "store_id" => Some(store_id.to_string().into()),
-                _ => None,
-            })
-            .map_err(|e| format!("mapping.customers.create.code_template: {e}"))?;
-        if code.chars().count() > create.code_max_length {
-            return Err(format!(
-                "customer code {code:?} is longer than mapping.customers.create.code_max_length ({})",
-                create.code_max_length
-            ));
-        }
-        let name = [customer.firstname.as_deref(), customer.lastname.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        Ok(NewCustomer {
-            code,
-            name,
-            email: customer.email.clone().unwrap_or_default(),
-            branch: create
-                .branch
-                .clone()
-                .unwrap_or_else(|| store.branch.clone()),
-            terms_code: create.terms_code.clone(),
-            customer_class: create.customer_class.clone(),
-            currency: create
-                .currency
-                .clone()
-                .or_else(|| connection.mapping.currencies.first().cloned())
-                .unwrap_or_default(),
-            salesperson: create.salesperson.clone(),
-            area: create.area.clone(),
-            sold_to: None,
-            ship_to: None,
-        })
     }
 }

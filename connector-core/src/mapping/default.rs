@@ -1,4 +1,5 @@
-//! The design's posting model: "AR invoice + GL journal", and "AR only".
+//! The design's posting model: "AR invoice + GL journal", and "AR only" (the sales-order target is
+//! planned in `sales_order`).
 //!
 //! # How the money is split
 //!
@@ -35,8 +36,8 @@ use crate::plan::{
     GlJournal, JournalLine, PostingPlan, SourceDocument, SourceRef, to_cents,
 };
 
-/// The mapper that implements the configured mapping for the `ar_invoice_gl_journal` and `ar_only`
-/// targets.
+/// The mapper that implements the configured mapping for the `ar_invoice_gl_journal`, `ar_only` and
+/// `sales_order` targets.
 #[derive(Debug, Clone)]
 pub struct DefaultMapper {
     mapping: MappingConfig,
@@ -61,14 +62,14 @@ impl DefaultMapper {
 }
 
 /// Names of a document used by templates.
-struct Keys<'a> {
-    doc: &'a SourceDocument,
-    store: &'a StoreMapping,
-    invoice: Option<&'a str>,
+pub(super) struct Keys<'a> {
+    pub(super) doc: &'a SourceDocument,
+    pub(super) store: &'a StoreMapping,
+    pub(super) invoice: Option<&'a str>,
 }
 
 impl<'a> Keys<'a> {
-    fn value(&self, name: &str) -> Option<Cow<'a, str>> {
+    pub(super) fn value(&self, name: &str) -> Option<Cow<'a, str>> {
         let doc = self.doc;
         Some(match name {
             "store_prefix" => Cow::Borrowed(self.store.invoice_prefix.as_str()),
@@ -84,14 +85,20 @@ impl<'a> Keys<'a> {
     }
 }
 
-fn template_error(setting: &'static str) -> impl Fn(crate::config::TemplateError) -> MappingError {
+pub(super) fn template_error(
+    setting: &'static str,
+) -> impl Fn(crate::config::TemplateError) -> MappingError {
     move |e| MappingError::Template {
         setting,
         message: e.to_string(),
     }
 }
 
-fn non_negative(field: &'static str, line: &str, amount: Decimal) -> Result<Decimal, MappingError> {
+pub(super) fn non_negative(
+    field: &'static str,
+    line: &str,
+    amount: Decimal,
+) -> Result<Decimal, MappingError> {
     let amount = to_cents(amount);
     if amount.is_sign_negative() && !amount.is_zero() {
         return Err(MappingError::NegativeAmount {
@@ -134,12 +141,15 @@ impl DefaultMapper {
         ctx: &MappingContext<'_>,
     ) -> Result<PostingPlan, MappingError> {
         let m = &self.mapping;
-        let with_journal = match self.target {
-            PostingTarget::ArInvoiceGlJournal => true,
-            PostingTarget::ArOnly => false,
-            PostingTarget::SalesOrder => {
-                return Err(MappingError::UnsupportedTarget {
-                    target: self.target,
+        let with_journal = match (self.target, memo) {
+            (PostingTarget::ArInvoiceGlJournal, _) => true,
+            (PostingTarget::ArOnly, _) => false,
+            (PostingTarget::SalesOrder, None) => {
+                return super::sales_order::plan_sales_order(m, doc, ctx);
+            }
+            (PostingTarget::SalesOrder, Some(_)) => {
+                return Err(MappingError::UnsupportedDocument {
+                    kind: doc.kind.as_str(),
                 });
             }
         };
@@ -368,6 +378,7 @@ impl DefaultMapper {
                 journal: None,
                 allocations: Vec::new(),
                 rounding: Decimal::ZERO,
+                sales_order: None,
             });
         }
 
@@ -417,11 +428,12 @@ impl DefaultMapper {
             journal,
             allocations,
             rounding: -difference * sign,
+            sales_order: None,
         })
     }
 }
 
-fn customer_code(action: &crate::plan::CustomerAction) -> Option<String> {
+pub(super) fn customer_code(action: &crate::plan::CustomerAction) -> Option<String> {
     use crate::plan::CustomerAction as A;
     match action {
         A::Existing { code, .. } | A::Cash { code } => Some(code.clone()),

@@ -10,6 +10,7 @@ mod accounts;
 mod customer;
 mod default;
 mod lines;
+mod sales_order;
 
 use std::collections::BTreeSet;
 
@@ -255,8 +256,8 @@ pub enum MappingError {
         /// The amount.
         amount: Decimal,
     },
-    /// The default mapper does not produce plans for this target.
-    #[error("the default mapper does not support target {target:?}; use a custom Mapper")]
+    /// The mapper does not produce plans for this target.
+    #[error("this mapper does not support target {target:?}; use a Mapper that implements it")]
     UnsupportedTarget {
         /// The configured target.
         target: PostingTarget,
@@ -276,6 +277,98 @@ pub enum MappingError {
         increment_id: String,
         /// The adjustment (positive: refunded, negative: fee kept).
         adjustment: Decimal,
+    },
+    /// The rendered customer PO number of a sales order is longer than SORTOI's field.
+    #[error(
+        "customer PO number {number:?} from template {template:?} is {length} characters; SORTOI's CustomerPoNumber allows {max} (mapping.invoice.number_template): shorten the template or the store prefix"
+    )]
+    CustomerPoNumberTooLong {
+        /// The template.
+        template: String,
+        /// The rendered number.
+        number: String,
+        /// Its length.
+        length: usize,
+        /// SORTOI's limit.
+        max: usize,
+    },
+    /// A line's SKU has no SYSPRO stock code.
+    #[error(
+        "no SYSPRO stock code for SKU {sku:?} (line {item_id}, {name:?}): add it to mapping.sales_orders.stock_codes or its prefix to mapping.sales_orders.stock_code_prefixes"
+    )]
+    NoStockCode {
+        /// SKU of the line.
+        sku: String,
+        /// Commerce item id.
+        item_id: u64,
+        /// Product name.
+        name: String,
+    },
+    /// A line's quantity cannot be ordered (zero, negative, or more than six decimals).
+    #[error(
+        "line {item_id} (SKU {sku:?}) has quantity {quantity}; SORTOI's OrderQty needs a quantity above zero with at most six decimals"
+    )]
+    InvalidQuantity {
+        /// Commerce item id.
+        item_id: u64,
+        /// SKU.
+        sku: String,
+        /// The quantity.
+        quantity: Decimal,
+    },
+    /// No unit price of at most five decimals (SORTOI's `Price`) times the quantity gives the
+    /// line's value to the cent.
+    #[error(
+        "line {item_id} (SKU {sku:?}): {value} for quantity {quantity} cannot be written as a unit price of at most five decimals that gives the same amount to the cent"
+    )]
+    PriceNotExact {
+        /// Commerce item id.
+        item_id: u64,
+        /// SKU.
+        sku: String,
+        /// The quantity.
+        quantity: Decimal,
+        /// The row total net of its discount.
+        value: Decimal,
+    },
+    /// A value does not fit a SORTOI field and cutting it would change its meaning.
+    #[error(
+        "{what} {value:?} is {length} characters; SORTOI's {field} allows {max}: shorten it in Commerce, then replay"
+    )]
+    SalesOrderFieldTooLong {
+        /// The SORTOI field, e.g. `ShipAddress2`.
+        field: String,
+        /// What the value is, e.g. `shipping address street line 1`.
+        what: String,
+        /// The value.
+        value: String,
+        /// Its length in characters.
+        length: usize,
+        /// SORTOI's limit.
+        max: usize,
+    },
+    /// The shipping address needs more lines than SORTOI's five ship-to address lines.
+    #[error(
+        "the shipping address needs {needed} lines ({lines}); SORTOI has {max} ShipAddress lines: shorten it in Commerce, then replay"
+    )]
+    ShipAddressTooLong {
+        /// The lines needed.
+        needed: usize,
+        /// Those lines, joined with ` | `.
+        lines: String,
+        /// SORTOI's number of lines.
+        max: usize,
+    },
+    /// The document has no item to order (a sales order needs at least one stock line).
+    #[error("the document has no item lines, so there is nothing to order")]
+    EmptySalesOrder,
+    /// More lines than SORTOI numbers (`CustomerPoLine` 1 to 9999).
+    #[error("the document has {lines} order lines; SORTOI numbers at most {max}")]
+    TooManyOrderLines {
+        /// Lines needed (stock lines plus freight).
+        lines: usize,
+        /// SORTOI's limit.
+        max: usize,
     },
     /// The journal does not balance: a defect in the mapper, caught before anything is sent.
     #[error("internal error: the journal does not balance (debits {debits}, credits {credits})")]

@@ -608,3 +608,77 @@ fn mapping_from_a_file_relative_to_the_configuration() {
     let missing = Config::load(&fixture("does-not-exist.toml")).unwrap_err();
     assert!(matches!(missing, ConfigError::Read { .. }), "{missing:?}");
 }
+
+#[test]
+fn sales_order_settings() {
+    let selling = [(
+        "name = \"shop\"",
+        "name = \"shop\"\ntarget = \"sales_order\"",
+    )];
+    assert_problem(
+        &edited(&selling),
+        "connection[0].mapping.sales_orders",
+        "needs stock_codes or stock_code_prefixes",
+    );
+    let mapping = |extra: &str| {
+        let table = format!("stores.default.branch = \"10\"\n{extra}");
+        edited(&[
+            selling[0],
+            ("stores.default.branch = \"10\"", table.as_str()),
+        ])
+    };
+    let ok = mapping("sales_orders.stock_code_prefixes = [\"AP-\"]");
+    let config = Config::from_toml_str(&ok, "test.toml").expect("valid");
+    let so = &config.connections[0].mapping.sales_orders;
+    assert_eq!(so.unit_of_measure, "EA");
+    assert_eq!(so.stock_code("ap-sock"), Some("ap-sock".to_owned()));
+    assert_eq!(so.stock_code("HW-1"), None);
+
+    assert_problem(
+        &mapping("sales_orders.stock_codes = { \"A\" = \"X\", \"a\" = \"Y\" }"),
+        "connection[0].mapping.sales_orders.stock_codes.\"a\"",
+        "the same SKU",
+    );
+    assert_problem(
+        &mapping("sales_orders.stock_codes = { \"A\" = \" \" }"),
+        "connection[0].mapping.sales_orders.stock_codes.\"A\"",
+        "must not be empty",
+    );
+    assert_problem(
+        &mapping(
+            "sales_orders.stock_code_prefixes = [\"AP-\"]\nsales_orders.warehouse = \"WAREHOUSE-11\"",
+        ),
+        "connection[0].mapping.sales_orders.warehouse",
+        "longer than 10 characters",
+    );
+    assert_problem(
+        &mapping(
+            "sales_orders.stock_code_prefixes = [\"AP-\"]\nstores.default.warehouse = \"WAREHOUSE-11\"",
+        ),
+        "connection[0].mapping.stores.default.warehouse",
+        "longer than 10 characters",
+    );
+    assert_problem(
+        &mapping(
+            "sales_orders.stock_code_prefixes = [\"AP-\"]\nsales_orders.freight = \"misc_charge\"",
+        ),
+        "connection[0].mapping.sales_orders.freight_product_class",
+        "misc_charge",
+    );
+    assert_problem(
+        &mapping(
+            "sales_orders.stock_code_prefixes = [\"AP-\"]\nsales_orders.freight_product_class = \"_FRT\"",
+        ),
+        "connection[0].mapping.sales_orders.freight_product_class",
+        "only used with",
+    );
+    assert_problem(
+        &mapping("sales_orders.stock_code_prefixes = [\"AP-\"]\ncredit_memos.enabled = true"),
+        "connection[0].mapping.credit_memos.enabled",
+        "target \"sales_order\" does not post",
+    );
+    let misc = mapping(
+        "sales_orders.stock_code_prefixes = [\"AP-\"]\nsales_orders.freight = \"misc_charge\"\nsales_orders.freight_product_class = \"_FRT\"",
+    );
+    assert!(Config::from_toml_str(&misc, "test.toml").is_ok());
+}

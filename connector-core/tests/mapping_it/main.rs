@@ -4,4 +4,5 @@
 mod config;
 mod mapper;
 mod properties;
+mod sales_order;
 mod support;

@@ -201,15 +201,6 @@ fn ar_only_uses_the_store_product_class_and_no_journal() {
 }
 
 #[test]
-fn sales_order_target_is_refused_by_the_default_mapper() {
-    let r = reference();
-    let err = DefaultMapper::new(mapping(), PostingTarget::SalesOrder)
-        .plan(&configurable_order(), &ctx(&r))
-        .unwrap_err();
-    assert!(matches!(err, MappingError::UnsupportedTarget { .. }));
-}
-
-#[test]
 fn zero_value_document_has_an_invoice_and_no_journal() {
     let r = reference();
     let mut doc = document();

@@ -1,0 +1,138 @@
+//! Store writes gathered while a batch is worked on and made durable together.
+//!
+//! A batch of fifty documents produces a few hundred audit entries and moves. Written one by one,
+//! each would be its own transaction (and, with SQLite, its own `fsync`); gathered in a
+//! [`Pending`] and flushed at the points where durability matters (before a document goes to
+//! SYSPRO, and once its answers are in), they cost a handful of transactions per batch.
+//!
+//! A flush appends the audit entries first and then applies the moves, each in the order it was
+//! staged, so every record's timeline reads as if it had been written step by step.
+
+use serde_json::Value;
+
+use super::{Engine, EngineEvent};
+use crate::audit::{AuditKind, NewAuditEntry};
+use crate::state::{Record, RecordKey, RecordState, StoreError, Target, Transition};
+
+/// A move staged for the next flush, with what its event reports.
+struct StagedMove {
+    transition: Transition,
+    to: RecordState,
+    reason: Option<String>,
+}
+
+/// Audit entries and moves not yet written.
+#[derive(Default)]
+pub(crate) struct Pending {
+    audits: Vec<NewAuditEntry>,
+    moves: Vec<StagedMove>,
+}
+
+impl Pending {
+    /// Whether nothing is waiting to be written.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.audits.is_empty() && self.moves.is_empty()
+    }
+}
+
+impl Engine {
+    /// Stages an audit entry (redacted now, written at the next flush).
+    pub(crate) fn stage_audit(
+        &self,
+        pending: &mut Pending,
+        key: &RecordKey,
+        kind: AuditKind,
+        message: impl Into<String>,
+        document: Option<Value>,
+    ) {
+        let mut entry = NewAuditEntry::new(key.clone(), kind, message);
+        entry.document = document;
+        pending.audits.push(entry.redacted(&self.inner.redactor));
+    }
+
+    /// Stages a move of `record` from the state it is in now, as [`Engine::move_record`] does.
+    pub(crate) fn stage_move(
+        &self,
+        pending: &mut Pending,
+        record: &Record,
+        to: Target,
+        message: &str,
+        document: Option<Value>,
+    ) {
+        let reason = match &to {
+            Target::Halted { reason }
+            | Target::Dead { reason }
+            | Target::RetryWait { reason, .. } => Some(reason.clone()),
+            _ => None,
+        };
+        let to_state = to.state();
+        let mut transition = Transition::new(
+            record.key.clone(),
+            record.state,
+            to,
+            self.inner.redactor.redact_text(message),
+        );
+        if let Some(doc) = document {
+            transition = transition.with_document(self.inner.redactor.redact_json_owned(doc));
+        }
+        pending.moves.push(StagedMove {
+            transition,
+            to: to_state,
+            reason,
+        });
+    }
+
+    /// Writes what `pending` holds (audit entries, then moves) and reports each move. Returns the
+    /// moved records in the order their moves were staged.
+    ///
+    /// # Errors
+    /// A storage failure, or the first move the store refused (the others are applied and
+    /// reported): a refusal means another worker moved the record, which the caller treats like
+    /// the same refusal of a single move.
+    pub(crate) async fn flush(&self, pending: &mut Pending) -> Result<Vec<Record>, StoreError> {
+        if pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let audits = std::mem::take(&mut pending.audits);
+        let staged = std::mem::take(&mut pending.moves);
+        let mut reports = Vec::with_capacity(staged.len());
+        let mut transitions = Vec::with_capacity(staged.len());
+        for m in staged {
+            reports.push((m.transition.key.clone(), m.transition.from, m.to, m.reason));
+            transitions.push(m.transition);
+        }
+        let results = {
+            let _turn = self.inner.writes.lock().await;
+            if !audits.is_empty() {
+                self.inner.audit.append_many(audits).await?;
+            }
+            if transitions.is_empty() {
+                Vec::new()
+            } else {
+                self.inner.store.transition_many(transitions).await?
+            }
+        };
+        let mut moved = Vec::with_capacity(results.len());
+        let mut refused = None;
+        for ((key, from, to, reason), result) in reports.into_iter().zip(results) {
+            match result {
+                Ok(record) => {
+                    self.emit(EngineEvent::Transition {
+                        key,
+                        from,
+                        to,
+                        reason,
+                    });
+                    moved.push(record);
+                }
+                Err(e) => {
+                    refused.get_or_insert(e);
+                }
+            }
+        }
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(moved),
+        }
+    }
+}

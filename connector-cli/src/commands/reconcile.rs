@@ -1,6 +1,7 @@
-//! `reconcile`: proves that every Commerce invoice of a date range is in SYSPRO once, for the right
-//! amount, on the right customer, with a matching GL journal; prints a table, CSV, JSON or one
-//! self-contained HTML page.
+//! `reconcile`: proves that every Commerce invoice (and credit memo, when the connection posts
+//! them) of a date range is in SYSPRO once, for the right amount, on the right customer, with a
+//! matching GL journal, and that no GL journal with the connector's reference is left without its
+//! document; prints a table, CSV, JSON or one self-contained HTML page.
 //!
 //! Matched documents are written to a spill file as they are found and read back when the report
 //! is written, so the report's memory does not grow with the range. Exit codes: 0 everything
@@ -46,6 +47,12 @@ pub async fn reconcile(ctx: &Context, args: &ReconcileArgs) -> anyhow::Result<()
             "several connections are configured: name the one to reconcile with --connection",
         ));
     };
+    if c.target == connector_core::config::PostingTarget::SalesOrder {
+        return Err(usage(format!(
+            "connection {} has target = \"sales_order\": its postings are SYSPRO sales orders, and reconcile compares AR invoices and GL journals",
+            c.name
+        )));
+    }
     let vault: Arc<dyn SecretStore> = Arc::new(ctx.vault().await?);
     let store: Arc<dyn StateStore> = Arc::new(ctx.store(&config).await?);
 
@@ -171,16 +178,20 @@ fn write_table(ctx: &Context, r: &Reconciliation, out: &mut dyn Write) -> io::Re
     writeln!(out, "{verdict}")?;
     writeln!(
         out,
-        "Connection {}, {} to {}: {} Commerce document(s), {} SYSPRO AR document(s) of this \
-         connection, {} matched, {} exception(s)",
+        "Connection {}, {} to {}: {} Commerce document(s) ({} credit memo(s)), {} SYSPRO AR \
+         document(s) of this connection, {} matched, {} exception(s)",
         r.connection,
         r.range.from,
         r.range.to,
         r.commerce_documents,
+        r.commerce_credit_memos,
         r.syspro_documents,
         r.matched,
         r.exceptions.len()
     )?;
+    for note in &r.notes {
+        writeln!(out, "{note}")?;
+    }
     for (heading, totals) in [("STORE", &r.by_store), ("CURRENCY", &r.by_currency)] {
         let rows: Vec<Vec<String>> = totals
             .iter()
@@ -188,6 +199,7 @@ fn write_table(ctx: &Context, r: &Reconciliation, out: &mut dyn Write) -> io::Re
                 vec![
                     key.clone(),
                     t.documents.to_string(),
+                    t.credit_memos.to_string(),
                     t.matched.to_string(),
                     t.exceptions.to_string(),
                     format!("{:.2}", t.commerce_amount),
@@ -203,6 +215,7 @@ fn write_table(ctx: &Context, r: &Reconciliation, out: &mut dyn Write) -> io::Re
                 &[
                     heading,
                     "DOCUMENTS",
+                    "CREDIT MEMOS",
                     "MATCHED",
                     "EXCEPTIONS",
                     "COMMERCE",
@@ -238,6 +251,7 @@ fn write_table(ctx: &Context, r: &Reconciliation, out: &mut dyn Write) -> io::Re
                 vec![
                     e.finding.as_str().to_owned(),
                     e.invoice.clone().unwrap_or_default(),
+                    e.journal.clone().unwrap_or_default(),
                     e.increment_id.clone().unwrap_or_default(),
                     e.commerce_amount
                         .map(|a| format!("{a:.2}"))
@@ -256,7 +270,8 @@ fn write_table(ctx: &Context, r: &Reconciliation, out: &mut dyn Write) -> io::Re
             "{}",
             table(
                 &[
-                    "FINDING", "INVOICE", "COMMERCE", "AMOUNT", "SYSPRO", "RECORD", "DETAIL"
+                    "FINDING", "INVOICE", "JOURNAL", "COMMERCE", "AMOUNT", "SYSPRO", "RECORD",
+                    "DETAIL"
                 ],
                 &rows
             )

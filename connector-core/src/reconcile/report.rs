@@ -135,7 +135,7 @@ h3{font-size:14px;margin:1.2em 0 .3em}.verdict{font-size:15px;font-weight:600;pa
 border:2px solid}.ok{border-color:#1a7f37;color:#1a7f37}.bad{border-color:#b42318;color:#b42318}\
 table{border-collapse:collapse;width:100%;margin:.3em 0}th,td{border:1px solid #bbb;padding:3px 6px;\
 text-align:left;vertical-align:top}th{background:#eee}td.n{text-align:right;font-variant-numeric:tabular-nums}\
-.meta{color:#555}@media print{body{margin:0;font-size:10px}a{color:#000;text-decoration:none}\
+.meta{color:#555}.note{font-style:italic}@media print{body{margin:0;font-size:10px}a{color:#000;text-decoration:none}\
 h2{page-break-after:avoid}tr{page-break-inside:avoid}thead{display:table-header-group}.verdict{border-width:1px}}";
 
 fn totals_table(
@@ -145,9 +145,9 @@ fn totals_table(
 ) -> io::Result<()> {
     write!(
         out,
-        "<h3>{}</h3><table><thead><tr><th>{}</th><th>Documents</th><th>Matched</th>\
-         <th>Exceptions</th><th>Commerce total</th><th>SYSPRO total</th><th>Difference</th></tr>\
-         </thead><tbody>",
+        "<h3>{}</h3><table><thead><tr><th>{}</th><th>Documents</th>\
+         <th>Of them credit memos</th><th>Matched</th><th>Exceptions</th><th>Commerce total (net)</th>\
+         <th>SYSPRO total (net)</th><th>Difference</th></tr></thead><tbody>",
         escape_html(heading),
         escape_html(heading.trim_start_matches("Per ")),
     )?;
@@ -155,9 +155,11 @@ fn totals_table(
         write!(
             out,
             "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td>\
-             <td class=n>{:.2}</td><td class=n>{:.2}</td><td class=n>{:.2}</td></tr>",
+             <td class=n>{}</td><td class=n>{:.2}</td><td class=n>{:.2}</td><td class=n>{:.2}</td>\
+             </tr>",
             escape_html(key),
             t.documents,
+            t.credit_memos,
             t.matched,
             t.exceptions,
             t.commerce_amount,
@@ -168,9 +170,19 @@ fn totals_table(
     out.write_all(b"</tbody></table>")
 }
 
-const DOCUMENT_HEAD: &str = "<table><thead><tr><th>Invoice</th><th>Commerce</th><th>Store</th>\
-<th>Date</th><th>Commerce amount</th><th>SYSPRO amount</th><th>Customer (mapped / SYSPRO)</th>\
-<th>Record</th><th>Detail</th></tr></thead><tbody>";
+const DOCUMENT_HEAD: &str = "<table><thead><tr><th>SYSPRO number</th><th>Kind</th>\
+<th>Commerce</th><th>Store</th><th>Date</th><th>Commerce amount</th><th>SYSPRO amount</th>\
+<th>Customer (mapped / SYSPRO)</th><th>Journal</th><th>Record</th><th>Detail</th></tr></thead><tbody>";
+
+/// A person's name of a line's kind.
+fn kind_label(r: &DocumentResult) -> &'static str {
+    match (r.kind.as_deref(), r.finding) {
+        (Some("credit_memo"), _) => "credit memo",
+        (Some(_), _) => "invoice",
+        (None, Finding::OrphanJournal) => "GL journal",
+        (None, _) => "SYSPRO document",
+    }
+}
 
 fn document_row(out: &mut dyn Write, r: &DocumentResult) -> io::Result<()> {
     let amount = |v: Option<Decimal>| v.map(|d| format!("{d:.2}")).unwrap_or_default();
@@ -181,15 +193,17 @@ fn document_row(out: &mut dyn Write, r: &DocumentResult) -> io::Result<()> {
         .unwrap_or_default();
     write!(
         out,
-        "<tr><td>{}</td><td>{commerce}</td><td>{}</td><td>{}</td><td class=n>{}</td>\
-         <td class=n>{}</td><td>{} / {}</td><td>{}</td><td>{}</td></tr>",
+        "<tr><td>{}</td><td>{}</td><td>{commerce}</td><td>{}</td><td>{}</td><td class=n>{}</td>\
+         <td class=n>{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         escape_html(r.invoice.as_deref().unwrap_or("")),
+        kind_label(r),
         escape_html(r.store.as_deref().unwrap_or("")),
         escape_html(r.date.as_deref().unwrap_or("")),
         amount(r.commerce_amount),
         amount(r.syspro_amount),
         escape_html(r.expected_customer.as_deref().unwrap_or("")),
         escape_html(r.syspro_customer.as_deref().unwrap_or("")),
+        escape_html(r.journal.as_deref().unwrap_or("")),
         escape_html(r.record_state.as_deref().unwrap_or("")),
         escape_html(&r.detail),
     )
@@ -223,13 +237,17 @@ pub fn html_report(
     )?;
     write!(
         out,
-        "<h2>Summary</h2><p class=meta>{} Commerce document(s); {} SYSPRO AR document(s) of this \
-         connection in the range; {} matched; {} exception(s).</p>",
+        "<h2>Summary</h2><p class=meta>{} Commerce document(s), of them {} credit memo(s); {} \
+         SYSPRO AR document(s) of this connection in the range; {} matched; {} exception(s).</p>",
         r.commerce_documents,
+        r.commerce_credit_memos,
         r.syspro_documents,
         r.matched,
         r.exceptions.len()
     )?;
+    for note in &r.notes {
+        write!(out, "<p class=note>{}</p>", escape_html(note))?;
+    }
     let counts = r.exception_counts();
     if !counts.is_empty() {
         out.write_all(b"<table><thead><tr><th>Finding</th><th>Documents</th></tr></thead><tbody>")?;

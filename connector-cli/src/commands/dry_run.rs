@@ -22,7 +22,9 @@ use futures::StreamExt as _;
 use serde::Serialize;
 use serde_json::json;
 use syspro_client::SysproClient;
-use syspro_client::bo::{ArInvoicePosting, GlJournalPosting};
+use syspro_client::bo::{
+    ArInvoicePosting, GlJournalPosting, SalesOrderImport, SalesOrderProcess,
+};
 
 use super::reference::{CodeKind, check_codes, code_refs, index_of};
 use crate::context::{Context, connection_name, select};
@@ -268,12 +270,16 @@ async fn plan_with_customer(
     }
 }
 
-/// Validates a batch of plans in SYSPRO (ValidateOnly): the invoices, then the journals.
+/// Validates a batch of plans in SYSPRO (ValidateOnly): the invoices, then the journals; or, on
+/// a sales-order connection, each sales order with SORTOI `Process=Validate`.
 async fn validate(
     syspro: &SysproClient,
     chunk: &[(usize, PostingPlan)],
     verdicts: &mut [Verdict],
 ) -> anyhow::Result<()> {
+    if chunk.iter().any(|(_, p)| p.sales_order.is_some()) {
+        return validate_sales_orders(syspro, chunk, verdicts).await;
+    }
     let items: Vec<_> = chunk
         .iter()
         .filter_map(|(_, p)| convert::ar_invoice_item(p))
@@ -324,6 +330,40 @@ async fn validate(
                 .collect::<Vec<_>>();
             reasons.extend(journal_errors.into_iter().map(|e| format!("GENTJL {e}")));
             verdict.outcome = format!("would halt: SYSPRO rejects it: {}", reasons.join("; "));
+        }
+    }
+    Ok(())
+}
+
+/// Validates each sales order on its own: SORTOI stops a whole document at its first error, so
+/// one call per order gives each its own verdict.
+async fn validate_sales_orders(
+    syspro: &SysproClient,
+    chunk: &[(usize, PostingPlan)],
+    verdicts: &mut [Verdict],
+) -> anyhow::Result<()> {
+    for (i, plan) in chunk {
+        let Some(order) = convert::sales_order(plan) else {
+            continue;
+        };
+        let mut import = SalesOrderImport::new(vec![order]);
+        import.parameters = convert::sales_order_parameters();
+        import.parameters.process = SalesOrderProcess::Validate;
+        let result = syspro.import_sales_orders(&import).await?;
+        let Some(verdict) = verdicts.get_mut(*i) else {
+            continue;
+        };
+        if result.is_success() {
+            verdict.ok = true;
+            verdict.outcome = "would post (validated by SYSPRO)".to_owned();
+        } else {
+            let reasons: Vec<String> = result.errors().map(|e| format!("SORTOI {e}")).collect();
+            let reasons = if reasons.is_empty() {
+                "SORTOI validation failed".to_owned()
+            } else {
+                reasons.join("; ")
+            };
+            verdict.outcome = format!("would halt: SYSPRO rejects it: {reasons}");
         }
     }
     Ok(())

@@ -194,7 +194,7 @@ async fn run(
     let halted_unexpected = records.halted.difference(&ledger.expected_halted).count();
     let expected_not_halted = ledger.expected_halted.difference(&records.halted).count();
     #[allow(clippy::cast_precision_loss)]
-    let report = json!({
+    let mut report = json!({
         "orders": ledger.orders,
         "posted": records.posted,
         "halted": records.halted.len(),
@@ -237,6 +237,7 @@ async fn run(
         "item_latency_ms": args.item_latency_ms,
         "seed": args.seed,
     });
+    report["syspro_calls_by_business_object"] = stats["business_object_calls"].clone();
     Ok(report)
 }
 

@@ -587,3 +587,70 @@ enabled = false
     );
     sims.shutdown().await;
 }
+
+/// On a sales-order connection the dry run validates each order with SORTOI `Process=Validate`
+/// and creates no sales order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_validates_sales_orders_with_sortoi_and_creates_none() {
+    let sims = sims(30).await;
+    let dir = scratch("dry-sales-orders");
+    write_config(
+        &dir,
+        &sims,
+        None,
+        "\n[sales_orders]\nstock_code_prefixes = [\"AP-\", \"HW-\", \"GR-\", \"SV-\"]\n",
+    );
+    let path = dir.join("ml-connector.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "mapping_file = \"mapping.toml\"",
+        "mapping_file = \"mapping.toml\"\ntarget = \"sales_order\"",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    store_credentials(&dir, &sims, None).await;
+
+    let dry = run_async(&dir, &["--json", "sync", "--once", "--dry-run"]).await;
+    let documents = dry.json()["connections"][0]["documents"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        documents
+            .iter()
+            .filter(|d| d["outcome"] == "would post (validated by SYSPRO)")
+            .count()
+            > 3,
+        "{dry:#?}"
+    );
+    assert!(
+        documents.iter().all(|d| !d["outcome"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("SYSPRO rejects")),
+        "orders of known customers validate: {dry:#?}"
+    );
+    let orders: serde_json::Value =
+        reqwest::get(format!("{}/__sim/sales-orders", sims.syspro.base_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert!(
+        orders.as_array().is_some_and(Vec::is_empty),
+        "the dry run created no sales order: {orders:#}"
+    );
+    let stats: serde_json::Value = reqwest::get(format!("{}/__sim/stats", sims.syspro.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let calls = stats["business_object_calls"].as_object().unwrap();
+    let sortoi: u64 = calls
+        .iter()
+        .filter(|(k, _)| k.contains("SORTOI"))
+        .filter_map(|(_, n)| n.as_u64())
+        .sum();
+    assert!(sortoi > 3, "each order validated by SORTOI: {stats:#}");
+}

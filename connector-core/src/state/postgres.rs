@@ -492,6 +492,9 @@ impl PostgresStore {
             );
             let rows = query
                 .build()
+                // Batch statements vary in row count: caching each shape would keep hundreds of
+                // large prepared statements per connection.
+                .persistent(false)
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(self.db(operation, subject))?;
@@ -547,6 +550,9 @@ impl PostgresStore {
             }
             query
                 .build()
+                // Batch statements vary in row count: caching each shape would keep hundreds of
+                // large prepared statements per connection.
+                .persistent(false)
                 .execute(&mut *conn)
                 .await
                 .map_err(self.db(operation, subject))?;
@@ -577,6 +583,9 @@ impl PostgresStore {
             });
             query
                 .build()
+                // Batch statements vary in row count: caching each shape would keep hundreds of
+                // large prepared statements per connection.
+                .persistent(false)
                 .execute(&mut *conn)
                 .await
                 .map_err(self.db("append audit entries", subject))?;

@@ -387,6 +387,9 @@ impl SqliteStore {
             query.push("))");
             let rows = query
                 .build()
+                // Batch statements vary in row count: caching each shape would keep hundreds of
+                // large prepared statements per connection.
+                .persistent(false)
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(self.db(operation, subject))?;
@@ -436,6 +439,9 @@ impl SqliteStore {
             query.push(RECORD_UPSERT);
             query
                 .build()
+                // Batch statements vary in row count: caching each shape would keep hundreds of
+                // large prepared statements per connection.
+                .persistent(false)
                 .execute(&mut *conn)
                 .await
                 .map_err(self.db(operation, subject))?;
@@ -466,6 +472,9 @@ impl SqliteStore {
             });
             query
                 .build()
+                // Batch statements vary in row count: caching each shape would keep hundreds of
+                // large prepared statements per connection.
+                .persistent(false)
                 .execute(&mut *conn)
                 .await
                 .map_err(self.db("append audit entries", subject))?;

@@ -22,9 +22,7 @@ use futures::StreamExt as _;
 use serde::Serialize;
 use serde_json::json;
 use syspro_client::SysproClient;
-use syspro_client::bo::{
-    ArInvoicePosting, GlJournalPosting, SalesOrderImport, SalesOrderProcess,
-};
+use syspro_client::bo::{ArInvoicePosting, GlJournalPosting, SalesOrderImport, SalesOrderProcess};
 
 use super::reference::{CodeKind, check_codes, code_refs, index_of};
 use crate::context::{Context, connection_name, select};

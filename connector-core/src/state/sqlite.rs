@@ -151,6 +151,20 @@ const RECORD_UPSERT: &str = " ON CONFLICT (connection, kind, commerce_id) DO UPD
     created_at = excluded.created_at, updated_at = excluded.updated_at, \
     state_since = excluded.state_since, version = excluded.version";
 
+/// [`RECORD_UPSERT`] for moves, which never change the payload: it is neither serialised nor
+/// rewritten. Only rows read in the same transaction are written this way, so the insert branch (with
+/// its placeholder payload) never applies.
+const RECORD_UPSERT_KEEPING_PAYLOAD: &str = " ON CONFLICT (connection, kind, commerce_id) DO UPDATE SET \
+    state = excluded.state, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, \
+    fp_entity_id = excluded.fp_entity_id, fp_updated_at = excluded.fp_updated_at, \
+    fp_content_hash = excluded.fp_content_hash, late_fp_entity_id = excluded.late_fp_entity_id, \
+    late_fp_updated_at = excluded.late_fp_updated_at, \
+    late_fp_content_hash = excluded.late_fp_content_hash, \
+    reason = excluded.reason, syspro_invoice = excluded.syspro_invoice, \
+    syspro_journal = excluded.syspro_journal, syspro_customer = excluded.syspro_customer, \
+    created_at = excluded.created_at, updated_at = excluded.updated_at, \
+    state_since = excluded.state_since, version = excluded.version";
+
 const AUDIT_INSERT: &str =
     "INSERT INTO audit (at, connection, kind, commerce_id, entry_kind, message, document) ";
 
@@ -401,11 +415,13 @@ impl SqliteStore {
         Ok(found)
     }
 
-    /// Inserts or replaces `records`, in one statement per [`ROWS_PER_STATEMENT`] records.
+    /// Inserts or replaces `records`, in one statement per [`ROWS_PER_STATEMENT`] records; with
+    /// `moves_only`, existing rows keep their payload (see [`RECORD_UPSERT_KEEPING_PAYLOAD`]).
     async fn write_records(
         &self,
         conn: &mut SqliteConnection,
         records: &[&Record],
+        moves_only: bool,
         operation: &'static str,
         subject: &str,
     ) -> Result<(), StoreError> {
@@ -426,7 +442,11 @@ impl SqliteStore {
                     .push_bind(late.map(|f| f.entity_id.as_str()))
                     .push_bind(late.map(|f| micros(f.updated_at)))
                     .push_bind(late.map(|f| f.content_hash.as_str()))
-                    .push_bind(record.payload.to_string())
+                    .push_bind(if moves_only {
+                        String::new()
+                    } else {
+                        record.payload.to_string()
+                    })
                     .push_bind(record.reason.as_deref())
                     .push_bind(record.syspro.invoice.as_deref())
                     .push_bind(record.syspro.journal.as_deref())
@@ -436,7 +456,11 @@ impl SqliteStore {
                     .push_bind(micros(record.state_since))
                     .push_bind(i64::try_from(record.version).unwrap_or(i64::MAX));
             });
-            query.push(RECORD_UPSERT);
+            query.push(if moves_only {
+                RECORD_UPSERT_KEEPING_PAYLOAD
+            } else {
+                RECORD_UPSERT
+            });
             query
                 .build()
                 // Batch statements vary in row count: caching each shape would keep hundreds of
@@ -483,12 +507,15 @@ impl SqliteStore {
     }
 
     /// Writes what a batch changed (records and audit entries) and commits, or rolls back when it
-    /// changed nothing.
+    /// changed nothing. `moves_only`: the batch only moved records it read (their payloads are
+    /// unchanged and not written again).
+    #[allow(clippy::too_many_arguments)]
     async fn finish(
         &self,
         mut tx: sqlx::Transaction<'static, Sqlite>,
         records: &BTreeMap<RecordKey, Record>,
         writes: &BatchWrites,
+        moves_only: bool,
         now: OffsetDateTime,
         operation: &'static str,
         subject: &str,
@@ -501,7 +528,7 @@ impl SqliteStore {
             .iter()
             .filter_map(|key| records.get(key))
             .collect();
-        self.write_records(&mut tx, &changed, operation, subject)
+        self.write_records(&mut tx, &changed, moves_only, operation, subject)
             .await?;
         self.insert_audits(&mut tx, &writes.audits, now, subject)
             .await?;
@@ -726,7 +753,7 @@ impl StateStore for SqliteStore {
         let now = self.now();
         let mut records = self.fetch_records(&mut tx, &keys, OP, &subject).await?;
         let (outcomes, writes) = apply_intakes(&mut records, intakes, now)?;
-        self.finish(tx, &records, &writes, now, OP, &subject)
+        self.finish(tx, &records, &writes, false, now, OP, &subject)
             .await?;
         Ok(outcomes)
     }
@@ -746,7 +773,7 @@ impl StateStore for SqliteStore {
         let now = self.now();
         let mut records = self.fetch_records(&mut tx, &keys, OP, &subject).await?;
         let (results, writes) = apply_transitions(&mut records, transitions, now);
-        self.finish(tx, &records, &writes, now, OP, &subject)
+        self.finish(tx, &records, &writes, true, now, OP, &subject)
             .await?;
         Ok(results)
     }
@@ -793,7 +820,7 @@ impl StateStore for SqliteStore {
             .iter()
             .map(|record| (record.key.clone(), record.clone()))
             .collect();
-        self.finish(tx, &records, &writes, now, OP, &subject)
+        self.finish(tx, &records, &writes, true, now, OP, &subject)
             .await?;
         Ok(claimed)
     }

@@ -705,12 +705,12 @@ impl Engine {
     ) {
         const NOTIFICATION_TICK: Duration = Duration::from_secs(1);
         let ttl = self.inner.options.lease_ttl;
-        let renew_every = (ttl / 3).max(Duration::from_secs(1));
+        let renew_every = renewal_interval(ttl);
         let mut since_renewal = Duration::ZERO;
         let mut remaining = wait;
         while !remaining.is_zero() {
             let step = if held {
-                remaining.min(NOTIFICATION_TICK)
+                remaining.min(NOTIFICATION_TICK).min(renew_every)
             } else {
                 remaining.min(renew_every)
             };
@@ -746,7 +746,7 @@ impl Engine {
     /// the lease never lets another worker in. Returns only when the lease is lost.
     async fn renew_while_working(&self) {
         let ttl = self.inner.options.lease_ttl;
-        let renew_every = (ttl / 3).max(Duration::from_secs(1));
+        let renew_every = renewal_interval(ttl);
         loop {
             self.inner.clock.sleep(renew_every).await;
             if let Err(e) = self
@@ -1410,6 +1410,13 @@ impl Fetched {
     }
 }
 
+/// How often a held lease is renewed: every third of its time to live, not more often than every
+/// 100 ms, and always well before it runs out (at most half its time to live, even for a short
+/// lease).
+fn renewal_interval(ttl: Duration) -> Duration {
+    (ttl / 3).max(Duration::from_millis(100)).min(ttl / 2)
+}
+
 /// An error and its causes on one line, for summaries and audit entries.
 pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut out = error.to_string();
@@ -1428,6 +1435,24 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leases_are_renewed_well_before_they_run_out() {
+        assert_eq!(
+            renewal_interval(Duration::from_secs(60)),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            renewal_interval(Duration::from_secs(3)),
+            Duration::from_secs(1)
+        );
+        let short = renewal_interval(Duration::from_secs(1));
+        assert!(short < Duration::from_millis(500), "{short:?}");
+        assert_eq!(
+            renewal_interval(Duration::from_millis(150)),
+            Duration::from_millis(75)
+        );
+    }
 
     #[test]
     fn schedule_backs_off_when_idle_and_returns_when_busy() {

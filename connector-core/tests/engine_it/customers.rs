@@ -4,11 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adobe_commerce_client::RetryPolicy;
 use connector_core::audit::AuditLog;
 use connector_core::clock::Clock;
-use connector_core::config::ConnectionConfig;
-use connector_core::engine::{Engine, EngineOptions};
 use connector_core::state::{
     ConnectionName, EntityKind, Fingerprint, Intake, MemoryStore, Record, RecordKey, RecordState,
     SqliteStore, StateStore, SysproKeys, Target, Transition,
@@ -21,40 +18,6 @@ const ATTRIBUTE: &str = "erp_customer_code";
 const UPDATE: &str = "Setup/Update ARSSCS";
 const ADD: &str = "Setup/Add ARSSCS";
 const WRITE: &str = "PUT /V1/customers/{id}";
-
-async fn engine_for<S>(
-    h: &Harness,
-    setup: &Setup,
-    store: Arc<S>,
-    edit: impl FnOnce(&mut ConnectionConfig),
-) -> Engine
-where
-    S: StateStore + AuditLog + 'static,
-{
-    let mut connection = h.connection(setup);
-    edit(&mut connection);
-    let options = EngineOptions {
-        reference_ttl: Duration::from_secs(3600),
-        retry_initial: Duration::from_secs(60),
-        retry_max: Duration::from_secs(600),
-        lease_ttl: Duration::from_secs(60),
-        holder: "engine-test".to_owned(),
-        commerce_retry: RetryPolicy {
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(5),
-            throttle_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-            max_retry_after: Duration::from_millis(100),
-            ..RetryPolicy::default()
-        },
-    };
-    Engine::builder(connection, store.clone(), store, Arc::new(h.clock.clone()))
-        .options(options)
-        .secrets(h.vault.clone())
-        .build()
-        .await
-        .expect("engine builds")
-}
 
 fn updates(h: &Harness) -> u64 {
     let stats = h.sims.syspro.stats();
@@ -178,7 +141,9 @@ async fn assert_customers_posted<S: StateStore>(store: &S) {
 async fn an_edited_customer_is_updated_in_syspro_once() {
     let h = Harness::start(shop(4)).await;
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
-    let engine = engine_for(&h, &Setup::default(), store.clone(), |_| {}).await;
+    let engine = h
+        .engine_edited(&Setup::default(), store.clone(), |_| {})
+        .await;
     engine.run_cycle().await.expect("first cycle");
     assert_customers_posted(&*store).await;
     let (record, code) = posted_customer(&*store).await;
@@ -223,7 +188,9 @@ async fn an_edited_customer_is_updated_in_syspro_once() {
 async fn a_change_outside_the_kept_fields_sends_nothing() {
     let h = Harness::start(shop(4)).await;
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
-    let engine = engine_for(&h, &Setup::default(), store.clone(), |_| {}).await;
+    let engine = h
+        .engine_edited(&Setup::default(), store.clone(), |_| {})
+        .await;
     engine.run_cycle().await.expect("first cycle");
     let (record, code) = posted_customer(&*store).await;
     let before = updates(&h);
@@ -247,7 +214,9 @@ async fn email_change_updates_the_same_customer<S>(h: &Harness, store: Arc<S>)
 where
     S: StateStore + AuditLog + 'static,
 {
-    let engine = engine_for(h, &Setup::default(), store.clone(), |_| {}).await;
+    let engine = h
+        .engine_edited(&Setup::default(), store.clone(), |_| {})
+        .await;
     engine.run_cycle().await.expect("first cycle");
     let (record, code) = posted_customer(&*store).await;
     let customers_before = syspro_customers(h).await.len();
@@ -285,10 +254,11 @@ async fn write_back_once_without_a_loop<S>(h: &Harness, store: Arc<S>)
 where
     S: StateStore + AuditLog + 'static,
 {
-    let engine = engine_for(h, &Setup::default(), store.clone(), |c| {
-        c.mapping.customers.write_back.attribute = Some(ATTRIBUTE.to_owned());
-    })
-    .await;
+    let engine = h
+        .engine_edited(&Setup::default(), store.clone(), |c| {
+            c.mapping.customers.write_back.attribute = Some(ATTRIBUTE.to_owned());
+        })
+        .await;
     engine.run_cycle().await.expect("first cycle");
     assert_customers_posted(&*store).await;
     let posted = in_state(&*store, EntityKind::Customer, RecordState::Posted).await;
@@ -352,10 +322,11 @@ async fn a_code_already_in_commerce_is_used_and_not_written_again() {
     )
     .await;
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
-    let engine = engine_for(&h, &Setup::default(), store.clone(), |c| {
-        c.mapping.customers.write_back.attribute = Some(ATTRIBUTE.to_owned());
-    })
-    .await;
+    let engine = h
+        .engine_edited(&Setup::default(), store.clone(), |c| {
+            c.mapping.customers.write_back.attribute = Some(ATTRIBUTE.to_owned());
+        })
+        .await;
     engine.run_cycle().await.expect("first cycle");
     let record = customer_record(&*store, id).await;
     assert_eq!(record.state, RecordState::Posted, "{:?}", record.reason);
@@ -385,10 +356,11 @@ async fn a_code_in_commerce_that_syspro_lacks_halts_the_customer() {
     )
     .await;
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
-    let engine = engine_for(&h, &Setup::default(), store.clone(), |c| {
-        c.mapping.customers.write_back.attribute = Some(ATTRIBUTE.to_owned());
-    })
-    .await;
+    let engine = h
+        .engine_edited(&Setup::default(), store.clone(), |c| {
+            c.mapping.customers.write_back.attribute = Some(ATTRIBUTE.to_owned());
+        })
+        .await;
     engine.run_cycle().await.expect("first cycle");
     let record = customer_record(&*store, id).await;
     assert_eq!(record.state, RecordState::Halted);
@@ -403,7 +375,9 @@ async fn a_code_in_commerce_that_syspro_lacks_halts_the_customer() {
 async fn without_write_back_commerce_customers_are_never_written() {
     let h = Harness::start(shop(4)).await;
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
-    let engine = engine_for(&h, &Setup::default(), store.clone(), |_| {}).await;
+    let engine = h
+        .engine_edited(&Setup::default(), store.clone(), |_| {})
+        .await;
     engine.run_cycle().await.expect("first cycle");
     assert_customers_posted(&*store).await;
     let (record, _) = posted_customer(&*store).await;
@@ -422,10 +396,11 @@ async fn a_rejected_update_halts_the_customer_with_syspros_reason() {
         ..Setup::default()
     };
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
-    let engine = engine_for(&h, &setup, store.clone(), |c| {
-        c.mapping.customers.update.table_mapped = true;
-    })
-    .await;
+    let engine = h
+        .engine_edited(&setup, store.clone(), |c| {
+            c.mapping.customers.update.table_mapped = true;
+        })
+        .await;
     engine.run_cycle().await.expect("first cycle");
     let record = customer_record(&*store, id).await;
     assert_eq!(record.state, RecordState::Posted);
@@ -463,10 +438,11 @@ async fn a_cash_customer_is_never_updated() {
         ..Setup::default()
     };
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
-    let engine = engine_for(&h, &setup, store.clone(), |c| {
-        c.mapping.customers.update.table_mapped = true;
-    })
-    .await;
+    let engine = h
+        .engine_edited(&setup, store.clone(), |c| {
+            c.mapping.customers.update.table_mapped = true;
+        })
+        .await;
     engine.run_cycle().await.expect("first cycle");
     let before = updates(&h);
     let record = customer_record(&*store, id).await;
@@ -493,7 +469,7 @@ async fn table_mapped_customers_are_left_alone_by_default() {
         ..Setup::default()
     };
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
-    let engine = engine_for(&h, &setup, store.clone(), |_| {}).await;
+    let engine = h.engine_edited(&setup, store.clone(), |_| {}).await;
     engine.run_cycle().await.expect("first cycle");
     let before = updates(&h);
     let record = customer_record(&*store, id).await;
@@ -573,7 +549,9 @@ async fn a_customer_posted_before_codes_were_kept_still_updates_its_own_syspro_c
 
     let email = format!("legacy-{id}@example.net");
     edit_customer(&h, &key, json!({ "email": email })).await;
-    let engine = engine_for(&h, &Setup::default(), store.clone(), |_| {}).await;
+    let engine = h
+        .engine_edited(&Setup::default(), store.clone(), |_| {})
+        .await;
     engine.run_cycle().await.expect("first cycle");
 
     let record = customer_record(&*store, id).await;

@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adobe_commerce_client::RetryPolicy;
-use connector_core::audit::{AuditKind, AuditLog};
+use connector_core::audit::AuditKind;
 use connector_core::config::ConnectionConfig;
-use connector_core::engine::{CallOutcome, Engine, EngineOptions};
+use connector_core::engine::CallOutcome;
 use connector_core::state::{
     EntityKind, Intake, MemoryStore, RecordState, StateStore, Target, Transition,
 };
@@ -17,42 +16,6 @@ use serde_json::{Value, json};
 use simulators::syspro::SysproFaults;
 
 use crate::support::*;
-
-/// An engine for `setup` whose connection `edit` adjusts (settings the shared harness does not
-/// vary).
-async fn engine_for<S>(
-    h: &Harness,
-    setup: &Setup,
-    store: Arc<S>,
-    edit: impl FnOnce(&mut ConnectionConfig),
-) -> Engine
-where
-    S: StateStore + AuditLog + 'static,
-{
-    let mut connection = h.connection(setup);
-    edit(&mut connection);
-    let options = EngineOptions {
-        reference_ttl: Duration::from_secs(3600),
-        retry_initial: Duration::from_secs(60),
-        retry_max: Duration::from_secs(600),
-        lease_ttl: Duration::from_secs(60),
-        holder: "engine-test".to_owned(),
-        commerce_retry: RetryPolicy {
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(5),
-            throttle_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-            max_retry_after: Duration::from_millis(100),
-            ..RetryPolicy::default()
-        },
-    };
-    Engine::builder(connection, store.clone(), store, Arc::new(h.clock.clone()))
-        .options(options)
-        .secrets(h.vault.clone())
-        .build()
-        .await
-        .expect("engine builds")
-}
 
 async fn syspro_json(h: &Harness, path: &str) -> Value {
     let url = format!("{}/__sim/{path}", h.sims.syspro.base_url());
@@ -229,7 +192,9 @@ async fn credit_memos_post_as_credit_notes_with_reversing_journals_once() {
         trigger: "invoice",
         ..Setup::default()
     };
-    let engine = engine_for(&h, &setup, store.clone(), with_credit_memos).await;
+    let engine = h
+        .engine_edited(&setup, store.clone(), with_credit_memos)
+        .await;
     let first = engine.run_cycle().await.expect("first cycle");
     assert!(first.halted.is_empty(), "{:?}", first.halted);
 

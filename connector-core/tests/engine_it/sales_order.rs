@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adobe_commerce_client::RetryPolicy;
 use connector_core::audit::{AuditKind, AuditLog};
 use connector_core::config::{ConnectionConfig, PostingTarget};
-use connector_core::engine::{CallOutcome, Engine, EngineOptions};
+use connector_core::engine::{CallOutcome, Engine};
 use connector_core::state::{
     EntityKind, Intake, MemoryStore, Record, RecordState, StateStore, Target, Transition,
 };
@@ -30,6 +29,7 @@ fn selling(connection: &mut ConnectionConfig) {
     connection.mapping.sales_orders.warehouse = Some("FG".to_owned());
 }
 
+/// An engine posting sales orders; `edit` adjusts the connection further.
 async fn engine_for<S>(
     h: &Harness,
     setup: &Setup,
@@ -39,30 +39,11 @@ async fn engine_for<S>(
 where
     S: StateStore + AuditLog + 'static,
 {
-    let mut connection = h.connection(setup);
-    selling(&mut connection);
-    edit(&mut connection);
-    let options = EngineOptions {
-        reference_ttl: Duration::from_secs(3600),
-        retry_initial: Duration::from_secs(60),
-        retry_max: Duration::from_secs(600),
-        lease_ttl: Duration::from_secs(60),
-        holder: "engine-test".to_owned(),
-        commerce_retry: RetryPolicy {
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(5),
-            throttle_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-            max_retry_after: Duration::from_millis(100),
-            ..RetryPolicy::default()
-        },
-    };
-    Engine::builder(connection, store.clone(), store, Arc::new(h.clock.clone()))
-        .options(options)
-        .secrets(h.vault.clone())
-        .build()
-        .await
-        .expect("engine builds")
+    h.engine_edited(setup, store, |c| {
+        selling(c);
+        edit(c);
+    })
+    .await
 }
 
 /// Sales orders in the simulated SYSPRO by customer PO number; a PO number used twice fails.

@@ -264,6 +264,34 @@ account = "00-4030"
     where
         S: StateStore + AuditLog + 'static,
     {
+        self.build_engine(setup, store, syspro, |_| {}).await
+    }
+
+    /// An engine for `setup` whose connection `edit` adjusts (settings `Setup` does not vary).
+    pub async fn engine_edited<S>(
+        &self,
+        setup: &Setup,
+        store: Arc<S>,
+        edit: impl FnOnce(&mut ConnectionConfig),
+    ) -> Engine
+    where
+        S: StateStore + AuditLog + 'static,
+    {
+        self.build_engine(setup, store, None, edit).await
+    }
+
+    async fn build_engine<S>(
+        &self,
+        setup: &Setup,
+        store: Arc<S>,
+        syspro: Option<syspro_client::SysproClient>,
+        edit: impl FnOnce(&mut ConnectionConfig),
+    ) -> Engine
+    where
+        S: StateStore + AuditLog + 'static,
+    {
+        let mut connection = self.connection(setup);
+        edit(&mut connection);
         let options = EngineOptions {
             reference_ttl: Duration::from_secs(3600),
             retry_initial: Duration::from_secs(60),
@@ -280,7 +308,7 @@ account = "00-4030"
             },
         };
         let builder = Engine::builder(
-            self.connection(setup),
+            connection,
             store.clone(),
             store,
             Arc::new(self.clock.clone()),

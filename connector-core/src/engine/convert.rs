@@ -238,6 +238,73 @@ pub fn order_document(
     })
 }
 
+/// The fields an invoice or credit memo line shares.
+struct BilledLine<'a> {
+    order_item_id: Option<adobe_commerce_client::models::OrderItemId>,
+    sku: Option<&'a str>,
+    name: Option<&'a str>,
+    qty: Option<Decimal>,
+    row_total: Option<Decimal>,
+    tax_amount: Option<Decimal>,
+    discount_amount: Option<Decimal>,
+}
+
+/// The source lines of an invoice or credit memo, and the discount they carry. Lines of order
+/// items that carry no money (the children of a priced parent) keep their quantity at zero value.
+fn billed_lines<'a>(
+    order: &Order,
+    billed: impl Iterator<Item = BilledLine<'a>>,
+) -> (Vec<SourceLine>, Decimal) {
+    let mut lines = Vec::new();
+    let mut line_discounts = Decimal::ZERO;
+    for line in billed {
+        let Some(order_item_id) = line.order_item_id else {
+            continue;
+        };
+        let order_item = order.item(order_item_id);
+        let priced = order
+            .role_of(order_item_id)
+            .is_none_or(|role| role.carries_money());
+        let pick = |value: Option<Decimal>| {
+            if priced {
+                amount(value).abs()
+            } else {
+                Decimal::ZERO
+            }
+        };
+        line_discounts += pick(line.discount_amount);
+        lines.push(SourceLine {
+            item_id: order_item_id.get(),
+            parent_item_id: order_item.and_then(|i| i.parent_item_id).map(|p| p.get()),
+            product_type: order_item
+                .and_then(|i| i.product_type.as_ref())
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            sku: line
+                .sku
+                .map(str::to_owned)
+                .or_else(|| order_item.and_then(|i| i.sku.clone()))
+                .unwrap_or_default(),
+            name: line.name.unwrap_or_default().to_owned(),
+            qty: amount(line.qty),
+            row_total: pick(line.row_total),
+            row_tax: pick(line.tax_amount),
+            row_discount: pick(line.discount_amount),
+            category_ids: Vec::new(),
+            attribute_set_id: None,
+        });
+    }
+    (lines, line_discounts)
+}
+
+/// The part of a document's discount total the lines do not carry: the shipping discount, never
+/// more than the order's own.
+fn shipping_discount(order: &Order, discount_total: Decimal, lines: Decimal) -> Decimal {
+    (discount_total - lines)
+        .max(Decimal::ZERO)
+        .min(amount(order.shipping_discount_amount).abs())
+}
+
 /// A Commerce invoice as the engine's document; its order supplies the customer, the store context
 /// and the parent/child structure of the lines.
 ///
@@ -279,51 +346,22 @@ pub fn invoice_document(
         .grand_total
         .ok_or_else(|| missing("invoice", &id, "grand_total"))?;
 
-    let mut lines = Vec::with_capacity(invoice.items.len());
-    let mut line_discounts = Decimal::ZERO;
-    for line in &invoice.items {
-        let Some(order_item_id) = line.order_item_id else {
-            continue;
-        };
-        let order_item = order.item(order_item_id);
-        let priced = order
-            .role_of(order_item_id)
-            .is_none_or(|role| role.carries_money());
-        let pick = |value: Option<Decimal>| {
-            if priced {
-                amount(value).abs()
-            } else {
-                Decimal::ZERO
-            }
-        };
-        line_discounts += pick(line.discount_amount);
-        lines.push(SourceLine {
-            item_id: order_item_id.get(),
-            parent_item_id: order_item.and_then(|i| i.parent_item_id).map(|p| p.get()),
-            product_type: order_item
-                .and_then(|i| i.product_type.as_ref())
-                .map(|t| t.as_str().to_owned())
-                .unwrap_or_default(),
-            sku: line
-                .sku
-                .clone()
-                .or_else(|| order_item.and_then(|i| i.sku.clone()))
-                .unwrap_or_default(),
-            name: line.name.clone().unwrap_or_default(),
-            qty: amount(line.qty),
-            row_total: pick(line.row_total),
-            row_tax: pick(line.tax_amount),
-            row_discount: pick(line.discount_amount),
-            category_ids: Vec::new(),
-            attribute_set_id: None,
-        });
-    }
+    let (lines, line_discounts) = billed_lines(
+        order,
+        invoice.items.iter().map(|l| BilledLine {
+            order_item_id: l.order_item_id,
+            sku: l.sku.as_deref(),
+            name: l.name.as_deref(),
+            qty: l.qty,
+            row_total: l.row_total,
+            tax_amount: l.tax_amount,
+            discount_amount: l.discount_amount,
+        }),
+    );
     // Invoices report one discount total; what the lines do not carry is the shipping discount,
     // never more than the order's own shipping discount.
     let discount_total = amount(invoice.discount_amount).abs();
-    let shipping_discount = (discount_total - line_discounts)
-        .max(Decimal::ZERO)
-        .min(amount(order.shipping_discount_amount).abs());
+    let shipping_discount = shipping_discount(order, discount_total, line_discounts);
     Ok(SourceDocument {
         kind: DocumentKind::Invoice,
         entity_id,
@@ -396,50 +434,21 @@ pub fn credit_memo_document(
         .grand_total
         .ok_or_else(|| missing(KIND, &id, "grand_total"))?;
 
-    let mut lines = Vec::with_capacity(memo.items.len());
-    let mut line_discounts = Decimal::ZERO;
-    for line in &memo.items {
-        let Some(order_item_id) = line.order_item_id else {
-            continue;
-        };
-        let order_item = order.item(order_item_id);
-        let priced = order
-            .role_of(order_item_id)
-            .is_none_or(|role| role.carries_money());
-        let pick = |value: Option<Decimal>| {
-            if priced {
-                amount(value).abs()
-            } else {
-                Decimal::ZERO
-            }
-        };
-        line_discounts += pick(line.discount_amount);
-        lines.push(SourceLine {
-            item_id: order_item_id.get(),
-            parent_item_id: order_item.and_then(|i| i.parent_item_id).map(|p| p.get()),
-            product_type: order_item
-                .and_then(|i| i.product_type.as_ref())
-                .map(|t| t.as_str().to_owned())
-                .unwrap_or_default(),
-            sku: line
-                .sku
-                .clone()
-                .or_else(|| order_item.and_then(|i| i.sku.clone()))
-                .unwrap_or_default(),
-            name: line.name.clone().unwrap_or_default(),
-            qty: amount(line.qty),
-            row_total: pick(line.row_total),
-            row_tax: pick(line.tax_amount),
-            row_discount: pick(line.discount_amount),
-            category_ids: Vec::new(),
-            attribute_set_id: None,
-        });
-    }
+    let (lines, line_discounts) = billed_lines(
+        order,
+        memo.items.iter().map(|l| BilledLine {
+            order_item_id: l.order_item_id,
+            sku: l.sku.as_deref(),
+            name: l.name.as_deref(),
+            qty: l.qty,
+            row_total: l.row_total,
+            tax_amount: l.tax_amount,
+            discount_amount: l.discount_amount,
+        }),
+    );
     // As on invoices, what the lines do not carry of the discount is the shipping discount.
     let discount_total = amount(memo.discount_amount).abs();
-    let shipping_discount = (discount_total - line_discounts)
-        .max(Decimal::ZERO)
-        .min(amount(order.shipping_discount_amount).abs());
+    let shipping_discount = shipping_discount(order, discount_total, line_discounts);
     // The refund adds `adjustment_positive` and keeps `adjustment_negative`; the net `adjustment`
     // is used only when neither part is reported.
     let adjustment = if memo.adjustment_positive.is_some() || memo.adjustment_negative.is_some() {

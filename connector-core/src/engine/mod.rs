@@ -48,7 +48,7 @@ use crate::config::{CommerceAuthKind, CommerceFlavour, ConnectionConfig, Trigger
 use crate::mapping::{DefaultMapper, Mapper};
 use crate::state::{
     ConnectionName, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Record, RecordFilter,
-    RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName, Target, Transition,
+    RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName, Target,
 };
 use crate::vault::{SecretStore, VaultError};
 
@@ -1280,33 +1280,14 @@ impl Engine {
         message: &str,
         document: Option<Value>,
     ) -> Result<Record, StoreError> {
-        let reason = match &to {
-            Target::Halted { reason }
-            | Target::Dead { reason }
-            | Target::RetryWait { reason, .. } => Some(reason.clone()),
-            _ => None,
-        };
-        let to_state = to.state();
-        let mut transition = Transition::new(
-            record.key.clone(),
-            record.state,
-            to,
-            self.inner.redactor.redact_text(message),
-        );
-        if let Some(doc) = document {
-            transition = transition.with_document(self.inner.redactor.redact_json_owned(doc));
-        }
-        let moved = {
-            let _turn = self.inner.writes.lock().await;
-            self.inner.store.transition(transition).await?
-        };
-        self.emit(EngineEvent::Transition {
-            key: record.key.clone(),
-            from: record.state,
-            to: to_state,
-            reason,
-        });
-        Ok(moved)
+        let mut pending = writes::Pending::default();
+        self.stage_move(&mut pending, record, to, message, document);
+        self.flush(&mut pending)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::NotFound {
+                key: record.key.clone(),
+            })
     }
 
     /// Appends an audit entry, redacted.

@@ -313,9 +313,9 @@ impl Fingerprint {
         updated_at: OffsetDateTime,
         document: &Value,
     ) -> Self {
-        let mut canonical = String::new();
-        write_canonical(document, &mut canonical);
-        let digest = Sha256::digest(canonical.as_bytes());
+        let mut hasher = HashWriter(Sha256::new());
+        write_canonical(document, &mut hasher);
+        let digest = hasher.0.finalize();
         let mut content_hash = String::with_capacity(64);
         for byte in digest.iter() {
             content_hash.push(char::from(HEX[usize::from(byte >> 4)]));
@@ -331,35 +331,63 @@ impl Fingerprint {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// Feeds what is written to a SHA-256 digest, so the canonical rendering is hashed as it is made
+/// rather than built as one string first.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes `value` as canonical JSON: object keys sorted, no whitespace, scalars and keys as
+/// `serde_json` renders them.
+fn write_canonical(value: &Value, out: &mut HashWriter) {
+    // Writing to a hasher cannot fail, and neither can rendering a JSON scalar or a string.
     match value {
         Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
-            out.push_str(&value.to_string());
+            let _ = serde_json::to_writer(&mut *out, value);
         }
         Value::Array(items) => {
-            out.push('[');
+            out.0.update(b"[");
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
-                    out.push(',');
+                    out.0.update(b",");
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.0.update(b"]");
         }
         Value::Object(map) => {
-            let sorted: BTreeMap<&String, &Value> = map.iter().collect();
-            out.push('{');
-            for (index, (key, item)) in sorted.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(item, out);
+            // `serde_json` keeps objects sorted unless its `preserve_order` feature is on.
+            if map.keys().is_sorted() {
+                write_object(map.iter(), out);
+            } else {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                write_object(entries.into_iter(), out);
             }
-            out.push('}');
         }
     }
+}
+
+fn write_object<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>, out: &mut HashWriter) {
+    out.0.update(b"{");
+    for (index, (key, item)) in entries.enumerate() {
+        if index > 0 {
+            out.0.update(b",");
+        }
+        let _ = serde_json::to_writer(&mut *out, key);
+        out.0.update(b":");
+        write_canonical(item, out);
+    }
+    out.0.update(b"}");
 }
 
 /// The SYSPRO documents a record became, once known.
@@ -781,6 +809,19 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a.content_hash, c.content_hash);
         assert_eq!(a.content_hash.len(), 64);
+    }
+
+    #[test]
+    fn fingerprint_hash_is_sha256_of_sorted_compact_json() {
+        // Stored fingerprints must keep matching: this is the hash of
+        // {"A":[],"a":1,"b":{"x":"1.00 é \"q\" \\","y":[1,2.5,null,true]}}.
+        let doc =
+            json!({"b": {"y": [1, 2.5, null, true], "x": "1.00 é \"q\" \\"}, "a": 1, "A": []});
+        let at = datetime!(2026-03-01 10:00 UTC);
+        assert_eq!(
+            Fingerprint::of_document("7", at, &doc).content_hash,
+            "62a604a563a6920f2672ec9ff108e15485d17d01d91d578281778b6bf0ce726f"
+        );
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn intake_of(key: &RecordKey, at: time::OffsetDateTime) -> Intake {
     Intake {
         key: key.clone(),
         fingerprint: Fingerprint::of_document(&key.commerce_id, at, &payload),
-        payload,
+        payload: payload.into(),
     }
 }
 

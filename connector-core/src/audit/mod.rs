@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 pub use redact::{Redactor, redact_secrets, redact_url_queries};
 
-use crate::state::{ConnectionName, RecordKey, RecordState, StoreError};
+use crate::state::{ConnectionName, Payload, RecordKey, RecordState, StoreError};
 
 /// What an audit entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -107,7 +107,7 @@ pub struct NewAuditEntry {
     /// A one-line summary.
     pub message: String,
     /// The document read, rendered, sent or answered, if any.
-    pub document: Option<Value>,
+    pub document: Option<Payload>,
 }
 
 impl NewAuditEntry {
@@ -124,8 +124,8 @@ impl NewAuditEntry {
 
     /// Attach a document.
     #[must_use]
-    pub fn with_document(mut self, document: Value) -> Self {
-        self.document = Some(document);
+    pub fn with_document(mut self, document: impl Into<Payload>) -> Self {
+        self.document = Some(document.into());
         self
     }
 
@@ -135,7 +135,7 @@ impl NewAuditEntry {
         if let std::borrow::Cow::Owned(message) = redactor.redact_cow(&self.message) {
             self.message = message;
         }
-        self.document = self.document.map(|doc| redactor.redact_json_owned(doc));
+        self.document = self.document.map(|doc| redactor.redact_payload(doc));
         self
     }
 }

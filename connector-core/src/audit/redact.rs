@@ -9,6 +9,8 @@ use std::borrow::Cow;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
+use crate::state::Payload;
+
 /// What replaces a known secret value.
 pub const REDACTED: &str = "[redacted]";
 
@@ -167,6 +169,29 @@ impl Redactor {
         document
     }
 
+    /// [`Redactor::redact_json`] on a shared document: the same document when nothing in it needs
+    /// redacting (checked without copying), a redacted copy otherwise.
+    #[must_use]
+    pub fn redact_payload(&self, document: Payload) -> Payload {
+        if self.is_clean(&document) {
+            document
+        } else {
+            Payload::from(self.redact_json_owned(document.into_value()))
+        }
+    }
+
+    /// Whether no string or object key in `value` holds anything to redact.
+    fn is_clean(&self, value: &Value) -> bool {
+        match value {
+            Value::String(s) => matches!(self.redact_cow(s), Cow::Borrowed(_)),
+            Value::Array(items) => items.iter().all(|v| self.is_clean(v)),
+            Value::Object(map) => map
+                .iter()
+                .all(|(k, v)| matches!(self.redact_cow(k), Cow::Borrowed(_)) && self.is_clean(v)),
+            Value::Null | Value::Bool(_) | Value::Number(_) => true,
+        }
+    }
+
     fn redact_in_place(&self, value: &mut Value) {
         match value {
             Value::String(s) => {
@@ -222,6 +247,19 @@ mod tests {
             json!({"a": ["x", {"[redacted]": "y https://h/p?token=***"}], "n": 1, "b": true})
         );
         assert_eq!(r.redact_json(&doc), out);
+    }
+
+    #[test]
+    fn a_clean_shared_document_is_kept_and_a_dirty_one_is_copied_redacted() {
+        let r = Redactor::new([SecretString::from("s3cret")]);
+        let clean = Payload::from(json!({"a": ["x", {"k": "v"}], "n": 1}));
+        assert!(r.redact_payload(clean.clone()).shares(&clean));
+        let dirty = Payload::from(json!({"a": ["x", {"k": "the s3cret"}], "n": 1}));
+        let out = r.redact_payload(dirty.clone());
+        assert!(!out.shares(&dirty));
+        assert_eq!(out, json!({"a": ["x", {"k": "the [redacted]"}], "n": 1}));
+        let key = Payload::from(json!({"s3cret": 1}));
+        assert_eq!(r.redact_payload(key), json!({"[redacted]": 1}));
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::plan::{
     Address, CreditMemoDetails, DocumentKind, FreightCharge, GlJournal, NewCustomer, PostingPlan,
     SourceCustomer, SourceDocument, SourceLine,
 };
+use crate::state::Payload;
 
 /// Why a Commerce document cannot be turned into a [`SourceDocument`]; the record halts with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -525,14 +526,15 @@ pub fn invoice_payload(invoice: &Invoice, order: &Order) -> Value {
     json!({ "invoice": invoice, "order": order })
 }
 
-/// The order stored in an order record's payload.
+/// The order stored in an order record's payload (read straight from the stored text when the
+/// payload has not been parsed yet).
 ///
 /// # Errors
 /// [`ConversionError::Payload`] when the payload is not an order.
-pub fn order_from_payload(payload: &Value) -> Result<Order, ConversionError> {
-    Order::deserialize(payload).map_err(|e| ConversionError::Payload {
+pub fn order_from_payload(payload: &Payload) -> Result<Order, ConversionError> {
+    payload.parse().map_err(|message| ConversionError::Payload {
         kind: "order",
-        message: e.to_string(),
+        message,
     })
 }
 
@@ -540,22 +542,19 @@ pub fn order_from_payload(payload: &Value) -> Result<Order, ConversionError> {
 ///
 /// # Errors
 /// [`ConversionError::Payload`] when the payload does not hold both.
-pub fn invoice_from_payload(payload: &Value) -> Result<(Invoice, Order), ConversionError> {
-    let part = |name: &str| {
-        payload.get(name).ok_or_else(|| ConversionError::Payload {
+pub fn invoice_from_payload(payload: &Payload) -> Result<(Invoice, Order), ConversionError> {
+    #[derive(Deserialize)]
+    struct Stored {
+        invoice: Invoice,
+        order: Order,
+    }
+    let stored: Stored = payload
+        .parse()
+        .map_err(|message| ConversionError::Payload {
             kind: "invoice",
-            message: format!("field `{name}` is missing"),
-        })
-    };
-    let invoice = Invoice::deserialize(part("invoice")?).map_err(|e| ConversionError::Payload {
-        kind: "invoice",
-        message: e.to_string(),
-    })?;
-    let order = Order::deserialize(part("order")?).map_err(|e| ConversionError::Payload {
-        kind: "order",
-        message: e.to_string(),
-    })?;
-    Ok((invoice, order))
+            message,
+        })?;
+    Ok((stored.invoice, stored.order))
 }
 
 /// The ARSTIN item of a plan whose customer is known.
@@ -812,7 +811,7 @@ mod tests {
     #[test]
     fn payloads_round_trip_and_foreign_stores_are_refused() {
         let order = order();
-        let back = order_from_payload(&order_payload(&order)).expect("round trip");
+        let back = order_from_payload(&order_payload(&order).into()).expect("round trip");
         assert_eq!(
             order_document(&connection(), &back).unwrap(),
             order_document(&connection(), &order).unwrap()

@@ -281,7 +281,7 @@ impl Engine {
         record: &Record,
         summary: &mut CycleSummary,
     ) -> Result<(), EngineError> {
-        let customer: Customer = match serde_json::from_value(record.payload.clone()) {
+        let customer: Customer = match record.payload.parse() {
             Ok(c) => c,
             Err(e) => {
                 self.halt(

@@ -47,8 +47,8 @@ use crate::clock::Clock;
 use crate::config::{CommerceAuthKind, CommerceFlavour, ConnectionConfig, Trigger};
 use crate::mapping::{DefaultMapper, Mapper};
 use crate::state::{
-    ConnectionName, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Record, RecordFilter,
-    RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName, Target,
+    ConnectionName, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Payload, Record,
+    RecordFilter, RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName, Target,
 };
 use crate::vault::{SecretStore, VaultError};
 
@@ -1087,7 +1087,7 @@ impl Engine {
             intakes.push(Intake {
                 key: RecordKey::new(self.inner.name.clone(), kind, id),
                 fingerprint,
-                payload: self.inner.redactor.redact_json_owned(payload),
+                payload: self.inner.redactor.redact_payload(payload.into()),
             });
             latest = Some(latest.map_or(updated_at, |l| l.max(updated_at)));
         }
@@ -1299,7 +1299,7 @@ impl Engine {
         document: Option<Value>,
     ) -> Result<(), StoreError> {
         let mut entry = NewAuditEntry::new(key.clone(), kind, message);
-        entry.document = document;
+        entry.document = document.map(Payload::from);
         let entry = entry.redacted(&self.inner.redactor);
         let _turn = self.inner.writes.lock().await;
         self.inner.audit.append(entry).await?;

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{Engine, EngineEvent};
 use crate::audit::{AuditKind, NewAuditEntry};
-use crate::state::{Record, RecordKey, RecordState, StoreError, Target, Transition};
+use crate::state::{Payload, Record, RecordKey, RecordState, StoreError, Target, Transition};
 
 /// A move staged for the next flush, with what its event reports.
 struct StagedMove {
@@ -46,7 +46,7 @@ impl Engine {
         document: Option<Value>,
     ) {
         let mut entry = NewAuditEntry::new(key.clone(), kind, message);
-        entry.document = document;
+        entry.document = document.map(Payload::from);
         pending.audits.push(entry.redacted(&self.inner.redactor));
     }
 

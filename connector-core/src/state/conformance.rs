@@ -68,7 +68,7 @@ fn intake_of(key: &RecordKey, revision: u32) -> Intake {
     Intake {
         key: key.clone(),
         fingerprint: Fingerprint::of_document(&key.commerce_id, updated_at, &payload),
-        payload,
+        payload: payload.into(),
     }
 }
 
@@ -196,7 +196,7 @@ pub async fn intake_is_idempotent<S: StoreUnderTest, F: Future<Output = S>>(
     let audit = audit_of(&store, &key).await;
     assert_eq!(audit.len(), 1, "one read entry expected: {audit:?}");
     assert_eq!(audit[0].kind, AuditKind::Read);
-    assert_eq!(audit[0].document.as_ref(), Some(&record.payload));
+    assert_eq!(audit[0].document.as_ref(), Some(&*record.payload));
     assert_eq!(store.counts(None).await.expect("counts").total(), 1);
 }
 
@@ -1643,7 +1643,12 @@ pub async fn append_many_keeps_order<S: StoreUnderTest, F: Future<Output = S>>(
             .collect::<Vec<_>>(),
         entries
             .iter()
-            .map(|e| (e.key.clone(), e.kind, e.message.clone(), e.document.clone()))
+            .map(|e| (
+                e.key.clone(),
+                e.kind,
+                e.message.clone(),
+                e.document.as_deref().cloned()
+            ))
             .collect::<Vec<_>>()
     );
     assert!(oldest_first.iter().all(|e| e.at == clock.now()));

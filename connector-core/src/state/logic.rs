@@ -280,7 +280,7 @@ mod tests {
         Intake {
             key,
             fingerprint: Fingerprint::of_document("42", at, &content),
-            payload: content,
+            payload: content.into(),
         }
     }
 

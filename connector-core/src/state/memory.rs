@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::expiry;
 use super::logic::{self, IntakeKind, IntakePlan};
+use super::payload::Payload;
 use super::{
     ConnectionName, CycleReport, EntityKind, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome,
     Notification, Record, RecordFilter, RecordKey, RecordState, StateCounts, StateStore,
@@ -36,7 +37,7 @@ impl Inner {
             key: entry.key,
             kind: entry.kind,
             message: entry.message,
-            document: entry.document,
+            document: entry.document.map(Payload::into_value),
         };
         self.audit.push(stored.clone());
         stored

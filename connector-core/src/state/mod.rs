@@ -60,6 +60,7 @@ mod error;
 mod logic;
 mod memory;
 mod open;
+mod payload;
 mod postgres;
 mod sqlite;
 mod types;
@@ -72,6 +73,7 @@ use time::OffsetDateTime;
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use open::{AnyStore, StoreLocation, redact_url};
+pub use payload::Payload;
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use types::{

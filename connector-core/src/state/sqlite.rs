@@ -26,6 +26,7 @@ use time::OffsetDateTime;
 
 use super::logic;
 use super::memory::{BatchWrites, apply_intakes, apply_transitions, batch_subject, keys_to_read};
+use super::payload::Payload;
 use super::{
     ConnectionName, CycleReport, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease,
     LeaseOutcome, Notification, Record, RecordFilter, RecordKey, RecordState, StateCounts,
@@ -445,7 +446,7 @@ impl SqliteStore {
                     .push_bind(if moves_only {
                         String::new()
                     } else {
-                        record.payload.to_string()
+                        record.payload.json_text().to_owned()
                     })
                     .push_bind(record.reason.as_deref())
                     .push_bind(record.syspro.invoice.as_deref())
@@ -492,7 +493,7 @@ impl SqliteStore {
                     .push_bind(entry.key.commerce_id.as_str())
                     .push_bind(entry.kind.as_str())
                     .push_bind(entry.message.as_str())
-                    .push_bind(entry.document.as_ref().map(ToString::to_string));
+                    .push_bind(entry.document.as_ref().map(|d| d.json_text().to_owned()));
             });
             query
                 .build()
@@ -551,7 +552,7 @@ impl SqliteStore {
         .bind(&entry.key.commerce_id)
         .bind(entry.kind.as_str())
         .bind(&entry.message)
-        .bind(entry.document.as_ref().map(ToString::to_string))
+        .bind(entry.document.as_ref().map(|d| d.json_text().to_owned()))
         .fetch_one(&mut *conn)
         .await
         .map_err(self.db("append an audit entry", &entry.key))?;
@@ -561,7 +562,7 @@ impl SqliteStore {
             key: entry.key,
             kind: entry.kind,
             message: entry.message,
-            document: entry.document,
+            document: entry.document.map(Payload::into_value),
         })
     }
 
@@ -614,8 +615,8 @@ impl SqliteStore {
             }),
             _ => None,
         };
-        let payload = serde_json::from_str(&text("payload")?)
-            .map_err(|e| bad(format!("column payload: {e}")))?;
+        // Parsed when first looked at: most reads only move the record.
+        let payload = Payload::from_json_text(text("payload")?);
         Ok(Record {
             state,
             attempts: u32::try_from(int("attempts")?)

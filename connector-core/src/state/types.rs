@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::error::StoreError;
+use super::payload::Payload;
 
 /// Checks a name used as a key in the stores: 1 to 64 characters from `A-Z a-z 0-9 _ - .`.
 fn validate_name(what: &'static str, value: &str) -> Result<(), StoreError> {
@@ -433,7 +434,7 @@ pub struct Record {
     /// audited, never posted automatically.
     pub changed_after_posting: Option<Fingerprint>,
     /// The document as read from Commerce.
-    pub payload: Value,
+    pub payload: Payload,
     /// Why the record is halted, waiting for a retry or dead.
     pub reason: Option<String>,
     /// SYSPRO's keys for what the record became.
@@ -459,7 +460,7 @@ pub struct Intake {
     /// Its fingerprint.
     pub fingerprint: Fingerprint,
     /// The document itself.
-    pub payload: Value,
+    pub payload: Payload,
 }
 
 /// What storing a document did.
@@ -601,7 +602,7 @@ pub struct Transition {
     /// Why, for the audit entry.
     pub message: String,
     /// An optional document for the audit entry (already redacted by the caller).
-    pub document: Option<Value>,
+    pub document: Option<Payload>,
 }
 
 impl Transition {
@@ -627,8 +628,8 @@ impl Transition {
 
     /// Attach a document to the audit entry.
     #[must_use]
-    pub fn with_document(mut self, document: Value) -> Self {
-        self.document = Some(document);
+    pub fn with_document(mut self, document: impl Into<Payload>) -> Self {
+        self.document = Some(document.into());
         self
     }
 }

@@ -514,7 +514,7 @@ async fn a_customer_posted_before_codes_were_kept_still_updates_its_own_syspro_c
         .intake(Intake {
             key: key.clone(),
             fingerprint: Fingerprint::of_document(id.to_string(), h.clock.now(), &payload),
-            payload,
+            payload: payload.into(),
         })
         .await
         .expect("intake");

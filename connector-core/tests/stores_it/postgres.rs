@@ -117,7 +117,7 @@ async fn upgrade_adds_the_customer_column() {
         .intake(Intake {
             key: key.clone(),
             fingerprint: Fingerprint::of_document("41", START, &payload),
-            payload,
+            payload: payload.into(),
         })
         .await
         .expect("intake");

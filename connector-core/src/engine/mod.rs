@@ -112,6 +112,10 @@ pub enum EngineError {
         /// The key.
         key: RecordKey,
     },
+    /// A stage of the cycle (reading or posting) was cancelled before it ended, as when the
+    /// runtime shuts down; its records are where its last durable write left them.
+    #[error("a stage of the cycle was cancelled: {0}")]
+    Stage(String),
 }
 
 /// Tunables with sensible defaults; the connection's configuration supplies the rest.

@@ -14,11 +14,13 @@
 //! answer, move) is the one [`Engine::post_batch`] keeps; SYSPRO calls are serialised by the
 //! client's single session.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
 
 use super::{CycleSummary, Engine, EngineError, EngineEvent};
 use crate::mapping::ReferenceData;
@@ -75,6 +77,35 @@ impl Progress {
     }
 }
 
+/// A stage running as its own task, stopped when its handle is dropped before it ends.
+struct Stage(JoinHandle<Result<CycleSummary, EngineError>>);
+
+impl Stage {
+    fn spawn(
+        work: impl Future<Output = Result<CycleSummary, EngineError>> + Send + 'static,
+    ) -> Self {
+        Self(tokio::spawn(work))
+    }
+
+    /// The stage's outcome; a panic in it is raised here again.
+    async fn join(mut self) -> Result<CycleSummary, EngineError> {
+        match (&mut self.0).await {
+            Ok(outcome) => outcome,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // Only `Drop` below aborts a stage, and then nobody waits for it.
+                Err(e) => Err(EngineError::Stage(e.to_string())),
+            },
+        }
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Adds the counts of one stage or batch to the cycle's.
 fn absorb(total: &mut CycleSummary, part: CycleSummary) {
     total.read += part.read;
@@ -94,17 +125,37 @@ fn absorb(total: &mut CycleSummary, part: CycleSummary) {
 impl Engine {
     /// Reads, maps and posts at the same time until everything there is has been through; adds the
     /// counts to `summary`.
+    ///
+    /// The reader and the poster run as tasks of their own, so on a multi-threaded runtime the
+    /// mapper's and the reader's work (JSON, mapping, store writes) never holds up the poster's
+    /// next SYSPRO call. If the cycle ends early (an error of any stage, or the cycle itself being
+    /// dropped), the other stages are stopped at their next await, as a dropped future would be.
     pub(crate) async fn run_pipeline(
         &self,
         reference: &ReferenceData,
         summary: &mut CycleSummary,
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<(), EngineError> {
-        let progress = Progress::default();
+        let progress = Arc::new(Progress::default());
+        let reference = Arc::new(reference.clone());
+        let reader = Stage::spawn({
+            let (engine, progress) = (self.clone(), Arc::clone(&progress));
+            async move { engine.read_stage(&progress).await }
+        });
+        let poster = Stage::spawn({
+            let (engine, progress, reference) =
+                (self.clone(), Arc::clone(&progress), Arc::clone(&reference));
+            let stop = stop.cloned();
+            async move {
+                engine
+                    .post_stage(&reference, &progress, stop.as_ref())
+                    .await
+            }
+        });
         let (read, mapped, posted) = tokio::try_join!(
-            self.read_stage(&progress),
-            self.map_stage(reference, &progress, stop),
-            self.post_stage(reference, &progress, stop),
+            reader.join(),
+            self.map_stage(&reference, &progress, stop),
+            poster.join(),
         )?;
         absorb(summary, read);
         absorb(summary, mapped);

@@ -293,9 +293,14 @@ impl Engine {
                 return Ok(());
             }
         };
-        let in_step = match self.in_step(&record.key).await? {
-            Some(step) => Some(step),
-            None => self.posted_before_in_step(record).await?,
+        // A record never changed since it was first stored has no trail to look through.
+        let in_step = if record.version <= 1 {
+            None
+        } else {
+            match self.in_step(&record.key).await? {
+                Some(step) => Some(step),
+                None => self.posted_before_in_step(record).await?,
+            }
         };
         let found = match self
             .resolve_customer(record, &customer, in_step.as_ref(), summary)

@@ -1283,15 +1283,10 @@ impl Engine {
         to: Target,
         message: &str,
         document: Option<Value>,
-    ) -> Result<Record, StoreError> {
+    ) -> Result<(), StoreError> {
         let mut pending = writes::Pending::default();
         self.stage_move(&mut pending, record, to, message, document);
-        self.flush(&mut pending)
-            .await?
-            .pop()
-            .ok_or_else(|| StoreError::NotFound {
-                key: record.key.clone(),
-            })
+        self.flush(&mut pending).await
     }
 
     /// Appends an audit entry, redacted.

@@ -525,7 +525,7 @@ impl Engine {
     ) -> Result<(), StoreError> {
         let mut pending = Pending::default();
         self.stage_halt(&mut pending, record, reason, summary);
-        self.flush(&mut pending).await.map(drop)
+        self.flush(&mut pending).await
     }
 
     /// Stages the move of `record` to `halted`, waiting for a fix and a replay.
@@ -557,7 +557,7 @@ impl Engine {
     ) -> Result<(), StoreError> {
         let mut pending = Pending::default();
         self.stage_retry(&mut pending, record, reason, summary);
-        self.flush(&mut pending).await.map(drop)
+        self.flush(&mut pending).await
     }
 
     /// Stages what [`Engine::retry_later`] writes.
@@ -617,7 +617,7 @@ impl Engine {
     ) -> Result<(), StoreError> {
         let mut pending = Pending::default();
         self.stage_posted(&mut pending, record, plan, message, summary);
-        self.flush(&mut pending).await.map(drop)
+        self.flush(&mut pending).await
     }
 
     /// Stages the move of `record` to `posted` with the SYSPRO keys of `plan`.

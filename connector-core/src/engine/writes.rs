@@ -82,16 +82,15 @@ impl Engine {
         });
     }
 
-    /// Writes what `pending` holds (audit entries, then moves) and reports each move. Returns the
-    /// moved records in the order their moves were staged.
+    /// Writes what `pending` holds (audit entries, then moves) and reports each move.
     ///
     /// # Errors
     /// A storage failure, or the first move the store refused (the others are applied and
     /// reported): a refusal means another worker moved the record, which the caller treats like
     /// the same refusal of a single move.
-    pub(crate) async fn flush(&self, pending: &mut Pending) -> Result<Vec<Record>, StoreError> {
+    pub(crate) async fn flush(&self, pending: &mut Pending) -> Result<(), StoreError> {
         if pending.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let audits = std::mem::take(&mut pending.audits);
         let staged = std::mem::take(&mut pending.moves);
@@ -109,21 +108,19 @@ impl Engine {
             if transitions.is_empty() {
                 Vec::new()
             } else {
-                self.inner.store.transition_many(transitions).await?
+                self.inner.store.move_many(transitions).await?
             }
         };
-        let mut moved = Vec::with_capacity(results.len());
         let mut refused = None;
         for ((key, from, to, reason), result) in reports.into_iter().zip(results) {
             match result {
-                Ok(record) => {
+                Ok(()) => {
                     self.emit(EngineEvent::Transition {
                         key,
                         from,
                         to,
                         reason,
                     });
-                    moved.push(record);
                 }
                 Err(e) => {
                     refused.get_or_insert(e);
@@ -132,7 +129,7 @@ impl Engine {
         }
         match refused {
             Some(e) => Err(e),
-            None => Ok(moved),
+            None => Ok(()),
         }
     }
 }

@@ -1234,6 +1234,95 @@ fn outcome_name(outcome: &IntakeOutcome) -> &'static str {
     }
 }
 
+/// Moves made with [`StateStore::move_many`] have the same outcomes, records (payloads included)
+/// and audit trails as the same moves made with [`StateStore::transition_many`].
+pub async fn move_many_matches_transition_many<S: StoreUnderTest, F: Future<Output = S>>(
+    open: impl Fn(Arc<dyn Clock>) -> F,
+) {
+    let clock = clock();
+    let transitioned = open(Arc::new(clock.clone())).await;
+    let moved = open(Arc::new(clock.clone())).await;
+    let received = key("eu", "received");
+    let posting = key("eu", "posting");
+    let missing = key("eu", "missing");
+    for store in [&transitioned, &moved] {
+        drive_to(store, &clock, &received, RecordState::Received).await;
+        drive_to(store, &clock, &posting, RecordState::Posting).await;
+    }
+    clock.advance(Duration::from_secs(5));
+    let transitions = vec![
+        Transition::new(
+            received.clone(),
+            RecordState::Received,
+            target_for(RecordState::Mapped, &clock),
+            "mapped",
+        )
+        .with_document(json!({"plan": "WEB000123"})),
+        Transition::new(
+            received.clone(),
+            RecordState::Mapped,
+            Target::Posting,
+            "claimed",
+        ),
+        Transition::new(
+            posting.clone(),
+            RecordState::Mapped,
+            Target::Posting,
+            "wrong state",
+        ),
+        Transition::new(
+            posting.clone(),
+            RecordState::Posting,
+            target_for(RecordState::Posted, &clock),
+            "SYSPRO confirmed",
+        ),
+        Transition::new(
+            missing.clone(),
+            RecordState::Received,
+            target_for(RecordState::Halted, &clock),
+            "no such record",
+        ),
+    ];
+    let full: Vec<Result<(), String>> = transitioned
+        .transition_many(transitions.clone())
+        .await
+        .expect("transition_many")
+        .into_iter()
+        .map(|r| r.map(drop).map_err(|e| e.to_string()))
+        .collect();
+    let light: Vec<Result<(), String>> = moved
+        .move_many(transitions)
+        .await
+        .expect("move_many")
+        .into_iter()
+        .map(|r| r.map_err(|e| e.to_string()))
+        .collect();
+    assert_eq!(light, full);
+    assert_eq!(light.iter().filter(|r| r.is_ok()).count(), 3);
+    for key in [&received, &posting, &missing] {
+        let after = moved.get(key).await.expect("get");
+        assert_eq!(after, transitioned.get(key).await.expect("get"), "{key}");
+        if let Some(record) = after {
+            assert_eq!(
+                record.payload,
+                intake_of(key, 0).payload,
+                "payload of {key}"
+            );
+        }
+        let trail = |entries: Vec<AuditEntry>| {
+            entries
+                .into_iter()
+                .map(|e| (e.kind, e.message, e.document))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            trail(audit_of(&moved, key).await),
+            trail(audit_of(&transitioned, key).await),
+            "{key}"
+        );
+    }
+}
+
 /// A transition's result in comparable form: the record, or the error's text.
 fn result_text(result: &Result<Record, StoreError>) -> Result<Record, String> {
     match result {
@@ -2177,6 +2266,7 @@ macro_rules! store_conformance_tests {
             cycle_reports_keep_the_latest,
             intake_many_matches_sequential_intake,
             transition_many_applies_in_order,
+            move_many_matches_transition_many,
             append_many_keeps_order,
             large_batches_are_stored_whole,
             concurrent_intake_batches_create_each_record_once,

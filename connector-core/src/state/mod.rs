@@ -149,6 +149,24 @@ pub trait StateStore: Send + Sync {
         Ok(results)
     }
 
+    /// [`StateStore::transition_many`] for a caller that needs to know only which moves were made,
+    /// not the records they made: a store may then skip reading the stored documents, which moves
+    /// never change. Same rules, same audit entries, same errors.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot write.
+    async fn move_many(
+        &self,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        Ok(self
+            .transition_many(transitions)
+            .await?
+            .into_iter()
+            .map(|result| result.map(drop))
+            .collect())
+    }
+
     /// Claims up to `limit` due records of `connection` (optionally one kind) for posting: records in
     /// `mapped`, and records in `retry_wait` whose `next_attempt_at` has come. Claimed records move to
     /// `posting` (one attempt counted, audited) and are returned oldest first. Concurrent callers never

@@ -171,6 +171,13 @@ impl StateStore for AnyStore {
     ) -> Result<Vec<Result<Record, StoreError>>, StoreError> {
         both!(self, s => s.transition_many(transitions).await)
     }
+
+    async fn move_many(
+        &self,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        both!(self, s => s.move_many(transitions).await)
+    }
     async fn claim_due(
         &self,
         connection: &ConnectionName,

@@ -140,6 +140,13 @@ const RECORD_COLUMNS: &str = "connection, kind, commerce_id, state, attempts, ne
     late_fp_content_hash, payload, reason, syspro_invoice, syspro_journal, syspro_customer, \
     created_at, updated_at, state_since, version";
 
+/// [`RECORD_COLUMNS`] with the payload left unread (as JSON `null`): SQLite keeps a large payload
+/// in overflow pages that a move, which never changes it, need not read.
+const RECORD_COLUMNS_BUT_PAYLOAD: &str = "connection, kind, commerce_id, state, attempts, \
+    next_attempt_at, fp_entity_id, fp_updated_at, fp_content_hash, late_fp_entity_id, \
+    late_fp_updated_at, late_fp_content_hash, 'null' AS payload, reason, syspro_invoice, \
+    syspro_journal, syspro_customer, created_at, updated_at, state_since, version";
+
 /// What a write of a known record replaces: every column but the key.
 const RECORD_UPSERT: &str = " ON CONFLICT (connection, kind, commerce_id) DO UPDATE SET \
     state = excluded.state, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, \
@@ -382,6 +389,7 @@ impl SqliteStore {
         &self,
         conn: &mut SqliteConnection,
         keys: &BTreeSet<RecordKey>,
+        columns: &str,
         operation: &'static str,
         subject: &str,
     ) -> Result<BTreeMap<RecordKey, Record>, StoreError> {
@@ -391,7 +399,7 @@ impl SqliteStore {
             // The key list is a subquery over VALUES rather than `IN (VALUES ...)`, which SQLite
             // answers by scanning the table instead of searching the primary key.
             let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(format!(
-                "SELECT {RECORD_COLUMNS} FROM records WHERE (connection, kind, commerce_id) IN \
+                "SELECT {columns} FROM records WHERE (connection, kind, commerce_id) IN \
                  (SELECT column1, column2, column3 FROM ("
             ));
             query.push_values(chunk, |mut row, key| {
@@ -564,6 +572,31 @@ impl SqliteStore {
             message: entry.message,
             document: entry.document.map(Payload::into_value),
         })
+    }
+
+    /// Applies `transitions` in one transaction, reading the records' `columns` (the payload is
+    /// never written back: moves do not change it).
+    async fn apply_moves(
+        &self,
+        transitions: Vec<Transition>,
+        columns: &str,
+    ) -> Result<Vec<Result<Record, StoreError>>, StoreError> {
+        const OP: &str = "move records to their next states";
+        let keys = keys_to_read(&transitions);
+        if keys.is_empty() {
+            // Nothing to read: every transition (if any) is refused by the table alone.
+            return Ok(apply_transitions(&mut BTreeMap::new(), transitions, self.now()).0);
+        }
+        let subject = batch_subject(transitions.iter().map(|t| &t.key));
+        let mut tx = self.begin(OP, &subject).await?;
+        let now = self.now();
+        let mut records = self
+            .fetch_records(&mut tx, &keys, columns, OP, &subject)
+            .await?;
+        let (results, writes) = apply_transitions(&mut records, transitions, now);
+        self.finish(tx, &records, &writes, true, now, OP, &subject)
+            .await?;
+        Ok(results)
     }
 
     fn record_from_row(&self, row: &SqliteRow) -> Result<Record, StoreError> {
@@ -752,7 +785,9 @@ impl StateStore for SqliteStore {
         let keys: BTreeSet<RecordKey> = intakes.iter().map(|i| i.key.clone()).collect();
         let mut tx = self.begin(OP, &subject).await?;
         let now = self.now();
-        let mut records = self.fetch_records(&mut tx, &keys, OP, &subject).await?;
+        let mut records = self
+            .fetch_records(&mut tx, &keys, RECORD_COLUMNS, OP, &subject)
+            .await?;
         let (outcomes, writes) = apply_intakes(&mut records, intakes, now)?;
         self.finish(tx, &records, &writes, false, now, OP, &subject)
             .await?;
@@ -763,20 +798,19 @@ impl StateStore for SqliteStore {
         &self,
         transitions: Vec<Transition>,
     ) -> Result<Vec<Result<Record, StoreError>>, StoreError> {
-        const OP: &str = "move records to their next states";
-        let keys = keys_to_read(&transitions);
-        if keys.is_empty() {
-            // Nothing to read: every transition (if any) is refused by the table alone.
-            return Ok(apply_transitions(&mut BTreeMap::new(), transitions, self.now()).0);
-        }
-        let subject = batch_subject(transitions.iter().map(|t| &t.key));
-        let mut tx = self.begin(OP, &subject).await?;
-        let now = self.now();
-        let mut records = self.fetch_records(&mut tx, &keys, OP, &subject).await?;
-        let (results, writes) = apply_transitions(&mut records, transitions, now);
-        self.finish(tx, &records, &writes, true, now, OP, &subject)
-            .await?;
-        Ok(results)
+        self.apply_moves(transitions, RECORD_COLUMNS).await
+    }
+
+    async fn move_many(
+        &self,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        Ok(self
+            .apply_moves(transitions, RECORD_COLUMNS_BUT_PAYLOAD)
+            .await?
+            .into_iter()
+            .map(|result| result.map(drop))
+            .collect())
     }
 
     async fn claim_due(

@@ -133,6 +133,17 @@ CREATE TABLE cycles (
 ALTER TABLE records ADD COLUMN syspro_customer TEXT;
 ",
     ),
+    (
+        4,
+        "index of records by state and key",
+        // A record row holds its payload, often larger than a page: reaching the columns after it
+        // means walking its overflow pages. This index answers which records are in a state, in
+        // key order, and which are due, oldest first, without touching the rows.
+        r"
+CREATE INDEX records_by_state_key
+    ON records (connection, state, kind, commerce_id, next_attempt_at, state_since);
+",
+    ),
 ];
 
 const RECORD_COLUMNS: &str = "connection, kind, commerce_id, state, attempts, next_attempt_at, \
@@ -828,13 +839,17 @@ impl StateStore for SqliteStore {
         let now = self.now();
         // SQLite has one writer at a time, so selecting inside the IMMEDIATE transaction is already
         // exclusive; a shared database selects the same rows `FOR UPDATE SKIP LOCKED`.
+        // The due keys come from `records_by_state_key` alone; only the rows claimed are read.
         let rows = sqlx::query(&format!(
             "SELECT {RECORD_COLUMNS} FROM records \
-             WHERE connection = ?1 AND (?2 IS NULL OR kind = ?2) \
-               AND (state = 'mapped' \
-                    OR (state = 'retry_wait' AND (next_attempt_at IS NULL OR next_attempt_at <= ?3))) \
-             ORDER BY COALESCE(next_attempt_at, state_since), kind, commerce_id \
-             LIMIT ?4"
+             WHERE connection = ?1 AND (kind, commerce_id) IN ( \
+                 SELECT kind, commerce_id FROM records INDEXED BY records_by_state_key \
+                 WHERE connection = ?1 AND state IN ('mapped', 'retry_wait') \
+                   AND (?2 IS NULL OR kind = ?2) \
+                   AND (state = 'mapped' OR next_attempt_at IS NULL OR next_attempt_at <= ?3) \
+                 ORDER BY COALESCE(next_attempt_at, state_since), kind, commerce_id \
+                 LIMIT ?4) \
+             ORDER BY COALESCE(next_attempt_at, state_since), kind, commerce_id"
         ))
         .bind(connection.as_str())
         .bind(kind.map(EntityKind::as_str))
@@ -870,8 +885,16 @@ impl StateStore for SqliteStore {
     }
 
     async fn list(&self, filter: &RecordFilter) -> Result<Vec<Record>, StoreError> {
-        let mut query: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new(format!("SELECT {RECORD_COLUMNS} FROM records WHERE 1 = 1"));
+        // Records of one state of one connection are found, in key order, through
+        // `records_by_state_key`; left to itself SQLite walks the whole key range instead, row by row.
+        let index = if filter.connection.is_some() && filter.state.is_some() {
+            " INDEXED BY records_by_state_key"
+        } else {
+            ""
+        };
+        let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(format!(
+            "SELECT {RECORD_COLUMNS} FROM records{index} WHERE 1 = 1"
+        ));
         if let Some(connection) = &filter.connection {
             query
                 .push(" AND connection = ")

@@ -135,24 +135,45 @@ ALTER TABLE records ADD COLUMN syspro_customer TEXT;
     ),
     (
         4,
-        "index of records by state and key",
-        // A record row holds its payload, often larger than a page: reaching the columns after it
-        // means walking its overflow pages. This index answers which records are in a state, in
-        // key order, and which are due, oldest first, without touching the rows.
+        "record payloads in a table of their own, records indexed by state and key",
+        // A payload is often larger than a page. Kept in the record's row, every move rewrote it
+        // (SQLite rewrites a changed row whole) and every read of a column stored after it walked
+        // its overflow pages. Apart, a move writes a row of a few hundred bytes. The index answers
+        // which records are in a state, in key order, and which are due, oldest first.
         r"
+CREATE TABLE record_payloads (
+    connection TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    commerce_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    PRIMARY KEY (connection, kind, commerce_id)
+) WITHOUT ROWID;
+INSERT INTO record_payloads (connection, kind, commerce_id, payload)
+    SELECT connection, kind, commerce_id, payload FROM records;
+ALTER TABLE records DROP COLUMN payload;
 CREATE INDEX records_by_state_key
     ON records (connection, state, kind, commerce_id, next_attempt_at, state_since);
 ",
     ),
 ];
 
+/// The columns of a record as [`SqliteStore::record_from_row`] reads them, from [`RECORDS`].
 const RECORD_COLUMNS: &str = "connection, kind, commerce_id, state, attempts, next_attempt_at, \
     fp_entity_id, fp_updated_at, fp_content_hash, late_fp_entity_id, late_fp_updated_at, \
     late_fp_content_hash, payload, reason, syspro_invoice, syspro_journal, syspro_customer, \
     created_at, updated_at, state_since, version";
 
-/// [`RECORD_COLUMNS`] with the payload left unread (as JSON `null`): SQLite keeps a large payload
-/// in overflow pages that a move, which never changes it, need not read.
+/// Records with their payloads.
+const RECORDS: &str = "records JOIN record_payloads USING (connection, kind, commerce_id)";
+
+/// The columns of the `records` table, in the order [`SqliteStore::write_records`] binds them.
+const RECORD_ROW_COLUMNS: &str = "connection, kind, commerce_id, state, attempts, \
+    next_attempt_at, fp_entity_id, fp_updated_at, fp_content_hash, late_fp_entity_id, \
+    late_fp_updated_at, late_fp_content_hash, reason, syspro_invoice, syspro_journal, \
+    syspro_customer, created_at, updated_at, state_since, version";
+
+/// [`RECORD_COLUMNS`] from `records` alone, with the payload left unread (as JSON `null`): a move
+/// never changes it.
 const RECORD_COLUMNS_BUT_PAYLOAD: &str = "connection, kind, commerce_id, state, attempts, \
     next_attempt_at, fp_entity_id, fp_updated_at, fp_content_hash, late_fp_entity_id, \
     late_fp_updated_at, late_fp_content_hash, 'null' AS payload, reason, syspro_invoice, \
@@ -164,30 +185,20 @@ const RECORD_UPSERT: &str = " ON CONFLICT (connection, kind, commerce_id) DO UPD
     fp_entity_id = excluded.fp_entity_id, fp_updated_at = excluded.fp_updated_at, \
     fp_content_hash = excluded.fp_content_hash, late_fp_entity_id = excluded.late_fp_entity_id, \
     late_fp_updated_at = excluded.late_fp_updated_at, \
-    late_fp_content_hash = excluded.late_fp_content_hash, payload = excluded.payload, \
-    reason = excluded.reason, syspro_invoice = excluded.syspro_invoice, \
-    syspro_journal = excluded.syspro_journal, syspro_customer = excluded.syspro_customer, \
-    created_at = excluded.created_at, updated_at = excluded.updated_at, \
-    state_since = excluded.state_since, version = excluded.version";
-
-/// [`RECORD_UPSERT`] for moves, which never change the payload: it is neither serialised nor
-/// rewritten. Only rows read in the same transaction are written this way, so the insert branch (with
-/// its placeholder payload) never applies.
-const RECORD_UPSERT_KEEPING_PAYLOAD: &str = " ON CONFLICT (connection, kind, commerce_id) DO UPDATE SET \
-    state = excluded.state, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, \
-    fp_entity_id = excluded.fp_entity_id, fp_updated_at = excluded.fp_updated_at, \
-    fp_content_hash = excluded.fp_content_hash, late_fp_entity_id = excluded.late_fp_entity_id, \
-    late_fp_updated_at = excluded.late_fp_updated_at, \
     late_fp_content_hash = excluded.late_fp_content_hash, \
     reason = excluded.reason, syspro_invoice = excluded.syspro_invoice, \
     syspro_journal = excluded.syspro_journal, syspro_customer = excluded.syspro_customer, \
     created_at = excluded.created_at, updated_at = excluded.updated_at, \
     state_since = excluded.state_since, version = excluded.version";
 
+/// What a write of a payload replaces.
+const PAYLOAD_UPSERT: &str = " ON CONFLICT (connection, kind, commerce_id) DO UPDATE SET \
+    payload = excluded.payload";
+
 const AUDIT_INSERT: &str =
     "INSERT INTO audit (at, connection, kind, commerce_id, entry_kind, message, document) ";
 
-/// Rows per multi-row statement. A record row binds 21 parameters, so a statement stays near 10,500,
+/// Rows per multi-row statement. A record row binds 20 parameters, so a statement stays near 10,000,
 /// a third of the 32,766 SQLite accepts.
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -383,7 +394,7 @@ impl SqliteStore {
         operation: &'static str,
     ) -> Result<Option<Record>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE connection = ? AND kind = ? AND commerce_id = ?"
+            "SELECT {RECORD_COLUMNS} FROM {RECORDS} WHERE connection = ? AND kind = ? AND commerce_id = ?"
         ))
         .bind(key.connection.as_str())
         .bind(key.kind.as_str())
@@ -400,17 +411,22 @@ impl SqliteStore {
         &self,
         conn: &mut SqliteConnection,
         keys: &BTreeSet<RecordKey>,
-        columns: &str,
+        with_payload: bool,
         operation: &'static str,
         subject: &str,
     ) -> Result<BTreeMap<RecordKey, Record>, StoreError> {
+        let (columns, from) = if with_payload {
+            (RECORD_COLUMNS, RECORDS)
+        } else {
+            (RECORD_COLUMNS_BUT_PAYLOAD, "records")
+        };
         let keys: Vec<&RecordKey> = keys.iter().collect();
         let mut found = BTreeMap::new();
         for chunk in keys.chunks(ROWS_PER_STATEMENT) {
             // The key list is a subquery over VALUES rather than `IN (VALUES ...)`, which SQLite
             // answers by scanning the table instead of searching the primary key.
             let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(format!(
-                "SELECT {columns} FROM records WHERE (connection, kind, commerce_id) IN \
+                "SELECT {columns} FROM {from} WHERE (connection, kind, commerce_id) IN \
                  (SELECT column1, column2, column3 FROM ("
             ));
             query.push_values(chunk, |mut row, key| {
@@ -435,8 +451,8 @@ impl SqliteStore {
         Ok(found)
     }
 
-    /// Inserts or replaces `records`, in one statement per [`ROWS_PER_STATEMENT`] records; with
-    /// `moves_only`, existing rows keep their payload (see [`RECORD_UPSERT_KEEPING_PAYLOAD`]).
+    /// Inserts or replaces `records`, in one statement per [`ROWS_PER_STATEMENT`] records, and
+    /// their payloads unless `moves_only` (moves never change a payload).
     async fn write_records(
         &self,
         conn: &mut SqliteConnection,
@@ -447,7 +463,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         for chunk in records.chunks(ROWS_PER_STATEMENT) {
             let mut query: QueryBuilder<'_, Sqlite> =
-                QueryBuilder::new(format!("INSERT INTO records ({RECORD_COLUMNS}) "));
+                QueryBuilder::new(format!("INSERT INTO records ({RECORD_ROW_COLUMNS}) "));
             query.push_values(chunk, |mut row, record| {
                 let late = record.changed_after_posting.as_ref();
                 row.push_bind(record.key.connection.as_str())
@@ -462,11 +478,6 @@ impl SqliteStore {
                     .push_bind(late.map(|f| f.entity_id.as_str()))
                     .push_bind(late.map(|f| micros(f.updated_at)))
                     .push_bind(late.map(|f| f.content_hash.as_str()))
-                    .push_bind(if moves_only {
-                        String::new()
-                    } else {
-                        record.payload.json_text().to_owned()
-                    })
                     .push_bind(record.reason.as_deref())
                     .push_bind(record.syspro.invoice.as_deref())
                     .push_bind(record.syspro.journal.as_deref())
@@ -476,15 +487,30 @@ impl SqliteStore {
                     .push_bind(micros(record.state_since))
                     .push_bind(i64::try_from(record.version).unwrap_or(i64::MAX));
             });
-            query.push(if moves_only {
-                RECORD_UPSERT_KEEPING_PAYLOAD
-            } else {
-                RECORD_UPSERT
-            });
+            query.push(RECORD_UPSERT);
             query
                 .build()
                 // Batch statements vary in row count: caching each shape would keep hundreds of
                 // large prepared statements per connection.
+                .persistent(false)
+                .execute(&mut *conn)
+                .await
+                .map_err(self.db(operation, subject))?;
+            if moves_only {
+                continue;
+            }
+            let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+                "INSERT INTO record_payloads (connection, kind, commerce_id, payload) ",
+            );
+            query.push_values(chunk, |mut row, record| {
+                row.push_bind(record.key.connection.as_str())
+                    .push_bind(record.key.kind.as_str())
+                    .push_bind(record.key.commerce_id.as_str())
+                    .push_bind(record.payload.json_text().to_owned());
+            });
+            query.push(PAYLOAD_UPSERT);
+            query
+                .build()
                 .persistent(false)
                 .execute(&mut *conn)
                 .await
@@ -585,12 +611,12 @@ impl SqliteStore {
         })
     }
 
-    /// Applies `transitions` in one transaction, reading the records' `columns` (the payload is
-    /// never written back: moves do not change it).
+    /// Applies `transitions` in one transaction, reading the records' payloads only `with_payload`
+    /// (a payload is never written back: moves do not change it).
     async fn apply_moves(
         &self,
         transitions: Vec<Transition>,
-        columns: &str,
+        with_payload: bool,
     ) -> Result<Vec<Result<Record, StoreError>>, StoreError> {
         const OP: &str = "move records to their next states";
         let keys = keys_to_read(&transitions);
@@ -602,7 +628,7 @@ impl SqliteStore {
         let mut tx = self.begin(OP, &subject).await?;
         let now = self.now();
         let mut records = self
-            .fetch_records(&mut tx, &keys, columns, OP, &subject)
+            .fetch_records(&mut tx, &keys, with_payload, OP, &subject)
             .await?;
         let (results, writes) = apply_transitions(&mut records, transitions, now);
         self.finish(tx, &records, &writes, true, now, OP, &subject)
@@ -797,7 +823,7 @@ impl StateStore for SqliteStore {
         let mut tx = self.begin(OP, &subject).await?;
         let now = self.now();
         let mut records = self
-            .fetch_records(&mut tx, &keys, RECORD_COLUMNS, OP, &subject)
+            .fetch_records(&mut tx, &keys, true, OP, &subject)
             .await?;
         let (outcomes, writes) = apply_intakes(&mut records, intakes, now)?;
         self.finish(tx, &records, &writes, false, now, OP, &subject)
@@ -809,7 +835,7 @@ impl StateStore for SqliteStore {
         &self,
         transitions: Vec<Transition>,
     ) -> Result<Vec<Result<Record, StoreError>>, StoreError> {
-        self.apply_moves(transitions, RECORD_COLUMNS).await
+        self.apply_moves(transitions, true).await
     }
 
     async fn move_many(
@@ -817,7 +843,7 @@ impl StateStore for SqliteStore {
         transitions: Vec<Transition>,
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         Ok(self
-            .apply_moves(transitions, RECORD_COLUMNS_BUT_PAYLOAD)
+            .apply_moves(transitions, false)
             .await?
             .into_iter()
             .map(|result| result.map(drop))
@@ -841,7 +867,7 @@ impl StateStore for SqliteStore {
         // exclusive; a shared database selects the same rows `FOR UPDATE SKIP LOCKED`.
         // The due keys come from `records_by_state_key` alone; only the rows claimed are read.
         let rows = sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records \
+            "SELECT {RECORD_COLUMNS} FROM {RECORDS} \
              WHERE connection = ?1 AND (kind, commerce_id) IN ( \
                  SELECT kind, commerce_id FROM records INDEXED BY records_by_state_key \
                  WHERE connection = ?1 AND state IN ('mapped', 'retry_wait') \
@@ -893,7 +919,8 @@ impl StateStore for SqliteStore {
             ""
         };
         let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(format!(
-            "SELECT {RECORD_COLUMNS} FROM records{index} WHERE 1 = 1"
+            "SELECT {RECORD_COLUMNS} FROM records{index} \
+             JOIN record_payloads USING (connection, kind, commerce_id) WHERE 1 = 1"
         ));
         if let Some(connection) = &filter.connection {
             query
@@ -933,7 +960,7 @@ impl StateStore for SqliteStore {
         entered_before: OffsetDateTime,
     ) -> Result<Vec<Record>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records \
+            "SELECT {RECORD_COLUMNS} FROM {RECORDS} \
              WHERE connection = ? AND state = 'posting' AND state_since <= ? \
              ORDER BY state_since, kind, commerce_id"
         ))

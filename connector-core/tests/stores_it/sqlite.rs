@@ -92,8 +92,9 @@ async fn newer_schema_is_refused_with_the_path() {
     );
 }
 
-/// A database written before records kept the SYSPRO customer code gains the column on open; its
-/// records read back with no code, and take one from then on.
+/// A database written before records kept the SYSPRO customer code (and their payloads apart) gains
+/// the column and the payload table on open; its records read back whole with no code, and take one
+/// from then on.
 #[tokio::test]
 async fn upgrade_adds_the_customer_column() {
     use connector_core::state::{
@@ -122,14 +123,19 @@ async fn upgrade_adds_the_customer_column() {
     store.close().await;
     // Back to the schema of version 2, as an older release left it.
     let mut conn = raw(&path).await;
-    sqlx::query("DROP INDEX records_by_state_key")
-        .execute(&mut conn)
-        .await
-        .expect("drop index");
-    sqlx::query("ALTER TABLE records DROP COLUMN syspro_customer")
-        .execute(&mut conn)
-        .await
-        .expect("drop column");
+    for statement in [
+        "DROP INDEX records_by_state_key",
+        "ALTER TABLE records ADD COLUMN payload TEXT NOT NULL DEFAULT ''",
+        "UPDATE records SET payload = (SELECT p.payload FROM record_payloads p \
+         WHERE (p.connection, p.kind, p.commerce_id) = (records.connection, records.kind, records.commerce_id))",
+        "DROP TABLE record_payloads",
+        "ALTER TABLE records DROP COLUMN syspro_customer",
+    ] {
+        sqlx::query(statement)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
     sqlx::query("DELETE FROM schema_migrations WHERE version >= 3")
         .execute(&mut conn)
         .await
@@ -140,6 +146,7 @@ async fn upgrade_adds_the_customer_column() {
     assert_eq!(store.schema_version().await.expect("version"), 4);
     let record = store.get(&key).await.expect("get").expect("kept");
     assert_eq!(record.syspro, SysproKeys::default());
+    assert_eq!(record.payload, serde_json::json!({"entity_id": "41"}));
     let mapped = store
         .transition(Transition::new(
             key.clone(),

@@ -429,6 +429,40 @@ impl Engine {
     /// Finds the SYSPRO customer: the explicit tables, then the code the record already knows,
     /// then the code Commerce holds in the write-back attribute (checked in SYSPRO), then a
     /// SYSPRO customer with the same email, then creation.
+    /// The code `customers.by_id` or `customers.by_email` gives the customer, if any.
+    fn table_code(&self, customer: &Customer) -> Option<String> {
+        let mapping = &self.inner.connection.mapping.customers;
+        let email = customer.email.as_deref().unwrap_or_default();
+        customer
+            .id
+            .and_then(|id| mapping.by_id.get(&id.get().to_string()).cloned())
+            .or_else(|| {
+                mapping
+                    .by_email
+                    .iter()
+                    .find(|(known, _)| !email.is_empty() && known.eq_ignore_ascii_case(email))
+                    .map(|(_, code)| code.clone())
+            })
+    }
+
+    /// Whether the customer is in `customers.by_id` or `customers.by_email`.
+    pub(crate) fn customer_in_tables(&self, customer: &Customer) -> bool {
+        self.table_code(customer).is_some()
+    }
+
+    /// The write-back attribute and the SYSPRO code the customer holds in it, if any.
+    pub(crate) fn customer_code_in_commerce(&self, customer: &Customer) -> Option<(&str, String)> {
+        let attribute = self
+            .inner
+            .connection
+            .mapping
+            .customers
+            .write_back
+            .attribute
+            .as_deref()?;
+        attribute_code_value(customer, attribute).map(|code| (attribute, code))
+    }
+
     async fn resolve_customer(
         &self,
         record: &Record,
@@ -446,16 +480,7 @@ impl Engine {
                 created: None,
             }))
         };
-        let table = id
-            .and_then(|id| mapping.by_id.get(&id.to_string()).cloned())
-            .or_else(|| {
-                mapping
-                    .by_email
-                    .iter()
-                    .find(|(known, _)| !email.is_empty() && known.eq_ignore_ascii_case(&email))
-                    .map(|(_, code)| code.clone())
-            });
-        if let Some(code) = table {
+        if let Some(code) = self.table_code(customer) {
             return found(code, Source::Table);
         }
         if let Some(code) = record.syspro.customer.clone() {
@@ -467,9 +492,7 @@ impl Engine {
         if let Some(step) = in_step {
             return found(step.code.clone(), step.source);
         }
-        if let Some(attribute) = &mapping.write_back.attribute
-            && let Some(code) = attribute_code_value(customer, attribute)
-        {
+        if let Some((attribute, code)) = self.customer_code_in_commerce(customer) {
             let query = bo::ComFind::new("ArCustomer")
                 .columns(["Customer"])
                 .filter(bo::Where::eq("Customer", code.as_str()))
@@ -501,6 +524,19 @@ impl Engine {
                     Ok(Step::Stopped)
                 }
             };
+        }
+        if let Some(new) = self
+            .inner
+            .created_for
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&record.key)
+        {
+            return Ok(Step::Done(Found {
+                code: new.code.clone(),
+                source: Source::Created,
+                created: Some(convert::customer_record(&new)),
+            }));
         }
         if mapping.match_by_email && !email.is_empty() {
             if let Some(code) = self.cached_customer(&email) {
@@ -985,7 +1021,7 @@ impl Engine {
     }
 
     /// The SYSPRO customer to create for a Commerce customer, from `customers.create`.
-    fn new_customer_of(&self, customer: &Customer) -> Result<NewCustomer, String> {
+    pub(crate) fn new_customer_of(&self, customer: &Customer) -> Result<NewCustomer, String> {
         let connection = &self.inner.connection;
         let create = &connection.mapping.customers.create;
         let id = customer

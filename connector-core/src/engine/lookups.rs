@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::PoisonError;
 
-use serde_json::Value;
+use adobe_commerce_client::models::Customer;
 use syspro_client::bo::{self, CustomerSetup};
 
 use super::writes::Pending;
@@ -43,22 +43,36 @@ impl Engine {
         for record in records {
             match record.key.kind {
                 EntityKind::Customer => {
-                    let Some(email) = record
-                        .payload
-                        .get("email")
-                        .and_then(Value::as_str)
-                        .map(|e| e.trim().to_lowercase())
-                    else {
+                    // A record that already has a code, a trail or a table entry is resolved on
+                    // its own (see `Engine::resolve_customer`).
+                    if record.syspro.customer.is_some() || record.version > 1 {
+                        continue;
+                    }
+                    let Ok(customer) = record.payload.parse::<Customer>() else {
                         continue;
                     };
-                    if mapping.customers.match_by_email
-                        && !email.is_empty()
-                        && self.cached_customer(&email).is_none()
+                    let email = customer
+                        .email
+                        .as_deref()
+                        .map(|e| e.trim().to_lowercase())
+                        .unwrap_or_default();
+                    if !mapping.customers.match_by_email
+                        || email.is_empty()
+                        || self.cached_customer(&email).is_some()
+                        || self.customer_in_tables(&customer)
+                        || self.customer_code_in_commerce(&customer).is_some()
                     {
-                        to_match
-                            .entry(email)
-                            .or_insert_with(|| (None, record.key.clone()));
+                        continue;
                     }
+                    // Created in the batch when SYSPRO has none, as the record's own pass would.
+                    let create = if mapping.customers.create.enabled {
+                        self.new_customer_of(&customer).ok()
+                    } else {
+                        None
+                    };
+                    to_match
+                        .entry(email)
+                        .or_insert_with(|| (create, record.key.clone()));
                 }
                 EntityKind::Invoice | EntityKind::Order => {
                     let Ok(doc) = self.source_document(record) else {
@@ -229,6 +243,13 @@ impl Engine {
                 self.emit(EngineEvent::CustomerCreated {
                     code: new.code.clone(),
                 });
+                if key.kind == EntityKind::Customer {
+                    self.inner
+                        .created_for
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(key.clone(), new.clone());
+                }
             }
             self.remember_customer(&new.email, &new.code);
         }

@@ -568,3 +568,52 @@ async fn a_customer_posted_before_codes_were_kept_still_updates_its_own_syspro_c
         Some(code.as_str())
     );
 }
+
+/// Commerce customers SYSPRO does not hold are created a batch at a time (one ARSSCS call for
+/// several records), and each record still reads as created, once, with its own code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_customers_are_created_in_batches_and_read_as_created() {
+    let h = Harness::start(shop(30)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let engine = h
+        .engine_edited(&Setup::default(), store.clone(), |c| {
+            c.commerce.page_size = 50;
+        })
+        .await;
+    let first = engine.run_cycle().await.expect("first cycle");
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    assert_customers_posted(&*store).await;
+
+    let mut created = Vec::new();
+    for record in in_state(&*store, EntityKind::Customer, RecordState::Posted).await {
+        let messages = audit_messages(&*store, &record.key, None).await;
+        if messages.iter().any(|m| m.contains("(by creation)")) {
+            let code = record
+                .syspro
+                .customer
+                .clone()
+                .expect("a created record knows its code");
+            created.push(code);
+        }
+    }
+    assert!(created.len() >= 3, "customer records created: {created:?}");
+    assert!(
+        adds(&h) < u64::try_from(created.len()).unwrap_or(u64::MAX),
+        "{} ARSSCS adds for {} customers created from their own records",
+        adds(&h),
+        created.len()
+    );
+    let in_syspro = syspro_customers(&h).await;
+    for code in &created {
+        let copies = in_syspro
+            .iter()
+            .filter(|c| c["customer"].as_str().map(str::trim) == Some(code.as_str()))
+            .count();
+        assert_eq!(copies, 1, "SYSPRO holds customer {code} once");
+    }
+    let created_count = first.customers_created;
+    assert!(
+        created_count >= created.len(),
+        "the cycle counts {created_count} creations"
+    );
+}

@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::PoisonError;
 
 use adobe_commerce_client::models::Customer;
+use syspro_client::LargeDocumentTransport;
 use syspro_client::bo::{self, CustomerSetup};
+use syspro_client::config::DEFAULT_URL_LENGTH_THRESHOLD;
 
 use super::writes::Pending;
 use super::{Engine, EngineEvent, convert};
@@ -25,8 +27,10 @@ use crate::state::{EntityKind, Record, RecordKey, StoreError};
 const EMAILS_PER_QUERY: usize = 20;
 /// Rows asked for per query: room for several SYSPRO customers per email.
 const ROWS_PER_QUERY: u32 = 200;
-/// Customers per ARSSCS document.
+/// Customers per ARSSCS document at most; fewer when their XML would make the URL too long.
 const CUSTOMERS_PER_SETUP: usize = 50;
+/// Bytes of a Setup/Add URL besides the document: address, session, parameters.
+const SETUP_URL_OVERHEAD: usize = 1024;
 
 impl Engine {
     /// Matches and creates, in batches, the SYSPRO customers that `records` need; the codes land in
@@ -120,7 +124,7 @@ impl Engine {
         let mut seen = HashSet::new();
         to_create.retain(|(new, _)| seen.insert(new.code.clone()));
         let mut created = 0;
-        for chunk in to_create.chunks(CUSTOMERS_PER_SETUP) {
+        for chunk in setup_chunks(&to_create, self.setup_url_limit()) {
             created += self.create_customers(chunk).await?;
         }
         Ok(created)
@@ -257,6 +261,17 @@ impl Engine {
         Ok(created)
     }
 
+    /// The longest Setup/Add URL to send: e.net has no large-document variant of Setup, and
+    /// http.sys refuses a long URL with HTTP 414, so a batch is cut to the client's GET limit.
+    fn setup_url_limit(&self) -> usize {
+        match self.inner.syspro.config().large_documents() {
+            LargeDocumentTransport::Auto {
+                url_length_threshold,
+            } => url_length_threshold,
+            _ => DEFAULT_URL_LENGTH_THRESHOLD,
+        }
+    }
+
     /// Whether a batched look-up found no SYSPRO customer with `email`; the note is used once.
     pub(crate) fn take_absent_email(&self, email: &str) -> bool {
         self.inner
@@ -264,5 +279,110 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&email.trim().to_lowercase())
+    }
+}
+
+/// `customers` in ARSSCS calls of at most [`CUSTOMERS_PER_SETUP`], each with a URL of at most
+/// `url_limit` bytes as far as its customers' URL-encoded XML tells (a customer too large alone
+/// still goes alone, and SYSPRO's refusal then names it).
+fn setup_chunks(
+    customers: &[(NewCustomer, RecordKey)],
+    url_limit: usize,
+) -> Vec<&[(NewCustomer, RecordKey)]> {
+    let budget = url_limit.saturating_sub(SETUP_URL_OVERHEAD);
+    let mut chunks = Vec::new();
+    let (mut start, mut used) = (0, 0);
+    for (index, (new, _)) in customers.iter().enumerate() {
+        let cost = CustomerSetup::new(vec![convert::customer_record(new)])
+            .document_xml(true)
+            .map_or(budget, |xml| url_encoded_len(&xml));
+        let full = index > start && (used + cost > budget || index - start == CUSTOMERS_PER_SETUP);
+        if full {
+            chunks.push(&customers[start..index]);
+            (start, used) = (index, 0);
+        }
+        used += cost;
+    }
+    if start < customers.len() {
+        chunks.push(&customers[start..]);
+    }
+    chunks
+}
+
+/// The length of `text` percent-encoded in a query string: unreserved bytes as they are, every
+/// other byte as `%XX`.
+fn url_encoded_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                1
+            } else {
+                3
+            }
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::ConnectionName;
+
+    fn customer(n: usize) -> (NewCustomer, RecordKey) {
+        let new = NewCustomer {
+            code: format!("ML{n:06}"),
+            name: format!("Customer Number {n} With A Fairly Long Name"),
+            email: format!("customer.{n}@example.net"),
+            branch: "WB".to_owned(),
+            terms_code: None,
+            customer_class: None,
+            currency: "USD".to_owned(),
+            salesperson: None,
+            area: None,
+            sold_to: None,
+            ship_to: None,
+        };
+        let key = RecordKey::new(
+            ConnectionName::new("eu").expect("name"),
+            EntityKind::Customer,
+            n.to_string(),
+        );
+        (new, key)
+    }
+
+    #[test]
+    fn setup_batches_keep_their_urls_under_the_limit() {
+        let customers: Vec<_> = (0..60).map(customer).collect();
+        let limit = 8 * 1024;
+        let chunks = setup_chunks(&customers, limit);
+        assert!(chunks.len() > 2, "{} chunks", chunks.len());
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 60);
+        for chunk in &chunks {
+            let records = chunk
+                .iter()
+                .map(|(n, _)| convert::customer_record(n))
+                .collect();
+            let xml = CustomerSetup::new(records).document_xml(true).expect("xml");
+            assert!(
+                url_encoded_len(&xml) + SETUP_URL_OVERHEAD <= limit,
+                "{}",
+                chunk.len()
+            );
+        }
+        // Without a URL limit, the count per call still is.
+        let wide = setup_chunks(&customers, usize::MAX);
+        assert_eq!(wide.iter().map(|c| c.len()).collect::<Vec<_>>(), [50, 10]);
+        assert_eq!(
+            setup_chunks(&customers[..1], 10).len(),
+            1,
+            "one too large goes alone"
+        );
+    }
+
+    #[test]
+    fn url_encoding_length_counts_escapes() {
+        assert_eq!(url_encoded_len("Ab-9._~"), 7);
+        assert_eq!(url_encoded_len("<a b=\"1\"/>"), 24);
+        assert_eq!(url_encoded_len("é"), 6);
     }
 }

@@ -485,19 +485,38 @@ fn unknown_column() -> ApiError {
     )
 }
 
-fn sort_key_cmp(a: Option<&Value>, b: Option<&Value>) -> Ordering {
-    match (a.filter(|v| !v.is_null()), b.filter(|v| !v.is_null())) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Less,
-        (Some(_), None) => Ordering::Greater,
-        (Some(Value::String(x)), Some(Value::String(y))) => ci_cmp(x, y),
-        (Some(x), Some(y)) => match (as_decimal(x), as_decimal(y)) {
-            (Some(dx), Some(dy)) => dx.cmp(&dy),
-            _ => ci_cmp(
-                &as_text(x).unwrap_or_default(),
-                &as_text(y).unwrap_or_default(),
-            ),
-        },
+/// One sort field of one record, looked up and read as a number once rather than at every
+/// comparison of a sort.
+struct SortValue<'a> {
+    /// The value, `None` when missing or null (those sort first).
+    value: Option<&'a Value>,
+    decimal: Option<Decimal>,
+}
+
+impl<'a> SortValue<'a> {
+    fn of(value: Option<&'a Value>) -> Self {
+        let value = value.filter(|v| !v.is_null());
+        Self {
+            value,
+            decimal: value.and_then(as_decimal),
+        }
+    }
+
+    /// Strings compare case-insensitively, numbers numerically, anything else as text.
+    fn cmp_to(&self, other: &Self) -> Ordering {
+        match (self.value, other.value) {
+            (None, None) => Ordering::Equal,
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some(Value::String(x)), Some(Value::String(y))) => ci_cmp(x, y),
+            (Some(x), Some(y)) => match (self.decimal, other.decimal) {
+                (Some(dx), Some(dy)) => dx.cmp(&dy),
+                _ => ci_cmp(
+                    &as_text(x).unwrap_or_default(),
+                    &as_text(y).unwrap_or_default(),
+                ),
+            },
+        }
     }
 }
 
@@ -544,9 +563,20 @@ pub(crate) fn run<'a>(
         }
     }
     if !crit.sorts.is_empty() {
-        hits.sort_by(|a, b| {
-            for s in &crit.sorts {
-                let o = sort_key_cmp(a.value.get(&s.field), b.value.get(&s.field));
+        let mut keyed: Vec<(Vec<SortValue<'_>>, &super::dataset::Rendered)> = hits
+            .into_iter()
+            .map(|r| {
+                let keys = crit
+                    .sorts
+                    .iter()
+                    .map(|s| SortValue::of(r.value.get(&s.field)))
+                    .collect();
+                (keys, r)
+            })
+            .collect();
+        keyed.sort_by(|(a, _), (b, _)| {
+            for ((s, x), y) in crit.sorts.iter().zip(a).zip(b) {
+                let o = x.cmp_to(y);
                 let o = if s.direction.as_deref() == Some("ASC") {
                     o
                 } else {
@@ -558,6 +588,7 @@ pub(crate) fn run<'a>(
             }
             Ordering::Equal
         });
+        hits = keyed.into_iter().map(|(_, r)| r).collect();
     }
     let total_count = hits.len();
     let size = crit.page_size.or(default_page_size).filter(|s| *s > 0);
@@ -833,6 +864,29 @@ pub(crate) const PRODUCT_COLUMNS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sort_values_order_nulls_first_text_without_case_and_numbers_by_value() {
+        let cmp = |a: Value, b: Value| SortValue::of(Some(&a)).cmp_to(&SortValue::of(Some(&b)));
+        assert_eq!(cmp(json!(9), json!(10)), Ordering::Less);
+        assert_eq!(cmp(json!("apple"), json!("Banana")), Ordering::Less);
+        assert_eq!(
+            cmp(json!("10"), json!("9")),
+            Ordering::Less,
+            "strings stay text"
+        );
+        assert_eq!(cmp(Value::Null, json!(0)), Ordering::Less);
+        assert_eq!(cmp(json!(1.5), json!(true)), Ordering::Greater);
+        assert_eq!(
+            SortValue::of(None).cmp_to(&SortValue::of(Some(&Value::Null))),
+            Ordering::Equal
+        );
+        assert_eq!(
+            cmp(json!([1]), json!("x")),
+            Ordering::Less,
+            "neither a number: as text"
+        );
+    }
 
     #[test]
     fn parses_snake_and_camel_keys_alike() {

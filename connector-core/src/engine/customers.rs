@@ -525,13 +525,16 @@ impl Engine {
                 }
             };
         }
-        if let Some(new) = self
-            .inner
-            .created_for
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&record.key)
-        {
+        let created = (mapping.match_by_email && !email.is_empty())
+            .then(|| {
+                self.inner
+                    .created_customers
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&email.trim().to_lowercase())
+            })
+            .flatten();
+        if let Some(new) = created {
             return Ok(Step::Done(Found {
                 code: new.code.clone(),
                 source: Source::Created,

@@ -29,6 +29,8 @@ const EMAILS_PER_QUERY: usize = 20;
 const ROWS_PER_QUERY: u32 = 200;
 /// Customers per ARSSCS document at most; fewer when their XML would make the URL too long.
 const CUSTOMERS_PER_SETUP: usize = 50;
+/// Notes of created customers kept for their Commerce customer records at most.
+const CREATED_NOTES: usize = 10_000;
 /// Bytes of a Setup/Add URL besides the document: address, session, parameters.
 const SETUP_URL_OVERHEAD: usize = 1024;
 
@@ -247,13 +249,17 @@ impl Engine {
                 self.emit(EngineEvent::CustomerCreated {
                     code: new.code.clone(),
                 });
-                if key.kind == EntityKind::Customer {
-                    self.inner
-                        .created_for
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert(key.clone(), new.clone());
+                let mut notes = self
+                    .inner
+                    .created_customers
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                // Notes of customers whose records never come (another store's) are dropped
+                // now and then; such a record then reads as found by email.
+                if notes.len() >= CREATED_NOTES {
+                    notes.clear();
                 }
+                notes.insert(new.email.trim().to_lowercase(), new.clone());
             }
             self.remember_customer(&new.email, &new.code);
         }

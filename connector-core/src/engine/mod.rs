@@ -433,7 +433,7 @@ impl EngineBuilder {
                 reference: tokio::sync::Mutex::new(None),
                 customer_codes: Mutex::new(HashMap::new()),
                 absent_emails: Mutex::new(HashSet::new()),
-                created_for: Mutex::new(HashMap::new()),
+                created_customers: Mutex::new(HashMap::new()),
                 intake_signal: pipeline::IntakeSignal::default(),
                 writes: tokio::sync::Mutex::new(()),
                 missing_cash_customers: Mutex::new(Vec::new()),
@@ -476,9 +476,10 @@ pub(crate) struct Inner {
     /// Lower-case emails a batched look-up found no SYSPRO customer for, each noted until planning
     /// uses the note once.
     pub(crate) absent_emails: Mutex<HashSet<String>>,
-    /// Customers a batched ARSSCS call created for Commerce customer records, by record, until the
-    /// record's own pass takes the note (it then reads as created, not as found by email).
-    pub(crate) created_for: Mutex<HashMap<RecordKey, crate::plan::NewCustomer>>,
+    /// Customers this engine created in SYSPRO (for a document or a customer record), by
+    /// lower-case email, until the Commerce customer's record takes the note: it then reads as
+    /// created, and what SYSPRO was given is what it keeps in step from.
+    pub(crate) created_customers: Mutex<HashMap<String, crate::plan::NewCustomer>>,
     /// Told of every change stored, so the mapping stage of a cycle can follow the reading.
     pub(crate) intake_signal: pipeline::IntakeSignal,
     /// Taken around every store write of this engine. The stages of a cycle write at the same

@@ -24,7 +24,9 @@ use crate::audit::{AuditKind, AuditQuery};
 use crate::config::RevenueSelector;
 use crate::mapping::{MappingContext, ReferenceData};
 use crate::plan::{CustomerAction, NewCustomer, PostingPlan, SourceDocument};
-use crate::state::{EntityKind, Record, RecordFilter, RecordState, StoreError, SysproKeys, Target};
+use crate::state::{
+    EntityKind, Record, RecordFilter, RecordKey, RecordState, StoreError, SysproKeys, Target,
+};
 
 /// What planning a record gave.
 pub(crate) enum Planned {
@@ -98,6 +100,11 @@ fn classify(error: &syspro_client::Error) -> Delivery {
         Delivery::Rejected(text, Value::Null)
     }
 }
+
+/// Documents read from the store per mapping page.
+const DOCUMENT_PAGE: usize = 200;
+/// Customer records per page: documents received meanwhile wait at most this many customers.
+const CUSTOMER_PAGE: usize = 50;
 
 impl Engine {
     pub(crate) fn source_document(
@@ -421,6 +428,10 @@ impl Engine {
     /// Maps every record in `received`: documents become `mapped` or `halted`; customers are
     /// matched or created in SYSPRO. Returns how many documents became `mapped`.
     ///
+    /// Documents come first: customer records (keeping SYSPRO customers in step) are taken a page
+    /// at a time, and the documents received meanwhile are mapped before the next page, so a large
+    /// customer backlog never holds up posting.
+    ///
     /// `on_mapped` hears of every batch of documents made durable in `mapped`, as it happens, so
     /// the poster can start on them while the pass goes on.
     pub(crate) async fn map_received(
@@ -430,91 +441,138 @@ impl Engine {
         on_mapped: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, EngineError> {
         let mut mapped = 0;
-        for kind in self.streams() {
-            let mut after = None;
-            loop {
-                let page = self
-                    .inner
-                    .store
-                    .list(&RecordFilter {
-                        connection: Some(self.inner.name.clone()),
-                        state: Some(RecordState::Received),
-                        kind: Some(kind),
-                        after: after.clone(),
-                        limit: 200,
-                    })
-                    .await?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.key.clone());
-                summary.customers_created += self.prepare_customers(&page, reference).await?;
-                // Outcomes are written a batch at a time, so the poster gets full batches early
-                // and a page costs a few transactions rather than two per document.
-                let flush_every =
-                    usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
-                let mut pending = Pending::default();
-                let mut staged = 0;
-                for record in page {
-                    if kind == EntityKind::Customer {
+        let mut documents: Vec<(EntityKind, Option<RecordKey>)> = self
+            .streams()
+            .into_iter()
+            .filter(|kind| *kind != EntityKind::Customer)
+            .map(|kind| (kind, None))
+            .collect();
+        let mut customers = self
+            .streams()
+            .contains(&EntityKind::Customer)
+            .then_some(None::<RecordKey>);
+        loop {
+            let mut found = false;
+            for (kind, after) in &mut documents {
+                while let Some(page) = self.received_page(*kind, after, DOCUMENT_PAGE).await? {
+                    found = true;
+                    mapped += self
+                        .map_documents(page, reference, summary, on_mapped)
+                        .await?;
+                }
+            }
+            let Some(after) = customers.as_mut() else {
+                break;
+            };
+            match self
+                .received_page(EntityKind::Customer, after, CUSTOMER_PAGE)
+                .await?
+            {
+                Some(page) => {
+                    summary.customers_created += self.prepare_customers(&page, reference).await?;
+                    for record in page {
                         self.process_customer(&record, summary).await?;
-                        continue;
-                    }
-                    match self
-                        .plan_record(&record, reference, &mut summary.customers_created)
-                        .await?
-                    {
-                        Planned::Ready(plan) => {
-                            self.stage_audit(
-                                &mut pending,
-                                &record.key,
-                                AuditKind::Rendered,
-                                if plan.sales_order.is_some() {
-                                    format!(
-                                        "plan rendered: sales order {}",
-                                        plan.ar_invoice.invoice
-                                    )
-                                } else {
-                                    format!("plan rendered: AR invoice {}", plan.ar_invoice.invoice)
-                                },
-                                Some(Self::rendered(&plan)),
-                            );
-                            self.stage_move(
-                                &mut pending,
-                                &record,
-                                Target::Mapped {
-                                    syspro: Self::keys_of(&plan),
-                                },
-                                "mapped",
-                                None,
-                            );
-                            staged += 1;
-                        }
-                        Planned::Halt(reason) => {
-                            self.stage_halt(&mut pending, &record, reason, summary);
-                        }
-                        Planned::Transient(reason) => {
-                            tracing::warn!(
-                                connection = %self.inner.name,
-                                record = %record.key,
-                                reason,
-                                "mapping postponed"
-                            );
-                        }
-                    }
-                    if staged >= flush_every {
-                        self.flush(&mut pending).await?;
-                        on_mapped(staged);
-                        mapped += staged;
-                        staged = 0;
                     }
                 }
-                self.flush(&mut pending).await?;
-                if staged > 0 {
-                    on_mapped(staged);
-                }
-                mapped += staged;
+                None if found => {}
+                None => break,
             }
         }
         Ok(mapped)
+    }
+
+    /// The next page of `kind` records in `received` after `after`, which moves on past it; `None`
+    /// when there are no more.
+    async fn received_page(
+        &self,
+        kind: EntityKind,
+        after: &mut Option<RecordKey>,
+        limit: usize,
+    ) -> Result<Option<Vec<Record>>, EngineError> {
+        let page = self
+            .inner
+            .store
+            .list(&RecordFilter {
+                connection: Some(self.inner.name.clone()),
+                state: Some(RecordState::Received),
+                kind: Some(kind),
+                after: after.clone(),
+                limit,
+            })
+            .await?;
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        *after = Some(last.key.clone());
+        Ok(Some(page))
+    }
+
+    /// Maps a page of documents. Outcomes are written a batch at a time, so the poster gets full
+    /// batches early and a page costs a few transactions rather than two per document.
+    async fn map_documents(
+        &self,
+        page: Vec<Record>,
+        reference: &ReferenceData,
+        summary: &mut super::CycleSummary,
+        on_mapped: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, EngineError> {
+        summary.customers_created += self.prepare_customers(&page, reference).await?;
+        let flush_every = usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
+        let mut mapped = 0;
+        let mut pending = Pending::default();
+        let mut staged = 0;
+        for record in page {
+            match self
+                .plan_record(&record, reference, &mut summary.customers_created)
+                .await?
+            {
+                Planned::Ready(plan) => {
+                    self.stage_audit(
+                        &mut pending,
+                        &record.key,
+                        AuditKind::Rendered,
+                        if plan.sales_order.is_some() {
+                            format!("plan rendered: sales order {}", plan.ar_invoice.invoice)
+                        } else {
+                            format!("plan rendered: AR invoice {}", plan.ar_invoice.invoice)
+                        },
+                        Some(Self::rendered(&plan)),
+                    );
+                    self.stage_move(
+                        &mut pending,
+                        &record,
+                        Target::Mapped {
+                            syspro: Self::keys_of(&plan),
+                        },
+                        "mapped",
+                        None,
+                    );
+                    staged += 1;
+                }
+                Planned::Halt(reason) => {
+                    self.stage_halt(&mut pending, &record, reason, summary);
+                }
+                Planned::Transient(reason) => {
+                    tracing::warn!(
+                        connection = %self.inner.name,
+                        record = %record.key,
+                        reason,
+                        "mapping postponed"
+                    );
+                }
+            }
+            if staged >= flush_every {
+                self.flush(&mut pending).await?;
+                on_mapped(staged);
+                mapped += staged;
+                staged = 0;
+            }
+        }
+        self.flush(&mut pending).await?;
+        if staged > 0 {
+            on_mapped(staged);
+        }
+        Ok(mapped + staged)
     }
 
     pub(super) async fn halt(

@@ -617,3 +617,43 @@ async fn missing_customers_are_created_in_batches_and_read_as_created() {
         "the cycle counts {created_count} creations"
     );
 }
+
+/// A customer first created in SYSPRO for an order (from the order's names and addresses) is kept
+/// in step with the Commerce customer when its record comes: what differs is sent as an update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_created_for_an_order_is_brought_in_step_with_its_record() {
+    let h = Harness::start(shop(30)).await;
+    let orders = h.commerce_orders().await;
+    let customers = commerce_customers(&h).await;
+    let id = customers
+        .iter()
+        .filter(|c| c["_sim_in_erp"] != json!(true))
+        .filter_map(|c| c["id"].as_u64())
+        .find(|id| {
+            orders
+                .iter()
+                .any(|o| o["customer_id"].as_u64() == Some(*id))
+        })
+        .expect("a customer missing from SYSPRO with an order");
+    h.sim_post(
+        &format!("customers/{id}"),
+        json!({"firstname": "Henrietta", "lastname": "Vandersloot"}),
+    )
+    .await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let engine = h.engine(&Setup::default(), store.clone()).await;
+    let first = engine.run_cycle().await.expect("first cycle");
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    assert_customers_posted(&*store).await;
+    let record = customer_record(&*store, id).await;
+    let code = record.syspro.customer.clone().expect("a code");
+    assert_eq!(
+        syspro_customer(&h, &code).await["name"],
+        json!("Henrietta Vandersloot"),
+        "{:?}",
+        audit_messages(&*store, &record.key, None).await
+    );
+    let before = updates(&h);
+    engine.run_cycle().await.expect("second cycle");
+    assert_eq!(updates(&h), before, "nothing more to send");
+}

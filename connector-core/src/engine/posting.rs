@@ -7,7 +7,7 @@
 //! ledger by their reference before they are sent (see `journal_check`), so a lost GENTJL answer
 //! never leads to a second journal.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -441,23 +441,33 @@ impl Engine {
         on_mapped: &(dyn Fn(usize) + Send + Sync),
     ) -> Result<usize, EngineError> {
         let mut mapped = 0;
-        let mut documents: Vec<(EntityKind, Option<RecordKey>)> = self
+        let documents: Vec<EntityKind> = self
             .streams()
             .into_iter()
             .filter(|kind| *kind != EntityKind::Customer)
-            .map(|kind| (kind, None))
             .collect();
         let mut customers = self
             .streams()
             .contains(&EntityKind::Customer)
             .then_some(None::<RecordKey>);
+        // Documents whose mapping was postponed (a look-up failed) wait for the next pass.
+        let mut postponed = HashSet::new();
         loop {
             let mut found = false;
-            for (kind, after) in &mut documents {
-                while let Some(page) = self.received_page(*kind, after, DOCUMENT_PAGE).await? {
+            for kind in &documents {
+                // From the start each time: keys are text, so a document read later may sort
+                // before one mapped already.
+                let mut after = None;
+                while let Some(mut page) =
+                    self.received_page(*kind, &mut after, DOCUMENT_PAGE).await?
+                {
+                    page.retain(|record| !postponed.contains(&record.key));
+                    if page.is_empty() {
+                        continue;
+                    }
                     found = true;
                     mapped += self
-                        .map_documents(page, reference, summary, on_mapped)
+                        .map_documents(page, reference, summary, on_mapped, &mut postponed)
                         .await?;
                 }
             }
@@ -515,6 +525,7 @@ impl Engine {
         reference: &ReferenceData,
         summary: &mut super::CycleSummary,
         on_mapped: &(dyn Fn(usize) + Send + Sync),
+        postponed: &mut HashSet<RecordKey>,
     ) -> Result<usize, EngineError> {
         summary.customers_created += self.prepare_customers(&page, reference).await?;
         let flush_every = usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
@@ -559,6 +570,7 @@ impl Engine {
                         reason,
                         "mapping postponed"
                     );
+                    postponed.insert(record.key.clone());
                 }
             }
             if staged >= flush_every {

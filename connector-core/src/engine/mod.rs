@@ -882,7 +882,8 @@ impl Engine {
             }
         }
         let reference = self.reference().await?;
-        self.map_received(&reference, &mut summary, &|_| {}).await?;
+        self.map_received(&reference, &mut summary, &|_| {}, true)
+            .await?;
         self.post_due(&reference, &mut summary, None).await?;
         summary.duration = (self.inner.clock.now() - started)
             .try_into()
@@ -961,7 +962,8 @@ impl Engine {
             }
         }
         let reference = self.reference().await?;
-        self.map_received(&reference, &mut summary, &|_| {}).await?;
+        self.map_received(&reference, &mut summary, &|_| {}, true)
+            .await?;
         self.post_due(&reference, &mut summary, None).await?;
         summary.duration = (self.inner.clock.now() - started)
             .try_into()

@@ -107,7 +107,7 @@ impl Drop for Stage {
 }
 
 /// Adds the counts of one stage or batch to the cycle's.
-fn absorb(total: &mut CycleSummary, part: CycleSummary) {
+pub(crate) fn absorb(total: &mut CycleSummary, part: CycleSummary) {
     total.read += part.read;
     total.intake_new += part.intake_new;
     total.intake_unchanged += part.intake_unchanged;
@@ -205,7 +205,9 @@ impl Engine {
                     progress.mapped.fetch_add(mapped, Ordering::AcqRel);
                     progress.mapped_ready.notify_one();
                 };
-                self.map_received(reference, &mut summary, &on_mapped)
+                // Customer records wait until reading is over: their write-backs change Commerce's
+                // `updated_at`, which would shift the pages of a customer stream still being read.
+                self.map_received(reference, &mut summary, &on_mapped, reading_done)
                     .await?;
                 // Reading had ended before this pass began, so the pass saw every record.
                 if reading_done {

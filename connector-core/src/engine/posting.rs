@@ -103,8 +103,8 @@ fn classify(error: &syspro_client::Error) -> Delivery {
 
 /// Documents read from the store per mapping page.
 const DOCUMENT_PAGE: usize = 200;
-/// Customer records per page: documents received meanwhile wait at most this many customers.
-const CUSTOMER_PAGE: usize = 50;
+/// Customer records per page.
+const CUSTOMER_PAGE: usize = 200;
 
 impl Engine {
     pub(crate) fn source_document(
@@ -428,9 +428,10 @@ impl Engine {
     /// Maps every record in `received`: documents become `mapped` or `halted`; customers are
     /// matched or created in SYSPRO. Returns how many documents became `mapped`.
     ///
-    /// Documents come first: customer records (keeping SYSPRO customers in step) are taken a page
-    /// at a time, and the documents received meanwhile are mapped before the next page, so a large
-    /// customer backlog never holds up posting.
+    /// Documents and customer records are worked on side by side: a customer record's writes and
+    /// calls are its own, a page at a time, so a large customer backlog never holds up the
+    /// documents, and its waits overlap with theirs. Customer records are left for a later pass
+    /// unless `with_customers`.
     ///
     /// `on_mapped` hears of every batch of documents made durable in `mapped`, as it happens, so
     /// the poster can start on them while the pass goes on.
@@ -439,55 +440,56 @@ impl Engine {
         reference: &ReferenceData,
         summary: &mut super::CycleSummary,
         on_mapped: &(dyn Fn(usize) + Send + Sync),
+        with_customers: bool,
     ) -> Result<usize, EngineError> {
-        let mut mapped = 0;
-        let documents: Vec<EntityKind> = self
-            .streams()
-            .into_iter()
-            .filter(|kind| *kind != EntityKind::Customer)
-            .collect();
-        let mut customers = self
-            .streams()
-            .contains(&EntityKind::Customer)
-            .then_some(None::<RecordKey>);
-        // Documents whose mapping was postponed (a look-up failed) wait for the next pass.
-        let mut postponed = HashSet::new();
-        loop {
-            let mut found = false;
-            for kind in &documents {
-                // From the start each time: keys are text, so a document read later may sort
-                // before one mapped already.
+        let documents = async {
+            let mut part = super::CycleSummary::default();
+            let mut mapped = 0;
+            // Documents whose mapping was postponed (a look-up failed) wait for the next pass.
+            let mut postponed = HashSet::new();
+            loop {
+                let mut found = false;
+                for kind in self.posting_kinds() {
+                    // From the start each round: keys are text, so a document read later may sort
+                    // before one mapped already.
+                    let mut after = None;
+                    while let Some(mut page) =
+                        self.received_page(kind, &mut after, DOCUMENT_PAGE).await?
+                    {
+                        page.retain(|record| !postponed.contains(&record.key));
+                        if page.is_empty() {
+                            continue;
+                        }
+                        found = true;
+                        mapped += self
+                            .map_documents(page, reference, &mut part, on_mapped, &mut postponed)
+                            .await?;
+                    }
+                }
+                if !found {
+                    return Ok::<_, EngineError>((mapped, part));
+                }
+            }
+        };
+        let customers = async {
+            let mut part = super::CycleSummary::default();
+            if with_customers && self.streams().contains(&EntityKind::Customer) {
                 let mut after = None;
-                while let Some(mut page) =
-                    self.received_page(*kind, &mut after, DOCUMENT_PAGE).await?
+                while let Some(page) = self
+                    .received_page(EntityKind::Customer, &mut after, CUSTOMER_PAGE)
+                    .await?
                 {
-                    page.retain(|record| !postponed.contains(&record.key));
-                    if page.is_empty() {
-                        continue;
-                    }
-                    found = true;
-                    mapped += self
-                        .map_documents(page, reference, summary, on_mapped, &mut postponed)
-                        .await?;
-                }
-            }
-            let Some(after) = customers.as_mut() else {
-                break;
-            };
-            match self
-                .received_page(EntityKind::Customer, after, CUSTOMER_PAGE)
-                .await?
-            {
-                Some(page) => {
-                    summary.customers_created += self.prepare_customers(&page, reference).await?;
+                    part.customers_created += self.prepare_customers(&page, reference).await?;
                     for record in page {
-                        self.process_customer(&record, summary).await?;
+                        self.process_customer(&record, &mut part).await?;
                     }
                 }
-                None if found => {}
-                None => break,
             }
-        }
+            Ok::<_, EngineError>(part)
+        };
+        let ((mapped, documents), customers) = tokio::try_join!(documents, customers)?;
+        super::pipeline::absorb(summary, documents);
+        super::pipeline::absorb(summary, customers);
         Ok(mapped)
     }
 

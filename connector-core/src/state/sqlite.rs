@@ -451,6 +451,24 @@ impl SqliteStore {
         Ok(found)
     }
 
+    /// Runs a multi-row write. Batch statements vary in row count: caching each shape would keep
+    /// hundreds of large prepared statements per connection, so none is cached.
+    async fn execute_batch(
+        &self,
+        query: &mut QueryBuilder<'_, Sqlite>,
+        conn: &mut SqliteConnection,
+        operation: &'static str,
+        subject: &str,
+    ) -> Result<(), StoreError> {
+        query
+            .build()
+            .persistent(false)
+            .execute(&mut *conn)
+            .await
+            .map_err(self.db(operation, subject))?;
+        Ok(())
+    }
+
     /// Inserts or replaces `records`, in one statement per [`ROWS_PER_STATEMENT`] records, and
     /// their payloads unless `moves_only` (moves never change a payload).
     async fn write_records(
@@ -488,14 +506,8 @@ impl SqliteStore {
                     .push_bind(i64::try_from(record.version).unwrap_or(i64::MAX));
             });
             query.push(RECORD_UPSERT);
-            query
-                .build()
-                // Batch statements vary in row count: caching each shape would keep hundreds of
-                // large prepared statements per connection.
-                .persistent(false)
-                .execute(&mut *conn)
-                .await
-                .map_err(self.db(operation, subject))?;
+            self.execute_batch(&mut query, conn, operation, subject)
+                .await?;
             if moves_only {
                 continue;
             }
@@ -509,12 +521,8 @@ impl SqliteStore {
                     .push_bind(record.payload.json_text().to_owned());
             });
             query.push(PAYLOAD_UPSERT);
-            query
-                .build()
-                .persistent(false)
-                .execute(&mut *conn)
-                .await
-                .map_err(self.db(operation, subject))?;
+            self.execute_batch(&mut query, conn, operation, subject)
+                .await?;
         }
         Ok(())
     }
@@ -540,14 +548,8 @@ impl SqliteStore {
                     .push_bind(entry.message.as_str())
                     .push_bind(entry.document.as_ref().map(|d| d.json_text().to_owned()));
             });
-            query
-                .build()
-                // Batch statements vary in row count: caching each shape would keep hundreds of
-                // large prepared statements per connection.
-                .persistent(false)
-                .execute(&mut *conn)
-                .await
-                .map_err(self.db("append audit entries", subject))?;
+            self.execute_batch(&mut query, conn, "append audit entries", subject)
+                .await?;
         }
         Ok(())
     }

@@ -491,6 +491,8 @@ struct SortValue<'a> {
     /// The value, `None` when missing or null (those sort first).
     value: Option<&'a Value>,
     decimal: Option<Decimal>,
+    /// A string value in ASCII lower case, for comparisons without case.
+    folded: Option<String>,
 }
 
 impl<'a> SortValue<'a> {
@@ -499,6 +501,7 @@ impl<'a> SortValue<'a> {
         Self {
             value,
             decimal: value.and_then(as_decimal),
+            folded: value.and_then(Value::as_str).map(str::to_ascii_lowercase),
         }
     }
 
@@ -508,7 +511,7 @@ impl<'a> SortValue<'a> {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Less,
             (Some(_), None) => Ordering::Greater,
-            (Some(Value::String(x)), Some(Value::String(y))) => ci_cmp(x, y),
+            (Some(Value::String(_)), Some(Value::String(_))) => self.folded.cmp(&other.folded),
             (Some(x), Some(y)) => match (self.decimal, other.decimal) {
                 (Some(dx), Some(dy)) => dx.cmp(&dy),
                 _ => ci_cmp(

@@ -85,6 +85,34 @@ impl<'a> Keys<'a> {
     }
 }
 
+/// The store mapping of `doc`, once its store is mapped, its currency allowed and the store's
+/// branch known to SYSPRO.
+pub(super) fn checked_store<'m>(
+    m: &'m MappingConfig,
+    doc: &SourceDocument,
+    ctx: &MappingContext<'_>,
+) -> Result<&'m StoreMapping, MappingError> {
+    let store = m
+        .stores
+        .get(&doc.store_code)
+        .ok_or_else(|| MappingError::UnknownStore {
+            store: doc.store_code.clone(),
+        })?;
+    if !m.currencies.iter().any(|c| c == &doc.currency) {
+        return Err(MappingError::CurrencyNotAllowed {
+            currency: doc.currency.clone(),
+            allowed: m.currencies.join(", "),
+        });
+    }
+    if !ctx.reference.branches.contains(&store.branch) {
+        return Err(MappingError::BranchNotInSyspro {
+            branch: store.branch.clone(),
+            store: doc.store_code.clone(),
+        });
+    }
+    Ok(store)
+}
+
 pub(super) fn template_error(
     setting: &'static str,
 ) -> impl Fn(crate::config::TemplateError) -> MappingError {
@@ -153,24 +181,7 @@ impl DefaultMapper {
                 });
             }
         };
-        let store = m
-            .stores
-            .get(&doc.store_code)
-            .ok_or_else(|| MappingError::UnknownStore {
-                store: doc.store_code.clone(),
-            })?;
-        if !m.currencies.iter().any(|c| c == &doc.currency) {
-            return Err(MappingError::CurrencyNotAllowed {
-                currency: doc.currency.clone(),
-                allowed: m.currencies.join(", "),
-            });
-        }
-        if !ctx.reference.branches.contains(&store.branch) {
-            return Err(MappingError::BranchNotInSyspro {
-                branch: store.branch.clone(),
-                store: doc.store_code.clone(),
-            });
-        }
+        let store = checked_store(m, doc, ctx)?;
         let (product_class, class_setting) = if with_journal {
             (
                 &m.clearing_product_class,

@@ -32,7 +32,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use syspro_client::bo::SalesOrder as Sortoi;
 
 use super::customer::customer_action;
-use super::default::{Keys, customer_code, non_negative, template_error};
+use super::default::{Keys, checked_store, customer_code, non_negative, template_error};
 use super::{MappingContext, MappingError, money_lines};
 use crate::config::{FreightHandling, INVOICE_NUMBER_PLACEHOLDERS, MappingConfig};
 use crate::plan::{
@@ -54,24 +54,7 @@ pub(super) fn plan_sales_order(
     doc: &SourceDocument,
     ctx: &MappingContext<'_>,
 ) -> Result<PostingPlan, MappingError> {
-    let store = m
-        .stores
-        .get(&doc.store_code)
-        .ok_or_else(|| MappingError::UnknownStore {
-            store: doc.store_code.clone(),
-        })?;
-    if !m.currencies.iter().any(|c| c == &doc.currency) {
-        return Err(MappingError::CurrencyNotAllowed {
-            currency: doc.currency.clone(),
-            allowed: m.currencies.join(", "),
-        });
-    }
-    if !ctx.reference.branches.contains(&store.branch) {
-        return Err(MappingError::BranchNotInSyspro {
-            branch: store.branch.clone(),
-            store: doc.store_code.clone(),
-        });
-    }
+    let store = checked_store(m, doc, ctx)?;
     let customer = customer_action(m, store, doc, ctx)?;
 
     let keys = Keys {

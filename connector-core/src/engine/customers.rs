@@ -430,7 +430,7 @@ impl Engine {
     /// then the code Commerce holds in the write-back attribute (checked in SYSPRO), then a
     /// SYSPRO customer with the same email, then creation.
     /// The code `customers.by_id` or `customers.by_email` gives the customer, if any.
-    fn table_code(&self, customer: &Customer) -> Option<String> {
+    pub(crate) fn table_code(&self, customer: &Customer) -> Option<String> {
         let mapping = &self.inner.connection.mapping.customers;
         let email = customer.email.as_deref().unwrap_or_default();
         customer
@@ -443,11 +443,6 @@ impl Engine {
                     .find(|(known, _)| !email.is_empty() && known.eq_ignore_ascii_case(email))
                     .map(|(_, code)| code.clone())
             })
-    }
-
-    /// Whether the customer is in `customers.by_id` or `customers.by_email`.
-    pub(crate) fn customer_in_tables(&self, customer: &Customer) -> bool {
-        self.table_code(customer).is_some()
     }
 
     /// The write-back attribute and the SYSPRO code the customer holds in it, if any.

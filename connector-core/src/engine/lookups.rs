@@ -65,7 +65,7 @@ impl Engine {
                     if !mapping.customers.match_by_email
                         || email.is_empty()
                         || self.cached_customer(&email).is_some()
-                        || self.customer_in_tables(&customer)
+                        || self.table_code(&customer).is_some()
                         || self.customer_code_in_commerce(&customer).is_some()
                     {
                         continue;

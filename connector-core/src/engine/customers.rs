@@ -35,7 +35,8 @@ use sha2::{Digest, Sha256};
 use syspro_client::bo;
 
 use super::posting::Planned;
-use super::{CycleSummary, Engine, EngineError, EngineEvent, convert, error_chain};
+use super::writes::Pending;
+use super::{CycleSummary, Engine, EngineError, convert, error_chain};
 use crate::audit::{AuditKind, AuditQuery};
 use crate::config::{CUSTOMER_CODE_PLACEHOLDERS, CustomerField};
 use crate::plan::{Address, NewCustomer};
@@ -276,14 +277,21 @@ impl Engine {
     /// sends later changes of a customer already in SYSPRO (ARSSCS Setup/Update), writes the code
     /// back to Commerce when configured, and moves the record to `posted` with the code in its
     /// keys. See the module documentation.
+    ///
+    /// The record's audit entries and moves are staged in `pending`, for the caller to write a
+    /// page of records at a time with [`Engine::settle_customers`]. Whatever is staged is written
+    /// before the record is halted and before anything is sent to SYSPRO or Commerce, so no call
+    /// goes out ahead of the trail that leads to it.
     pub(crate) async fn process_customer(
         &self,
         record: &Record,
+        pending: &mut Pending,
         summary: &mut CycleSummary,
     ) -> Result<(), EngineError> {
         let customer: Customer = match record.payload.parse() {
             Ok(c) => c,
             Err(e) => {
+                self.settle_customers(pending, summary).await?;
                 self.halt(
                     record,
                     format!("stored payload is not a Commerce customer: {e}"),
@@ -303,7 +311,7 @@ impl Engine {
             }
         };
         let found = match self
-            .resolve_customer(record, &customer, in_step.as_ref(), summary)
+            .resolve_customer(record, &customer, in_step.as_ref(), pending, summary)
             .await?
         {
             Step::Done(found) => found,
@@ -313,14 +321,21 @@ impl Engine {
         self.remember_customer(&email, &found.code);
 
         let held = match self
-            .keep_in_step(record, &customer, &found, in_step.as_ref(), summary)
+            .keep_in_step(
+                record,
+                &customer,
+                &found,
+                in_step.as_ref(),
+                pending,
+                summary,
+            )
             .await?
         {
             Step::Done(held) => held,
             Step::Stopped => return Ok(()),
         };
         if let Step::Stopped = self
-            .write_back(record, &customer, &found.code, summary)
+            .write_back(record, &customer, &found.code, pending, summary)
             .await?
         {
             return Ok(());
@@ -331,8 +346,7 @@ impl Engine {
             found.source.described(),
             held
         );
-        self.settle_posted(record, &found.code, &message, summary)
-            .await?;
+        self.stage_customer_posted(record, &found.code, &message, pending);
         Ok(())
     }
 
@@ -463,6 +477,7 @@ impl Engine {
         record: &Record,
         customer: &Customer,
         in_step: Option<&InStep>,
+        pending: &mut Pending,
         summary: &mut CycleSummary,
     ) -> Result<Step<Found>, EngineError> {
         let mapping = &self.inner.connection.mapping.customers;
@@ -503,6 +518,7 @@ impl Engine {
                     found(code, Source::CommerceAttribute)
                 }
                 Ok(_) => {
+                    self.settle_customers(pending, summary).await?;
                     self.halt(
                         record,
                         format!(
@@ -558,6 +574,8 @@ impl Engine {
                 }
             }
         }
+        // Everything below halts the record or creates a customer.
+        self.settle_customers(pending, summary).await?;
         if mapping.create.enabled {
             let new = match self.new_customer_of(customer) {
                 Ok(new) => new,
@@ -635,6 +653,7 @@ impl Engine {
         customer: &Customer,
         found: &Found,
         in_step: Option<&InStep>,
+        pending: &mut Pending,
         summary: &mut CycleSummary,
     ) -> Result<Step<&'static str>, EngineError> {
         let fields = &self.inner.connection.mapping.customers.update.fields;
@@ -651,7 +670,8 @@ impl Engine {
         let code = &found.code;
         let (now_held, note) = match held {
             None => {
-                self.audit(
+                self.stage_audit(
+                    pending,
                     key,
                     AuditKind::Decided,
                     format!(
@@ -659,70 +679,74 @@ impl Engine {
                         found.source.described()
                     ),
                     None,
-                )
-                .await?;
+                );
                 (desired_hash, "")
             }
             Some(held) if held == desired_hash => {
                 if known.is_some() {
-                    self.audit(
+                    self.stage_audit(
+                        pending,
                         key,
                         AuditKind::Decided,
                         format!(
                             "no ARSSCS update: the fields kept in step are unchanged since SYSPRO customer {code} last had them"
                         ),
                         None,
-                    )
-                    .await?;
+                    );
                 }
                 (held, "")
             }
             Some(held) => match self.update_refused(found) {
                 Some(reason) => {
-                    self.audit(
+                    self.stage_audit(
+                        pending,
                         key,
                         AuditKind::Decided,
                         format!(
                             "the fields kept in step differ from what SYSPRO customer {code} has; not updated: {reason}"
                         ),
                         None,
-                    )
-                    .await?;
+                    );
                     (held, "")
                 }
-                None => match self.send_update(record, &desired, summary).await? {
-                    Step::Done(()) => (desired_hash, "; updated in SYSPRO"),
-                    Step::Stopped => {
-                        // An update sent after a creation failed: SYSPRO holds the created
-                        // fields, which the next pass compares against.
-                        if found.created.is_some() {
-                            self.record_in_step(key, found, held, &desired).await?;
+                None => {
+                    self.settle_customers(pending, summary).await?;
+                    match self.send_update(record, &desired, summary).await? {
+                        Step::Done(()) => (desired_hash, "; updated in SYSPRO"),
+                        Step::Stopped => {
+                            // An update sent after a creation failed: SYSPRO holds the created
+                            // fields, which the next pass compares against.
+                            if found.created.is_some() {
+                                self.stage_in_step(pending, key, found, held, &desired);
+                            }
+                            return Ok(Step::Stopped);
                         }
-                        return Ok(Step::Stopped);
                     }
-                },
+                }
             },
         };
         let changed = known.is_none_or(|s| s.fields_hash != now_held || s.source != found.source);
         if changed {
-            self.record_in_step(key, found, now_held, &desired).await?;
+            self.stage_in_step(pending, key, found, now_held, &desired);
         }
         Ok(Step::Done(note))
     }
 
-    async fn record_in_step(
+    fn stage_in_step(
         &self,
+        pending: &mut Pending,
         key: &RecordKey,
         found: &Found,
         fields_hash: String,
         fields: &bo::CustomerRecord,
-    ) -> Result<(), StoreError> {
+    ) {
         let step = InStep {
             code: found.code.clone(),
             source: found.source,
             fields_hash,
         };
-        self.audit(
+        self.stage_audit(
+            pending,
             key,
             AuditKind::Decided,
             format!(
@@ -732,8 +756,7 @@ impl Engine {
                 &step.fields_hash[..12.min(step.fields_hash.len())]
             ),
             Some(step.document(fields)),
-        )
-        .await
+        );
     }
 
     /// Sends one ARSSCS update. A rejection halts the record with SYSPRO's message; a transient
@@ -846,6 +869,7 @@ impl Engine {
         record: &Record,
         customer: &Customer,
         code: &str,
+        pending: &mut Pending,
         summary: &mut CycleSummary,
     ) -> Result<Step<()>, EngineError> {
         let Some(attribute) = &self.inner.connection.mapping.customers.write_back.attribute else {
@@ -856,17 +880,18 @@ impl Engine {
         };
         let held = attribute_code_value(customer, attribute);
         if held.as_deref() == Some(code) {
-            self.audit(
+            self.stage_audit(
+                pending,
                 &record.key,
                 AuditKind::Decided,
                 format!(
                     "write-back skipped: Commerce customer {id} already holds {attribute} = {code}"
                 ),
                 None,
-            )
-            .await?;
+            );
             return Ok(Step::Done(()));
         }
+        self.settle_customers(pending, summary).await?;
         self.audit(
             &record.key,
             AuditKind::Sent,
@@ -952,22 +977,22 @@ impl Engine {
         }
     }
 
-    /// Moves a customer record `received -> mapped -> posting -> posted` in one store call, with
-    /// the SYSPRO code in its keys. The first move expects the version that was processed, so a
-    /// newer version stored meanwhile stays in `received` and is processed on the next pass.
-    async fn settle_posted(
+    /// Stages the moves of a customer record `received -> mapped -> posting -> posted`, with the
+    /// SYSPRO code in its keys. The first move expects the version that was processed, so a newer
+    /// version stored meanwhile stays in `received` and is processed on the next pass (the store
+    /// refuses the first move and, with it, the two after it).
+    fn stage_customer_posted(
         &self,
         record: &Record,
         code: &str,
         message: &str,
-        summary: &mut CycleSummary,
-    ) -> Result<(), StoreError> {
+        pending: &mut Pending,
+    ) {
         let keys = SysproKeys {
             customer: Some(code.to_owned()),
             ..SysproKeys::default()
         };
         let message = self.inner.redactor.redact_text(message);
-        let key = &record.key;
         let moves = [
             (
                 record.state,
@@ -978,42 +1003,42 @@ impl Engine {
             (RecordState::Mapped, Target::Posting),
             (RecordState::Posting, Target::Posted { syspro: keys }),
         ];
-        let transitions: Vec<Transition> = moves
-            .iter()
-            .enumerate()
-            .map(|(index, (from, to))| {
-                let transition = Transition::new(key.clone(), *from, to.clone(), message.clone());
+        for (index, (from, to)) in moves.into_iter().enumerate() {
+            let transition = Transition::new(record.key.clone(), from, to, message.clone());
+            self.stage_transition(
+                pending,
                 if index == 0 {
                     transition.expecting_version(record.version)
                 } else {
                     transition
-                }
-            })
-            .collect();
-        let results = {
-            let _turn = self.inner.writes.lock().await;
-            self.inner.store.transition_many(transitions).await?
-        };
-        let mut posted = false;
-        for ((from, to), result) in moves.iter().zip(&results) {
-            match result {
-                Ok(moved) => {
-                    posted = moved.state == RecordState::Posted;
-                    self.emit(EngineEvent::Transition {
-                        key: key.clone(),
-                        from: *from,
-                        to: to.state(),
-                        reason: None,
-                    });
-                }
+                },
+            );
+        }
+    }
+
+    /// Writes the customer records' staged audit entries and moves, and counts the records that
+    /// reached `posted`. A refused move is not an error here: the record changed while it was
+    /// processed, and its newer version is processed on the next pass.
+    ///
+    /// # Errors
+    /// A storage failure.
+    pub(crate) async fn settle_customers(
+        &self,
+        pending: &mut Pending,
+        summary: &mut CycleSummary,
+    ) -> Result<(), StoreError> {
+        let mut refused: Option<RecordKey> = None;
+        for outcome in self.write_pending(pending).await? {
+            match outcome.result {
+                Ok(()) if outcome.to == RecordState::Posted => summary.posted += 1,
+                Ok(()) => {}
                 Err(e) => {
-                    tracing::info!(record = %key, error = %e, "customer record changed while it was processed; the newer version is processed next");
-                    break;
+                    if refused.as_ref() != Some(&outcome.key) {
+                        tracing::info!(record = %outcome.key, error = %e, "customer record changed while it was processed; the newer version is processed next");
+                        refused = Some(outcome.key);
+                    }
                 }
             }
-        }
-        if posted {
-            summary.posted += 1;
         }
         Ok(())
     }

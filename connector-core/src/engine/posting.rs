@@ -480,9 +480,12 @@ impl Engine {
                     .await?
                 {
                     part.customers_created += self.prepare_customers(&page, reference).await?;
+                    let mut pending = Pending::default();
                     for record in page {
-                        self.process_customer(&record, &mut part).await?;
+                        self.process_customer(&record, &mut pending, &mut part)
+                            .await?;
                     }
+                    self.settle_customers(&mut pending, &mut part).await?;
                 }
             }
             Ok::<_, EngineError>(part)

@@ -21,6 +21,13 @@ struct StagedMove {
     reason: Option<String>,
 }
 
+/// What became of one staged move.
+pub(crate) struct MoveOutcome {
+    pub(crate) key: RecordKey,
+    pub(crate) to: RecordState,
+    pub(crate) result: Result<(), StoreError>,
+}
+
 /// Audit entries and moves not yet written.
 #[derive(Default)]
 pub(crate) struct Pending {
@@ -82,6 +89,17 @@ impl Engine {
         });
     }
 
+    /// Stages a move built by the caller (one that expects a version, say), as
+    /// [`Engine::stage_move`] does.
+    pub(crate) fn stage_transition(&self, pending: &mut Pending, transition: Transition) {
+        let to = transition.to.state();
+        pending.moves.push(StagedMove {
+            transition,
+            to,
+            reason: None,
+        });
+    }
+
     /// Writes what `pending` holds (audit entries, then moves) and reports each move.
     ///
     /// # Errors
@@ -89,8 +107,27 @@ impl Engine {
     /// reported): a refusal means another worker moved the record, which the caller treats like
     /// the same refusal of a single move.
     pub(crate) async fn flush(&self, pending: &mut Pending) -> Result<(), StoreError> {
+        let outcomes = self.write_pending(pending).await?;
+        match outcomes
+            .into_iter()
+            .find_map(|outcome| outcome.result.err())
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes what `pending` holds, as [`Engine::flush`] does, and returns the outcome of each
+    /// move in the order staged, refusals included.
+    ///
+    /// # Errors
+    /// A storage failure only.
+    pub(crate) async fn write_pending(
+        &self,
+        pending: &mut Pending,
+    ) -> Result<Vec<MoveOutcome>, StoreError> {
         if pending.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let audits = std::mem::take(&mut pending.audits);
         let staged = std::mem::take(&mut pending.moves);
@@ -111,25 +148,18 @@ impl Engine {
                 self.inner.store.move_many(transitions).await?
             }
         };
-        let mut refused = None;
+        let mut outcomes = Vec::with_capacity(results.len());
         for ((key, from, to, reason), result) in reports.into_iter().zip(results) {
-            match result {
-                Ok(()) => {
-                    self.emit(EngineEvent::Transition {
-                        key,
-                        from,
-                        to,
-                        reason,
-                    });
-                }
-                Err(e) => {
-                    refused.get_or_insert(e);
-                }
+            if result.is_ok() {
+                self.emit(EngineEvent::Transition {
+                    key: key.clone(),
+                    from,
+                    to,
+                    reason,
+                });
             }
+            outcomes.push(MoveOutcome { key, to, result });
         }
-        match refused {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        Ok(outcomes)
     }
 }

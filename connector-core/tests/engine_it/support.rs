@@ -5,12 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adobe_commerce_client::RetryPolicy;
-use connector_core::audit::{AuditKind, AuditLog, AuditQuery};
+use connector_core::audit::{
+    AuditEntry, AuditKind, AuditLog, AuditPage, AuditQuery, NewAuditEntry,
+};
 use connector_core::clock::{Clock, ManualClock, SystemClock};
 use connector_core::config::{Config, ConnectionConfig};
 use connector_core::engine::{Engine, EngineOptions};
 use connector_core::state::{
-    ConnectionName, EntityKind, Record, RecordFilter, RecordKey, RecordState, StateStore,
+    ConnectionName, EntityKind, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome, MemoryStore,
+    Record, RecordFilter, RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName,
+    Transition,
 };
 use connector_core::vault::{MemorySecretStore, SecretStore};
 use rust_decimal::Decimal;
@@ -19,6 +23,7 @@ use serde_json::Value;
 use simulators::commerce::CommerceSimConfig;
 use simulators::syspro::SysproSimConfig;
 use simulators::{SimConfig, Sims};
+use time::OffsetDateTime;
 
 pub const CONNECTION: &str = "sim";
 
@@ -541,4 +546,116 @@ pub fn grand_totals(documents: &[Value]) -> BTreeMap<String, Decimal> {
         .iter()
         .map(|d| (d["entity_id"].to_string(), money(&d["grand_total"])))
         .collect()
+}
+
+/// What a [`HookedStore`] does around the [`MemoryStore`] it wraps. Every hook does nothing
+/// unless a test says otherwise.
+#[async_trait::async_trait]
+pub trait StoreHooks: Send + Sync {
+    /// Runs before each move; an error fails the move as a storage failure would.
+    fn before_transition(&self, _transition: &Transition) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Runs before each audit entry is appended; an error fails the append.
+    fn before_append(&self, _entry: &NewAuditEntry) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Runs after each listing, with the store and the records it returned.
+    async fn after_list(&self, _store: &MemoryStore, _filter: &RecordFilter, _page: &[Record]) {}
+}
+
+/// A memory store with [`StoreHooks`], to make a store fail or change at a chosen moment. Batch
+/// writes use the trait's defaults, so the hooks see every move and every entry.
+pub struct HookedStore<H> {
+    pub inner: MemoryStore,
+    pub hooks: H,
+}
+
+#[async_trait::async_trait]
+impl<H: StoreHooks> StateStore for HookedStore<H> {
+    async fn intake(&self, intake: Intake) -> Result<IntakeOutcome, StoreError> {
+        self.inner.intake(intake).await
+    }
+    async fn transition(&self, transition: Transition) -> Result<Record, StoreError> {
+        self.hooks.before_transition(&transition)?;
+        self.inner.transition(transition).await
+    }
+    async fn claim_due(
+        &self,
+        connection: &ConnectionName,
+        kind: Option<EntityKind>,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.inner.claim_due(connection, kind, limit).await
+    }
+    async fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn list(&self, filter: &RecordFilter) -> Result<Vec<Record>, StoreError> {
+        let page = self.inner.list(filter).await?;
+        self.hooks.after_list(&self.inner, filter, &page).await;
+        Ok(page)
+    }
+    async fn stale_posting(
+        &self,
+        connection: &ConnectionName,
+        entered_before: OffsetDateTime,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.inner.stale_posting(connection, entered_before).await
+    }
+    async fn counts(&self, connection: Option<&ConnectionName>) -> Result<StateCounts, StoreError> {
+        self.inner.counts(connection).await
+    }
+    async fn watermark(
+        &self,
+        connection: &ConnectionName,
+        stream: &StreamName,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        self.inner.watermark(connection, stream).await
+    }
+    async fn advance_watermark(
+        &self,
+        connection: &ConnectionName,
+        stream: &StreamName,
+        to: OffsetDateTime,
+    ) -> Result<OffsetDateTime, StoreError> {
+        self.inner.advance_watermark(connection, stream, to).await
+    }
+    async fn acquire_lease(
+        &self,
+        connection: &ConnectionName,
+        holder: &HolderId,
+        ttl: Duration,
+    ) -> Result<LeaseOutcome, StoreError> {
+        self.inner.acquire_lease(connection, holder, ttl).await
+    }
+    async fn renew_lease(
+        &self,
+        connection: &ConnectionName,
+        holder: &HolderId,
+        ttl: Duration,
+    ) -> Result<Lease, StoreError> {
+        self.inner.renew_lease(connection, holder, ttl).await
+    }
+    async fn release_lease(
+        &self,
+        connection: &ConnectionName,
+        holder: &HolderId,
+    ) -> Result<bool, StoreError> {
+        self.inner.release_lease(connection, holder).await
+    }
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
+        self.inner.leases().await
+    }
+}
+
+#[async_trait::async_trait]
+impl<H: StoreHooks> AuditLog for HookedStore<H> {
+    async fn append(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError> {
+        self.hooks.before_append(&entry)?;
+        self.inner.append(entry).await
+    }
+    async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
+        self.inner.query(query).await
+    }
 }

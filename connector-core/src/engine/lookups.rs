@@ -22,17 +22,17 @@ use crate::mapping::{MappingContext, ReferenceData};
 use crate::plan::{CustomerAction, NewCustomer};
 use crate::state::{EntityKind, Record, RecordKey, StoreError};
 
-/// Emails per COMFND query: each adds an expression to the query's URL, which must stay well
-/// inside e.net's URL limit (queries have no large-document transport).
-const EMAILS_PER_QUERY: usize = 20;
+/// Emails per COMFND query at most; fewer when their expressions would make the URL too long
+/// (queries have no large-document transport).
+const EMAILS_PER_QUERY: usize = 60;
 /// Rows asked for per query: room for several SYSPRO customers per email.
 const ROWS_PER_QUERY: u32 = 200;
 /// Customers per ARSSCS document at most; fewer when their XML would make the URL too long.
 const CUSTOMERS_PER_SETUP: usize = 50;
 /// Notes of created customers kept for their Commerce customer records at most.
 const CREATED_NOTES: usize = 10_000;
-/// Bytes of a Setup/Add URL besides the document: address, session, parameters.
-const SETUP_URL_OVERHEAD: usize = 1024;
+/// Bytes of a Setup/Add or Query URL besides its document: address, session, parameters.
+const URL_OVERHEAD: usize = 1024;
 
 impl Engine {
     /// Matches and creates, in batches, the SYSPRO customers that `records` need; the codes land in
@@ -126,7 +126,7 @@ impl Engine {
         let mut seen = HashSet::new();
         to_create.retain(|(new, _)| seen.insert(new.code.clone()));
         let mut created = 0;
-        for chunk in setup_chunks(&to_create, self.setup_url_limit()) {
+        for chunk in setup_chunks(&to_create, self.get_url_limit()) {
             created += self.create_customers(chunk).await?;
         }
         Ok(created)
@@ -135,22 +135,20 @@ impl Engine {
     /// Looks `emails` (lower case) up in SYSPRO, remembering the code found for each. Returns the
     /// emails SYSPRO certainly holds no customer for (and notes them, so planning does not ask
     /// again); an email whose query failed is in neither.
+    ///
+    /// The queries are sent together: they queue on the SYSPRO session behind at most the call
+    /// in flight, instead of each waiting its turn behind the poster's next call.
     async fn match_by_email(&self, emails: &[&str]) -> Vec<String> {
-        let mut absent = Vec::new();
-        for chunk in emails.chunks(EMAILS_PER_QUERY) {
-            let Some((first, rest)) = chunk.split_first() else {
-                continue;
-            };
-            let filter = rest.iter().fold(bo::Where::eq("Email", *first), |w, e| {
-                w.or("Email", bo::Condition::Eq, *e)
-            });
-            let query = bo::ComFind::new("ArCustomer")
-                .columns(["Customer", "Email"])
-                .filter(filter)
-                .order_by("Customer")
-                .return_rows(ROWS_PER_QUERY);
+        let chunks = email_chunks(emails, self.get_url_limit());
+        let answers = futures::future::join_all(chunks.iter().map(|chunk| async move {
+            let query = email_query(chunk);
             let found = self.inner.syspro.find(&query).await;
-            let Ok(result) = self.syspro_call("COMFND", found) else {
+            self.syspro_call("COMFND", found)
+        }))
+        .await;
+        let mut absent = Vec::new();
+        for (chunk, answer) in chunks.iter().zip(answers) {
+            let Ok(result) = answer else {
                 continue;
             };
             // Rows come ordered by code: the first per email is the one a single look-up picks.
@@ -167,7 +165,7 @@ impl Engine {
             }
             // A full answer may have been cut short: only then is "not found" not certain.
             let complete = result.rows.len() < ROWS_PER_QUERY as usize;
-            for email in chunk {
+            for email in *chunk {
                 match codes.get(*email) {
                     Some(code) => self.remember_customer(email, code),
                     None if complete => absent.push((*email).to_owned()),
@@ -267,9 +265,9 @@ impl Engine {
         Ok(created)
     }
 
-    /// The longest Setup/Add URL to send: e.net has no large-document variant of Setup, and
-    /// http.sys refuses a long URL with HTTP 414, so a batch is cut to the client's GET limit.
-    fn setup_url_limit(&self) -> usize {
+    /// The longest Setup/Add or Query URL to send: e.net has no large-document variant of either,
+    /// and http.sys refuses a long URL with HTTP 414, so a batch is cut to the client's GET limit.
+    fn get_url_limit(&self) -> usize {
         match self.inner.syspro.config().large_documents() {
             LargeDocumentTransport::Auto {
                 url_length_threshold,
@@ -288,6 +286,61 @@ impl Engine {
     }
 }
 
+/// The COMFND query that finds the SYSPRO customers with any of `emails` (at least one).
+fn email_query(emails: &[&str]) -> bo::ComFind {
+    let (first, rest) = emails.split_first().map_or(("", &[][..]), |(f, r)| (*f, r));
+    let filter = rest.iter().fold(bo::Where::eq("Email", first), |w, e| {
+        w.or("Email", bo::Condition::Eq, *e)
+    });
+    bo::ComFind::new("ArCustomer")
+        .columns(["Customer", "Email"])
+        .filter(filter)
+        .order_by("Customer")
+        .return_rows(ROWS_PER_QUERY)
+}
+
+/// The URL-encoded length of `query`'s document.
+fn query_len(query: &bo::ComFind) -> usize {
+    query
+        .query_xml()
+        .map_or(usize::MAX, |xml| url_encoded_len(&xml))
+}
+
+/// `emails` in COMFND queries of at most [`EMAILS_PER_QUERY`], each with a URL of at most
+/// `url_limit` bytes (an email too long alone still goes alone).
+///
+/// An email costs the length its expression adds to the query: the cost of one expression is
+/// measured once, and a chunk is measured again before it is taken, so an email whose escaping
+/// costs more than it seemed never makes a URL too long.
+fn email_chunks<'a, 'e>(emails: &'a [&'e str], url_limit: usize) -> Vec<&'a [&'e str]> {
+    let budget = url_limit.saturating_sub(URL_OVERHEAD);
+    let sample = "a@b";
+    let one = query_len(&email_query(&[sample]));
+    let per_expression = query_len(&email_query(&[sample, sample])).saturating_sub(one);
+    let fixed = per_expression.saturating_sub(url_encoded_len(sample));
+    let base = one.saturating_sub(per_expression);
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while start < emails.len() {
+        let mut end = start;
+        let mut used = base;
+        while end < emails.len() && end - start < EMAILS_PER_QUERY {
+            let cost = fixed + url_encoded_len(emails[end]);
+            if end > start && used + cost > budget {
+                break;
+            }
+            used += cost;
+            end += 1;
+        }
+        while end > start + 1 && query_len(&email_query(&emails[start..end])) > budget {
+            end -= 1;
+        }
+        chunks.push(&emails[start..end]);
+        start = end;
+    }
+    chunks
+}
+
 /// `customers` in ARSSCS calls of at most [`CUSTOMERS_PER_SETUP`], each with a URL of at most
 /// `url_limit` bytes as far as its customers' URL-encoded XML tells (a customer too large alone
 /// still goes alone, and SYSPRO's refusal then names it).
@@ -295,7 +348,7 @@ fn setup_chunks(
     customers: &[(NewCustomer, RecordKey)],
     url_limit: usize,
 ) -> Vec<&[(NewCustomer, RecordKey)]> {
-    let budget = url_limit.saturating_sub(SETUP_URL_OVERHEAD);
+    let budget = url_limit.saturating_sub(URL_OVERHEAD);
     let mut chunks = Vec::new();
     let (mut start, mut used) = (0, 0);
     for (index, (new, _)) in customers.iter().enumerate() {
@@ -370,7 +423,7 @@ mod tests {
                 .collect();
             let xml = CustomerSetup::new(records).document_xml(true).expect("xml");
             assert!(
-                url_encoded_len(&xml) + SETUP_URL_OVERHEAD <= limit,
+                url_encoded_len(&xml) + URL_OVERHEAD <= limit,
                 "{}",
                 chunk.len()
             );
@@ -383,6 +436,55 @@ mod tests {
             1,
             "one too large goes alone"
         );
+    }
+
+    #[test]
+    fn email_queries_keep_their_urls_under_the_limit() {
+        let owned: Vec<String> = (0..300)
+            .map(|n| {
+                if n % 7 == 0 {
+                    format!("o'brien&sons.{n}@example.net")
+                } else {
+                    format!("customer.{n}@example.net")
+                }
+            })
+            .collect();
+        let emails: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let limit = 8 * 1024;
+        let chunks = email_chunks(&emails, limit);
+        assert_eq!(chunks.concat(), emails, "every email once, in order");
+        for chunk in &chunks {
+            assert!(
+                query_len(&email_query(chunk)) + URL_OVERHEAD <= limit,
+                "{} emails",
+                chunk.len()
+            );
+        }
+        // Each query but the last is full: one more email would break the limit.
+        let mut start = 0;
+        for chunk in &chunks[..chunks.len() - 1] {
+            let end = start + chunk.len();
+            let grown = email_query(&emails[start..=end]);
+            assert!(
+                query_len(&grown) + URL_OVERHEAD > limit || chunk.len() == EMAILS_PER_QUERY,
+                "a query of {} emails had room for one more",
+                chunk.len()
+            );
+            start = end;
+        }
+        assert!(chunks.len() < 300 / 20, "{} queries", chunks.len());
+        // Without a URL limit, the count per query still is.
+        let wide = email_chunks(&emails, usize::MAX);
+        assert_eq!(
+            wide.iter().map(|c| c.len()).collect::<Vec<_>>(),
+            [60, 60, 60, 60, 60]
+        );
+        assert_eq!(
+            email_chunks(&emails[..1], 10).len(),
+            1,
+            "one too long goes alone"
+        );
+        assert!(email_chunks(&[], limit).is_empty());
     }
 
     #[test]

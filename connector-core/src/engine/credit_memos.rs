@@ -28,11 +28,12 @@ impl Engine {
         c.trigger == Trigger::Invoice && c.mapping.credit_memos.enabled
     }
 
-    /// The Commerce streams a cycle reads, in order: customers first (documents need their codes),
-    /// then the posted documents, then credit memos when enabled.
+    /// The Commerce streams a cycle reads, in order: the posted documents first, so that mapping
+    /// and posting start on the first page; then credit memos when enabled; customers last (their
+    /// records wait for the end of reading anyway, and a document finds its customer by itself).
     pub(crate) fn streams(&self) -> Vec<EntityKind> {
-        let mut kinds = vec![EntityKind::Customer];
-        kinds.extend(self.posting_kinds());
+        let mut kinds = self.posting_kinds();
+        kinds.push(EntityKind::Customer);
         kinds
     }
 

@@ -118,7 +118,7 @@ pub enum EntityKind {
 }
 
 impl EntityKind {
-    /// Every kind, in the order streams are processed (customers first).
+    /// Every kind, in the order reports list them (customers first).
     pub const ALL: [Self; 4] = [Self::Customer, Self::Invoice, Self::Order, Self::CreditMemo];
 
     /// The stable text form used in keys, files and databases.

@@ -601,6 +601,7 @@ impl SysproClient {
     ) -> Result<String, Error> {
         let Prepared { url, body } = prepared;
         tracing::debug!(call, url = %redact_url(&url), post = body.is_some(), "e.net request");
+        let started = std::time::Instant::now();
         let request = match body {
             Some(body) => self
                 .inner
@@ -625,6 +626,13 @@ impl SysproClient {
             .await
             .map_err(|err| Error::from_reqwest(call, &url, err))?;
         let text = decode_body(&bytes, content_type.as_deref());
+        tracing::debug!(
+            call,
+            status = status.as_u16(),
+            bytes = bytes.len(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "e.net answer"
+        );
         if !status.is_success() {
             return Err(Error::Status {
                 call: call.to_owned(),

@@ -288,6 +288,9 @@ async fn enet(shared: &Arc<Shared>, op: Op, request: Request) -> Response {
         } => (operator, session_id),
     };
 
+    // The service time runs from here: the simulator's own work (reading the document, changing
+    // the ledger, writing the answer) happens within it, and the answer leaves when it is over.
+    let ends = tokio::time::Instant::now();
     let latency = {
         let st = shared.lock();
         let items = if op.writes() || op == Op::Build {
@@ -297,9 +300,7 @@ async fn enet(shared: &Arc<Shared>, op: Op, request: Request) -> Response {
         };
         Duration::from_millis(st.faults.latency_ms + st.faults.item_latency_ms * items)
     };
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    let ends = ends + latency;
 
     let (body, lose) = {
         let mut st = shared.lock();
@@ -326,6 +327,7 @@ async fn enet(shared: &Arc<Shared>, op: Op, request: Request) -> Response {
         };
         (body, lose.then(|| st.faults.lose_answer_mode))
     };
+    tokio::time::sleep_until(ends).await;
     match lose {
         None => answer(body),
         Some(super::LostAnswerMode::Drop) => dropped_connection(),

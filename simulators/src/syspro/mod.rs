@@ -181,6 +181,9 @@
 //!
 //! # Busy time and inspection
 //!
+//! A call's answer leaves its latency after the call was let through the session checks; the
+//! fake's own work on the call (reading the document, changing the ledger, writing the answer)
+//! happens within that time, so the latency is the service time a client sees, less the network.
 //! The latency the fake imposes is summed per operator (all sessions) and per current session:
 //! [`SysproSim::busy_time`], [`SysproSim::stats`] and `GET /__sim/stats`. The rest of `/__sim/`
 //! (ledger invoices and journals, customers, sales orders, reference data, sessions, deleting or

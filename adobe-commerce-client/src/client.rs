@@ -779,9 +779,15 @@ impl Client {
 
 /// Decodes a JSON answer, naming the JSON path of the first mismatch.
 ///
+/// A body that decodes is read once, without tracking paths; only a body that fails is read
+/// again to find where.
+///
 /// # Errors
 /// [`Error::Decode`] with the status, the path and the (cut) raw body.
 pub fn decode_json<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, Error> {
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let decoded: Result<T, _> = serde_path_to_error::deserialize(&mut de);
     match decoded {

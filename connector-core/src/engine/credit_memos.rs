@@ -149,14 +149,14 @@ pub(super) fn parts(
     memo: &CreditMemo,
     order: &adobe_commerce_client::models::Order,
     invoice: Option<&Invoice>,
-) -> Option<(String, OffsetDateTime, Value, Value)> {
+) -> Option<(String, OffsetDateTime, Option<Value>, Value)> {
     let id = memo.entity_id?.get();
     let at = convert::updated_at_of("credit memo", id, memo.updated_at, memo.created_at).ok()?;
     let own = serde_json::to_value(memo).unwrap_or(Value::Null);
     Some((
         id.to_string(),
         at,
-        own,
+        Some(own),
         convert::credit_memo_payload(memo, order, invoice),
     ))
 }

@@ -15,11 +15,12 @@ use syspro_client::LargeDocumentTransport;
 use syspro_client::bo::{self, CustomerSetup};
 use syspro_client::config::DEFAULT_URL_LENGTH_THRESHOLD;
 
+use super::convert::ConversionError;
 use super::writes::Pending;
 use super::{Engine, EngineEvent, convert};
 use crate::audit::AuditKind;
 use crate::mapping::{MappingContext, ReferenceData};
-use crate::plan::{CustomerAction, NewCustomer};
+use crate::plan::{CustomerAction, NewCustomer, SourceDocument};
 use crate::state::{EntityKind, Record, RecordKey, StoreError};
 
 /// Emails per COMFND query at most; fewer when their expressions would make the URL too long
@@ -37,16 +38,20 @@ const URL_OVERHEAD: usize = 1024;
 impl Engine {
     /// Matches and creates, in batches, the SYSPRO customers that `records` need; the codes land in
     /// the customer cache. Returns how many customers SYSPRO created.
+    ///
+    /// `documents`, when given, holds the source document of each record, in the same order, as
+    /// [`Engine::source_document`] gives it; otherwise each document record is read here.
     pub(crate) async fn prepare_customers(
         &self,
         records: &[Record],
+        documents: Option<&[Result<SourceDocument, ConversionError>]>,
         reference: &ReferenceData,
     ) -> Result<usize, StoreError> {
         let mapping = &self.inner.connection.mapping;
         // Email (lower case) -> the customer to create when SYSPRO has none, and who needs it.
         let mut to_match: BTreeMap<String, (Option<NewCustomer>, RecordKey)> = BTreeMap::new();
         let mut to_create: Vec<(NewCustomer, RecordKey)> = Vec::new();
-        for record in records {
+        for (index, record) in records.iter().enumerate() {
             match record.key.kind {
                 EntityKind::Customer => {
                     // A record that already has a code, a trail or a table entry is resolved on
@@ -81,14 +86,22 @@ impl Engine {
                         .or_insert_with(|| (create, record.key.clone()));
                 }
                 EntityKind::Invoice | EntityKind::Order => {
-                    let Ok(doc) = self.source_document(record) else {
+                    let read;
+                    let doc = match documents.and_then(|docs| docs.get(index)) {
+                        Some(given) => given.as_ref(),
+                        None => {
+                            read = self.source_document(record);
+                            read.as_ref()
+                        }
+                    };
+                    let Ok(doc) = doc else {
                         continue;
                     };
                     let context = MappingContext {
                         customer_code: None,
                         reference,
                     };
-                    let Ok(plan) = self.inner.mapper.plan(&doc, &context) else {
+                    let Ok(plan) = self.inner.mapper.plan(doc, &context) else {
                         continue;
                     };
                     match plan.customer {

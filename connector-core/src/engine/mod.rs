@@ -1087,6 +1087,9 @@ impl Engine {
         let mut intakes = Vec::with_capacity(fetched.len());
         let mut latest: Option<OffsetDateTime> = None;
         for fetched in fetched {
+            // Rendering, hashing and checking a page's documents is CPU work without a wait:
+            // other tasks get their turn between documents.
+            tokio::task::yield_now().await;
             let Some((id, updated_at, fingerprint_of, payload)) = fetched.into_parts() else {
                 let error =
                     format!("a Commerce {kind} without entity id or timestamps was skipped");
@@ -1094,7 +1097,11 @@ impl Engine {
                 summary.errors.push((kind, error));
                 continue;
             };
-            let fingerprint = Fingerprint::of_document(id.clone(), updated_at, &fingerprint_of);
+            let fingerprint = Fingerprint::of_document(
+                id.clone(),
+                updated_at,
+                fingerprint_of.as_ref().unwrap_or(&payload),
+            );
             intakes.push(Intake {
                 key: RecordKey::new(self.inner.name.clone(), kind, id),
                 fingerprint,
@@ -1343,15 +1350,15 @@ enum Fetched {
 }
 
 impl Fetched {
-    /// Entity id, `updated_at`, the JSON the fingerprint covers, and the payload to store.
-    fn into_parts(self) -> Option<(String, OffsetDateTime, Value, Value)> {
+    /// Entity id, `updated_at`, the JSON the fingerprint covers (`None`: the payload itself), and
+    /// the payload to store.
+    fn into_parts(self) -> Option<(String, OffsetDateTime, Option<Value>, Value)> {
         match self {
             Fetched::Order(order) => {
                 let id = order.entity_id?.get();
                 let at =
                     convert::updated_at_of("order", id, order.updated_at, order.created_at).ok()?;
-                let payload = convert::order_payload(&order);
-                Some((id.to_string(), at, payload.clone(), payload))
+                Some((id.to_string(), at, None, convert::order_payload(&order)))
             }
             Fetched::Invoice(invoice, order) => {
                 let id = invoice.entity_id?.get();
@@ -1364,7 +1371,7 @@ impl Fetched {
                 Some((
                     id.to_string(),
                     at,
-                    own,
+                    Some(own),
                     convert::invoice_payload(&invoice, &order),
                 ))
             }
@@ -1388,7 +1395,7 @@ impl Fetched {
                     fields.remove("updated_at");
                     fields.remove("custom_attributes");
                 }
-                Some((id.to_string(), at, content, payload))
+                Some((id.to_string(), at, Some(content), payload))
             }
             Fetched::CreditMemo(memo, order, invoice) => {
                 credit_memos::parts(&memo, &order, invoice.as_deref())

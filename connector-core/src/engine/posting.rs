@@ -191,7 +191,24 @@ impl Engine {
         reference: &ReferenceData,
         customers_created: &mut usize,
     ) -> Result<Planned, StoreError> {
-        let mut doc = match self.source_document(record) {
+        self.plan_source(
+            record,
+            self.source_document(record),
+            reference,
+            customers_created,
+        )
+        .await
+    }
+
+    /// [`Engine::plan_record`] with the record's source document already read.
+    async fn plan_source(
+        &self,
+        record: &Record,
+        source: Result<SourceDocument, ConversionError>,
+        reference: &ReferenceData,
+        customers_created: &mut usize,
+    ) -> Result<Planned, StoreError> {
+        let mut doc = match source {
             Ok(doc) => doc,
             Err(e) => return Ok(Planned::Halt(e.to_string())),
         };
@@ -479,7 +496,8 @@ impl Engine {
                     .received_page(EntityKind::Customer, &mut after, CUSTOMER_PAGE)
                     .await?
                 {
-                    part.customers_created += self.prepare_customers(&page, reference).await?;
+                    part.customers_created +=
+                        self.prepare_customers(&page, None, reference).await?;
                     let mut pending = Pending::default();
                     for record in page {
                         self.process_customer(&record, &mut pending, &mut part)
@@ -532,14 +550,21 @@ impl Engine {
         on_mapped: &(dyn Fn(usize) + Send + Sync),
         postponed: &mut HashSet<RecordKey>,
     ) -> Result<usize, EngineError> {
-        summary.customers_created += self.prepare_customers(&page, reference).await?;
+        // Each document is read from its payload once, for the customer look-ups and the plan.
+        let sources: Vec<_> = page.iter().map(|r| self.source_document(r)).collect();
+        summary.customers_created += self
+            .prepare_customers(&page, Some(&sources), reference)
+            .await?;
         let flush_every = usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
         let mut mapped = 0;
         let mut pending = Pending::default();
         let mut staged = 0;
-        for record in page {
+        for (record, source) in page.into_iter().zip(sources) {
+            // A page's plans are CPU work without a wait: other tasks (the poster's answers
+            // among them) get their turn between records.
+            tokio::task::yield_now().await;
             match self
-                .plan_record(&record, reference, &mut summary.customers_created)
+                .plan_source(&record, source, reference, &mut summary.customers_created)
                 .await?
             {
                 Planned::Ready(plan) => {

@@ -137,6 +137,83 @@ struct Inner {
     clock: Arc<dyn Clock>,
     slot: tokio::sync::Mutex<SessionSlot>,
     scrubber: Scrubber,
+    /// The client's own thread, when [`EnetConfig::own_thread`] asks for one.
+    io: Option<IoThread>,
+}
+
+/// A thread running a single-threaded runtime on which session calls are made. It stops when the
+/// client is dropped.
+struct IoThread {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl IoThread {
+    fn start() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("syspro-enet".to_owned())
+            .spawn(move || {
+                runtime.block_on(async {
+                    // A dropped sender stops the thread as well as a sent one.
+                    let _ = stopped.await;
+                });
+            })?;
+        Ok(Self {
+            handle,
+            stop: Some(stop),
+        })
+    }
+}
+
+impl Drop for IoThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Aborts a task of the client's thread when its caller stops waiting, as the call would have
+/// been abandoned on the caller's own runtime.
+struct AbortOnDrop(tokio::task::JoinHandle<Result<String, Error>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A [`Call`] that owns its texts, to be sent to the client's thread.
+struct OwnedCall {
+    endpoint: Endpoint,
+    business_object: Option<String>,
+    xml_parameters: Option<String>,
+    xml_in: Option<String>,
+}
+
+impl OwnedCall {
+    fn of(call: &Call<'_>) -> Self {
+        Self {
+            endpoint: call.endpoint,
+            business_object: call.business_object.map(str::to_owned),
+            xml_parameters: call.xml_parameters.map(str::to_owned),
+            xml_in: call.xml_in.map(str::to_owned),
+        }
+    }
+
+    fn call(&self) -> Call<'_> {
+        Call {
+            endpoint: self.endpoint,
+            business_object: self.business_object.as_deref(),
+            xml_parameters: self.xml_parameters.as_deref(),
+            xml_in: self.xml_in.as_deref(),
+        }
+    }
 }
 
 impl fmt::Debug for SysproClient {
@@ -172,6 +249,11 @@ impl SysproClient {
             config.operator_password().expose_secret(),
             config.company_password().expose_secret(),
         ]);
+        let io = if config.own_thread() {
+            Some(IoThread::start().map_err(|source| Error::Thread { source })?)
+        } else {
+            None
+        };
         Ok(SysproClient {
             inner: Arc::new(Inner {
                 config,
@@ -179,6 +261,7 @@ impl SysproClient {
                 clock,
                 slot: tokio::sync::Mutex::new(SessionSlot::default()),
                 scrubber,
+                io,
             }),
         })
     }
@@ -405,9 +488,28 @@ impl SysproClient {
         }
     }
 
+    /// Runs one session-bound call, on the client's own thread when it has one.
+    async fn run(&self, call: Call<'_>) -> Result<String, Error> {
+        let Some(io) = &self.inner.io else {
+            return self.run_here(call).await;
+        };
+        let owned = OwnedCall::of(&call);
+        let client = self.clone();
+        let mut task = AbortOnDrop(
+            io.handle
+                .spawn(async move { client.run_here(owned.call()).await }),
+        );
+        match (&mut task.0).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The thread stopped: the client is being dropped.
+            Err(_) => Err(Error::Closed),
+        }
+    }
+
     /// Runs one session-bound call: logon when needed, proactive renewal of an idle session, and
     /// one re-logon and retry when SYSPRO says the session is invalid.
-    async fn run(&self, call: Call<'_>) -> Result<String, Error> {
+    async fn run_here(&self, call: Call<'_>) -> Result<String, Error> {
         let config = &self.inner.config;
         // Held for the whole call: e.net allows one session per operator and one call at a time on
         // it, and holding it makes the logon single-flight.
@@ -601,7 +703,7 @@ impl SysproClient {
     ) -> Result<String, Error> {
         let Prepared { url, body } = prepared;
         tracing::debug!(call, url = %redact_url(&url), post = body.is_some(), "e.net request");
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         let request = match body {
             Some(body) => self
                 .inner

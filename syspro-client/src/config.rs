@@ -74,6 +74,7 @@ pub struct EnetConfig {
     connect_timeout: Duration,
     call_timeout: Duration,
     large_documents: LargeDocumentTransport,
+    own_thread: bool,
 }
 
 impl fmt::Debug for EnetConfig {
@@ -90,6 +91,7 @@ impl fmt::Debug for EnetConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("call_timeout", &self.call_timeout)
             .field("large_documents", &self.large_documents)
+            .field("own_thread", &self.own_thread)
             .finish()
     }
 }
@@ -118,6 +120,7 @@ impl EnetConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             large_documents: LargeDocumentTransport::default(),
+            own_thread: false,
         }
     }
 
@@ -205,6 +208,11 @@ impl EnetConfig {
     pub fn large_documents(&self) -> LargeDocumentTransport {
         self.large_documents
     }
+    /// Whether session calls run on a thread of the client's own (see
+    /// [`EnetConfigBuilder::own_thread`]).
+    pub fn own_thread(&self) -> bool {
+        self.own_thread
+    }
 }
 
 /// Builder for [`EnetConfig`]; [`EnetConfigBuilder::build`] validates every field.
@@ -220,6 +228,7 @@ pub struct EnetConfigBuilder {
     connect_timeout: Duration,
     call_timeout: Duration,
     large_documents: LargeDocumentTransport,
+    own_thread: bool,
 }
 
 impl fmt::Debug for EnetConfigBuilder {
@@ -268,6 +277,18 @@ impl EnetConfigBuilder {
         self.large_documents = transport;
         self
     }
+    /// Runs every session call on a thread of the client's own, with its own single-threaded
+    /// runtime (off by default).
+    ///
+    /// A call holds the session from its request until its answer is read. On a runtime busy
+    /// with other work, the answer can wait to be read while the session, the one resource
+    /// every SYSPRO call shares, stands idle. On its own thread the answer is read as it
+    /// arrives and the next call goes out at once. A call whose caller stops waiting is
+    /// abandoned as before.
+    pub fn own_thread(mut self, own: bool) -> Self {
+        self.own_thread = own;
+        self
+    }
 
     /// Checks every field and returns the configuration.
     ///
@@ -313,6 +334,7 @@ impl EnetConfigBuilder {
             connect_timeout: self.connect_timeout,
             call_timeout: self.call_timeout,
             large_documents: self.large_documents,
+            own_thread: self.own_thread,
         })
     }
 }

@@ -90,6 +90,14 @@ pub enum Error {
         source: reqwest::Error,
     },
 
+    /// The client's own thread (see `EnetConfigBuilder::own_thread`) could not be started.
+    #[error("could not start the SYSPRO client's thread")]
+    Thread {
+        /// The underlying cause.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// The client was closed with `close()`; it logs on no more.
     #[error("the SYSPRO client was closed; create a new one to log on again")]
     Closed,
@@ -195,6 +203,7 @@ impl Error {
             | Error::NotLicensed { .. }
             | Error::Closed
             | Error::HttpClient { .. }
+            | Error::Thread { .. }
             | Error::Decode { .. }
             | Error::RowCapReached { .. } => false,
         }

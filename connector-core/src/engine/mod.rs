@@ -391,9 +391,11 @@ impl EngineBuilder {
                     Some(s.secrets.operator_password.to_string()),
                 )
                 .await?;
+                // Its own thread: mapping and state writes never keep the session waiting.
                 let mut builder =
                     EnetConfig::builder(&s.enet_url, &s.company_id, &s.operator, password.clone())
-                        .idle_timeout(s.idle_timeout.get());
+                        .idle_timeout(s.idle_timeout.get())
+                        .own_thread(true);
                 redact.push(password);
                 if let Some(company) = &s.secrets.company_password {
                     let company =

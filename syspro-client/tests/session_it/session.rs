@@ -342,6 +342,64 @@ async fn concurrent_calls_share_one_logon_and_never_overlap() {
     }
 }
 
+/// On a thread of its own, the client reads each answer and sends the next queued call while the
+/// caller's runtime is busy: here its only thread is blocked the whole time.
+#[tokio::test]
+#[allow(clippy::disallowed_methods)] // blocking the caller's one thread is the point
+async fn on_its_own_thread_calls_go_on_while_the_callers_runtime_is_busy() {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .and(path(rest("Logon")))
+        .respond_with(enet_ok("SESSION-A"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    Mock::given(method("GET"))
+        .and(path(rest("Query/Query")))
+        .respond_with(SlowRecorder {
+            arrivals: arrivals.clone(),
+        })
+        .expect(3)
+        .mount(&server)
+        .await;
+    logoff("SESSION-A").expect(1).mount(&server).await;
+
+    let config = config(&server).own_thread(true).build().expect("config");
+    assert!(config.own_thread());
+    let client = SysproClient::new(config).expect("client");
+    let calls: Vec<_> = (0..3)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.query("COMFND", COMFND_IN).await })
+        })
+        .collect();
+    // Each task hands its call to the client's thread at its first poll.
+    tokio::task::yield_now().await;
+    let blocked_until = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < blocked_until && arrivals.lock().expect("lock").len() < 3 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        arrivals.lock().expect("lock").len(),
+        3,
+        "every call went out while the caller's runtime was blocked"
+    );
+    for call in futures::future::join_all(calls).await {
+        assert_eq!(call.expect("task").expect("query"), "<ok/>");
+    }
+    client.close().await.expect("close");
+    let mut arrivals = arrivals.lock().expect("lock").clone();
+    arrivals.sort();
+    for pair in arrivals.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(70),
+            "calls overlapped on the session: {:?}",
+            pair[1] - pair[0]
+        );
+    }
+}
+
 #[tokio::test]
 async fn calls_after_close_fail_and_close_is_idempotent() {
     let server = server().await;

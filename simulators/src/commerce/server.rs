@@ -365,7 +365,35 @@ async fn api(
         return error_response(&e);
     }
     let nulls = faults.nulls(shared.seed, sequence);
-    let result = execute(shared, flavour, &ep, query, body, nulls, &faults);
+    // Searching and rendering a page of a large shop takes a while: it runs off the async
+    // workers, so the SYSPRO fake served by the same process answers on time meanwhile.
+    let result = {
+        let (shared, method, path, query, body, faults) = (
+            Arc::clone(shared),
+            method.clone(),
+            path.to_owned(),
+            query.to_owned(),
+            body.clone(),
+            faults.clone(),
+        );
+        let work = tokio::task::spawn_blocking(move || {
+            let routed = split_path(&path)
+                .and_then(|(flavour, v1)| endpoint(&method, v1).map(|ep| (flavour, ep)));
+            match routed {
+                Some((flavour, ep)) => {
+                    execute(&shared, flavour, &ep, &query, &body, nulls, &faults)
+                }
+                None => Err(route_not_found()),
+            }
+        });
+        match work.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {
+                return error_response(&ApiError::new(503, "Service shutting down", Value::Null));
+            }
+        }
+    };
     match result {
         Ok(text) => {
             if faults.truncate(shared.seed, sequence) {

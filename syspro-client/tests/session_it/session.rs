@@ -301,6 +301,19 @@ impl Respond for SlowRecorder {
     }
 }
 
+/// Each of the calls [`SlowRecorder`] saw arrived after the one before had been answered.
+fn assert_one_at_a_time(arrivals: &std::sync::Mutex<Vec<std::time::Instant>>) {
+    let mut arrivals = arrivals.lock().expect("lock").clone();
+    arrivals.sort();
+    for pair in arrivals.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(70),
+            "calls overlapped on the session: {:?}",
+            pair[1] - pair[0]
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_calls_share_one_logon_and_never_overlap() {
     let server = server().await;
@@ -330,16 +343,7 @@ async fn concurrent_calls_share_one_logon_and_never_overlap() {
         assert_eq!(call.expect("task").expect("query"), "<ok/>");
     }
     client.close().await.expect("close");
-
-    let mut arrivals = arrivals.lock().expect("lock").clone();
-    arrivals.sort();
-    for pair in arrivals.windows(2) {
-        assert!(
-            pair[1] - pair[0] >= Duration::from_millis(70),
-            "calls overlapped on the session: {:?}",
-            pair[1] - pair[0]
-        );
-    }
+    assert_one_at_a_time(&arrivals);
 }
 
 /// On a thread of its own, the client reads each answer and sends the next queued call while the
@@ -389,15 +393,7 @@ async fn on_its_own_thread_calls_go_on_while_the_callers_runtime_is_busy() {
         assert_eq!(call.expect("task").expect("query"), "<ok/>");
     }
     client.close().await.expect("close");
-    let mut arrivals = arrivals.lock().expect("lock").clone();
-    arrivals.sort();
-    for pair in arrivals.windows(2) {
-        assert!(
-            pair[1] - pair[0] >= Duration::from_millis(70),
-            "calls overlapped on the session: {:?}",
-            pair[1] - pair[0]
-        );
-    }
+    assert_one_at_a_time(&arrivals);
 }
 
 #[tokio::test]

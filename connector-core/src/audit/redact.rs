@@ -171,13 +171,32 @@ impl Redactor {
 
     /// [`Redactor::redact_json`] on a shared document: the same document when nothing in it needs
     /// redacting (checked without copying), a redacted copy otherwise.
+    ///
+    /// The document's JSON text (which storing it needs anyway) is searched first: every string
+    /// and key of the document is in it, escaped as JSON escapes it. Text without a `?` and
+    /// without any secret, as it is or escaped, has nothing to redact, and the document is not
+    /// walked.
     #[must_use]
     pub fn redact_payload(&self, document: Payload) -> Payload {
-        if self.is_clean(&document) {
+        if self.text_is_clean(document.json_text()) || self.is_clean(&document) {
             document
         } else {
             Payload::from(self.redact_json_owned(document.into_value()))
         }
+    }
+
+    /// Whether JSON `text` certainly holds nothing to redact (`false` may still be clean).
+    fn text_is_clean(&self, text: &str) -> bool {
+        !text.contains('?')
+            && self.secrets.iter().all(|secret| {
+                let secret = secret.expose_secret();
+                let escaped = serde_json::to_string(secret).unwrap_or_default();
+                let escaped = escaped
+                    .strip_prefix('"')
+                    .and_then(|e| e.strip_suffix('"'))
+                    .unwrap_or(secret);
+                !text.contains(secret) && !text.contains(escaped)
+            })
     }
 
     /// Whether no string or object key in `value` holds anything to redact.
@@ -260,6 +279,31 @@ mod tests {
         assert_eq!(out, json!({"a": ["x", {"k": "the [redacted]"}], "n": 1}));
         let key = Payload::from(json!({"s3cret": 1}));
         assert_eq!(r.redact_payload(key), json!({"[redacted]": 1}));
+    }
+
+    #[test]
+    fn a_secret_is_found_in_the_text_also_where_json_escapes_it() {
+        let r = Redactor::new([
+            SecretString::from("pa\"ss\\word"),
+            SecretString::from("tab\there"),
+        ]);
+        for secret in ["pa\"ss\\word", "tab\there"] {
+            let doc = Payload::from(json!({"a": [1, {"k": format!("the {secret}!")}]}));
+            assert!(
+                doc.json_text().contains('\\'),
+                "the text escapes it: {}",
+                doc.json_text()
+            );
+            let out = r.redact_payload(doc.clone());
+            assert!(!out.shares(&doc), "{secret:?} was found");
+            assert_eq!(out, json!({"a": [1, {"k": "the [redacted]!"}]}));
+        }
+        // A document whose text holds a `?` is walked; a `?` outside a URL changes nothing.
+        let question = Payload::from(json!({"q": "why?"}));
+        assert_eq!(r.redact_payload(question), json!({"q": "why?"}));
+        // Text that is not JSON is kept as it is, as before.
+        let broken = Payload::from_json_text("{not json");
+        assert!(r.redact_payload(broken.clone()).shares(&broken));
     }
 
     #[test]

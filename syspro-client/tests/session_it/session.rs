@@ -301,6 +301,35 @@ impl Respond for SlowRecorder {
     }
 }
 
+/// A server with one logon (answered after `logon_delay`), `queries` slow COMFND queries expected
+/// and one logoff; the queries' arrival times are recorded.
+async fn slow_session(
+    logon_delay: Duration,
+    queries: u64,
+) -> (
+    wiremock::MockServer,
+    Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+) {
+    let server = server().await;
+    Mock::given(method("GET"))
+        .and(path(rest("Logon")))
+        .respond_with(enet_ok("SESSION-A").set_delay(logon_delay))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    Mock::given(method("GET"))
+        .and(path(rest("Query/Query")))
+        .respond_with(SlowRecorder {
+            arrivals: arrivals.clone(),
+        })
+        .expect(queries)
+        .mount(&server)
+        .await;
+    logoff("SESSION-A").expect(1).mount(&server).await;
+    (server, arrivals)
+}
+
 /// Each of the calls [`SlowRecorder`] saw arrived after the one before had been answered.
 fn assert_one_at_a_time(arrivals: &std::sync::Mutex<Vec<std::time::Instant>>) {
     let mut arrivals = arrivals.lock().expect("lock").clone();
@@ -316,24 +345,7 @@ fn assert_one_at_a_time(arrivals: &std::sync::Mutex<Vec<std::time::Instant>>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_calls_share_one_logon_and_never_overlap() {
-    let server = server().await;
-    Mock::given(method("GET"))
-        .and(path(rest("Logon")))
-        .respond_with(enet_ok("SESSION-A").set_delay(Duration::from_millis(80)))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
-    Mock::given(method("GET"))
-        .and(path(rest("Query/Query")))
-        .respond_with(SlowRecorder {
-            arrivals: arrivals.clone(),
-        })
-        .expect(4)
-        .mount(&server)
-        .await;
-    logoff("SESSION-A").expect(1).mount(&server).await;
-
+    let (server, arrivals) = slow_session(Duration::from_millis(80), 4).await;
     let client = client(&server);
     let calls = (0..4).map(|_| {
         let client = client.clone();
@@ -351,23 +363,7 @@ async fn concurrent_calls_share_one_logon_and_never_overlap() {
 #[tokio::test]
 #[allow(clippy::disallowed_methods)] // blocking the caller's one thread is the point
 async fn on_its_own_thread_calls_go_on_while_the_callers_runtime_is_busy() {
-    let server = server().await;
-    Mock::given(method("GET"))
-        .and(path(rest("Logon")))
-        .respond_with(enet_ok("SESSION-A"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
-    Mock::given(method("GET"))
-        .and(path(rest("Query/Query")))
-        .respond_with(SlowRecorder {
-            arrivals: arrivals.clone(),
-        })
-        .expect(3)
-        .mount(&server)
-        .await;
-    logoff("SESSION-A").expect(1).mount(&server).await;
+    let (server, arrivals) = slow_session(Duration::ZERO, 3).await;
 
     let config = config(&server).own_thread(true).build().expect("config");
     assert!(config.own_thread());

@@ -523,13 +523,9 @@ impl<'a> SortValue<'a> {
     }
 }
 
-/// Applies filters, sorting and paging. `default_page_size` is Commerce's input-limit default (used only
-/// when limits are on and no `pageSize` was sent).
-pub(crate) fn run<'a>(
-    c: Collection<'a>,
-    crit: &Criteria,
-    default_page_size: Option<i64>,
-) -> Result<Page<'a>, ApiError> {
+/// The positions in `c.records` of the records `crit` selects, in the order it asks for, without
+/// paging.
+pub(crate) fn select(c: &Collection<'_>, crit: &Criteria) -> Result<Vec<usize>, ApiError> {
     for f in crit.groups.iter().flatten() {
         if !c.columns.contains(&f.field.as_str()) {
             return Err(unknown_column());
@@ -546,7 +542,7 @@ pub(crate) fn run<'a>(
         .map(|g| g.iter().map(prepare).collect())
         .collect();
     let mut hits = Vec::new();
-    for r in c.records {
+    for (position, r) in c.records.iter().enumerate() {
         let mut all = true;
         for group in &groups {
             let mut any = group.is_empty();
@@ -562,19 +558,20 @@ pub(crate) fn run<'a>(
             }
         }
         if all {
-            hits.push(r);
+            hits.push(position);
         }
     }
     if !crit.sorts.is_empty() {
-        let mut keyed: Vec<(Vec<SortValue<'_>>, &super::dataset::Rendered)> = hits
+        let mut keyed: Vec<(Vec<SortValue<'_>>, usize)> = hits
             .into_iter()
-            .map(|r| {
+            .map(|position| {
+                let r = c.records[position];
                 let keys = crit
                     .sorts
                     .iter()
                     .map(|s| SortValue::of(r.value.get(&s.field)))
                     .collect();
-                (keys, r)
+                (keys, position)
             })
             .collect();
         keyed.sort_by(|(a, _), (b, _)| {
@@ -591,24 +588,36 @@ pub(crate) fn run<'a>(
             }
             Ordering::Equal
         });
-        hits = keyed.into_iter().map(|(_, r)| r).collect();
+        hits = keyed.into_iter().map(|(_, position)| position).collect();
     }
+    Ok(hits)
+}
+
+/// The page of `hits` that `crit` asks for (the last one when it asks past the end, as Commerce
+/// does), and how many hits there are in all. `default_page_size` is Commerce's input-limit default
+/// (used only when limits are on and no `pageSize` was sent).
+pub(crate) fn paginate<T: Copy>(
+    hits: &[T],
+    crit: &Criteria,
+    default_page_size: Option<i64>,
+) -> (Vec<T>, usize) {
     let total_count = hits.len();
     let size = crit.page_size.or(default_page_size).filter(|s| *s > 0);
     let items = match size {
-        None => hits,
+        None => hits.to_vec(),
         Some(size) => {
             let size_u = usize::try_from(size).unwrap_or(usize::MAX);
             let last = total_count.div_ceil(size_u).max(1);
             let requested = usize::try_from(crit.current_page.unwrap_or(1).max(1)).unwrap_or(1);
             let page = requested.min(last);
-            hits.into_iter()
+            hits.iter()
                 .skip((page - 1).saturating_mul(size_u))
                 .take(size_u)
+                .copied()
                 .collect()
         }
     };
-    Ok(Page { items, total_count })
+    (items, total_count)
 }
 
 /// The `search_criteria` echo: values as strings, the page as requested (not clamped), optional parts

@@ -55,6 +55,17 @@ pub(crate) struct Shared {
     deliveries: Mutex<Vec<Delivery>>,
     webhook_sequence: AtomicU64,
     http: reqwest::Client,
+    /// Bumped by every change of `data` (see [`Shared::write_data`]).
+    data_generation: AtomicU64,
+    /// The latest search's hits, reused by the next pages of the same search.
+    search_cache: Mutex<Option<CachedSearch>>,
+}
+
+/// The hits of one search (filters and sort order, paging aside) over one generation of the data.
+struct CachedSearch {
+    key: String,
+    generation: u64,
+    hits: Arc<Vec<usize>>,
 }
 
 /// Inputs to [`Shared::new`] besides the data set.
@@ -123,7 +134,16 @@ impl Shared {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap_or_default(),
+            data_generation: AtomicU64::new(0),
+            search_cache: Mutex::new(None),
         }
+    }
+
+    /// The data, to change: every change makes a new generation, so no cached search outlives it.
+    fn write_data(&self) -> std::sync::RwLockWriteGuard<'_, Dataset> {
+        let guard = write(&self.data);
+        self.data_generation.fetch_add(1, Ordering::AcqRel);
+        guard
     }
 
     fn count(&self, key: &str) {
@@ -499,6 +519,18 @@ enum ListKind {
     Products,
 }
 
+impl ListKind {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Orders => "orders",
+            Self::Invoices => "invoices",
+            Self::Creditmemos => "creditmemos",
+            Self::Customers => "customers",
+            Self::Products => "products",
+        }
+    }
+}
+
 /// Required fields that the null fault blanks, per collection.
 fn null_field(kind: ListKind) -> Option<&'static str> {
     match kind {
@@ -589,7 +621,43 @@ fn list(
         ),
         ListKind::Products => (data.product_json.iter().collect(), PRODUCT_COLUMNS),
     };
-    let page = search::run(Collection { records, columns }, &crit, default_page_size)?;
+    // A stream is read page after page with the same search; its hits are selected and sorted
+    // once per generation of the data, not again for every page.
+    let generation = shared.data_generation.load(Ordering::Acquire);
+    let key = format!(
+        "{} {}",
+        kind.name(),
+        search::echo(&Criteria {
+            page_size: None,
+            current_page: None,
+            ..crit.clone()
+        })
+    );
+    let collection = Collection { records, columns };
+    let cached = lock(&shared.search_cache)
+        .as_ref()
+        .filter(|c| c.generation == generation && c.key == key)
+        .map(|c| Arc::clone(&c.hits));
+    let hits = match cached {
+        Some(hits) => hits,
+        None => {
+            let hits = Arc::new(search::select(&collection, &crit)?);
+            *lock(&shared.search_cache) = Some(CachedSearch {
+                key,
+                generation,
+                hits: Arc::clone(&hits),
+            });
+            hits
+        }
+    };
+    let (positions, total_count) = search::paginate(&hits, &crit, default_page_size);
+    let page = search::Page {
+        items: positions
+            .into_iter()
+            .map(|p| collection.records[p])
+            .collect(),
+        total_count,
+    };
     let fields = leaf(&q, "fields").filter(|f| !f.is_empty());
     let null = if nulls { null_field(kind) } else { None };
     if fields.is_none() && null.is_none() {
@@ -681,7 +749,7 @@ fn execute(
             let input: Value = serde_json::from_slice(body)
                 .map_err(|_| ApiError::new(400, "Decoding error: %1", json!(["Syntax error"])))?;
             let now = shared.clock.now();
-            let mut data = write(&shared.data);
+            let mut data = shared.write_data();
             match data.update_customer(id, &input, now) {
                 Ok(Some(v)) => Ok(v.to_string()),
                 Ok(None) => Err(customer_missing(id)),
@@ -1009,7 +1077,7 @@ async fn sim_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &Bytes
                 }
             };
             let result = {
-                let mut data = write(&shared.data);
+                let mut data = shared.write_data();
                 data.add_order(now, &spec).map(|id| (id, data.orders.get(&id).map(|r| r.rendered.json.clone()).unwrap_or_default()))
             };
             match result {
@@ -1029,7 +1097,7 @@ async fn sim_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &Bytes
             let status = v.get("status").and_then(Value::as_str);
             let comment = v.get("comment").and_then(Value::as_str);
             let json = {
-                let mut data = write(&shared.data);
+                let mut data = shared.write_data();
                 data.touch_order(id, now, status, comment).then(|| data.orders.get(&id).map(|r| r.rendered.json.clone()).unwrap_or_default())
             };
             match json {
@@ -1043,7 +1111,7 @@ async fn sim_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &Bytes
         (&Method::POST, ["orders", id, "invoice"]) => {
             let Ok(id) = id.parse::<i64>() else { return sim_error(400, "order id must be an integer") };
             let result = {
-                let mut data = write(&shared.data);
+                let mut data = shared.write_data();
                 data.invoice_order(id, now).map(|inv| (inv, data.invoices.get(&inv).map(|r| r.rendered.json.clone()).unwrap_or_default()))
             };
             match result {
@@ -1058,7 +1126,7 @@ async fn sim_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &Bytes
         (&Method::POST, ["orders", id, "refund"]) => {
             let Ok(id) = id.parse::<i64>() else { return sim_error(400, "order id must be an integer") };
             let result = {
-                let mut data = write(&shared.data);
+                let mut data = shared.write_data();
                 data.refund_order(id, now).map(|memo| data.creditmemos.get(&memo).map(|r| r.rendered.json.clone()).unwrap_or_default())
             };
             match result {
@@ -1074,7 +1142,7 @@ async fn sim_api(shared: &Arc<Shared>, method: &Method, rest: &str, body: &Bytes
                 Err(r) => return *r,
             };
             let result = {
-                let mut data = write(&shared.data);
+                let mut data = shared.write_data();
                 let current = data.customers.get(&id).map(|c| c.rendered.value.clone());
                 match current {
                     None => Ok(None),

@@ -445,10 +445,8 @@ impl Engine {
     /// Maps every record in `received`: documents become `mapped` or `halted`; customers are
     /// matched or created in SYSPRO. Returns how many documents became `mapped`.
     ///
-    /// Documents and customer records are worked on side by side: a customer record's writes and
-    /// calls are its own, a page at a time, so a large customer backlog never holds up the
-    /// documents, and its waits overlap with theirs. Customer records are left for a later pass
-    /// unless `with_customers`.
+    /// Customer records are worked on after the documents, a page at a time, and only when
+    /// `with_customers` (once reading is over); documents mapped earlier are meanwhile posted.
     ///
     /// `on_mapped` hears of every batch of documents made durable in `mapped`, as it happens, so
     /// the poster can start on them while the pass goes on.
@@ -508,7 +506,10 @@ impl Engine {
             }
             Ok::<_, EngineError>(part)
         };
-        let ((mapped, documents), customers) = tokio::try_join!(documents, customers)?;
+        // Customer records come after the documents: a customer created for a document is then
+        // noted as created before its own record looks for it.
+        let (mapped, documents) = documents.await?;
+        let customers = customers.await?;
         super::pipeline::absorb(summary, documents);
         super::pipeline::absorb(summary, customers);
         Ok(mapped)

@@ -39,12 +39,12 @@ impl Engine {
     /// Matches and creates, in batches, the SYSPRO customers that `records` need; the codes land in
     /// the customer cache. Returns how many customers SYSPRO created.
     ///
-    /// `documents`, when given, holds the source document of each record, in the same order, as
-    /// [`Engine::source_document`] gives it; otherwise each document record is read here.
+    /// `documents` holds the source document of each record, in the same order, as
+    /// [`Engine::source_document`] gives it (empty when the records are customer records).
     pub(crate) async fn prepare_customers(
         &self,
         records: &[Record],
-        documents: Option<&[Result<SourceDocument, ConversionError>]>,
+        documents: &[Result<SourceDocument, ConversionError>],
         reference: &ReferenceData,
     ) -> Result<usize, StoreError> {
         let mapping = &self.inner.connection.mapping;
@@ -86,15 +86,7 @@ impl Engine {
                         .or_insert_with(|| (create, record.key.clone()));
                 }
                 EntityKind::Invoice | EntityKind::Order => {
-                    let read;
-                    let doc = match documents.and_then(|docs| docs.get(index)) {
-                        Some(given) => given.as_ref(),
-                        None => {
-                            read = self.source_document(record);
-                            read.as_ref()
-                        }
-                    };
-                    let Ok(doc) = doc else {
+                    let Some(Ok(doc)) = documents.get(index) else {
                         continue;
                     };
                     let context = MappingContext {
@@ -322,36 +314,16 @@ fn query_len(query: &bo::ComFind) -> usize {
 /// `emails` in COMFND queries of at most [`EMAILS_PER_QUERY`], each with a URL of at most
 /// `url_limit` bytes (an email too long alone still goes alone).
 ///
-/// An email costs the length its expression adds to the query: the cost of one expression is
-/// measured once, and a chunk is measured again before it is taken, so an email whose escaping
-/// costs more than it seemed never makes a URL too long.
+/// What an email adds to a query is measured on a rendered query, escaping included: the
+/// expression it adds after a first one. The query's own part is a one-email query less that
+/// email's expression, so a chunk's cost is its query's length exactly.
 fn email_chunks<'a, 'e>(emails: &'a [&'e str], url_limit: usize) -> Vec<&'a [&'e str]> {
-    let budget = url_limit.saturating_sub(URL_OVERHEAD);
     let sample = "a@b";
     let one = query_len(&email_query(&[sample]));
-    let per_expression = query_len(&email_query(&[sample, sample])).saturating_sub(one);
-    let fixed = per_expression.saturating_sub(url_encoded_len(sample));
-    let base = one.saturating_sub(per_expression);
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    while start < emails.len() {
-        let mut end = start;
-        let mut used = base;
-        while end < emails.len() && end - start < EMAILS_PER_QUERY {
-            let cost = fixed + url_encoded_len(emails[end]);
-            if end > start && used + cost > budget {
-                break;
-            }
-            used += cost;
-            end += 1;
-        }
-        while end > start + 1 && query_len(&email_query(&emails[start..end])) > budget {
-            end -= 1;
-        }
-        chunks.push(&emails[start..end]);
-        start = end;
-    }
-    chunks
+    let added = |email: &str| query_len(&email_query(&[sample, email])).saturating_sub(one);
+    let query_part = one.saturating_sub(added(sample));
+    let budget = url_limit.saturating_sub(URL_OVERHEAD + query_part);
+    chunks_by_cost(emails, budget, EMAILS_PER_QUERY, |email| added(email))
 }
 
 /// `customers` in ARSSCS calls of at most [`CUSTOMERS_PER_SETUP`], each with a URL of at most
@@ -362,21 +334,33 @@ fn setup_chunks(
     url_limit: usize,
 ) -> Vec<&[(NewCustomer, RecordKey)]> {
     let budget = url_limit.saturating_sub(URL_OVERHEAD);
+    chunks_by_cost(customers, budget, CUSTOMERS_PER_SETUP, |(new, _)| {
+        CustomerSetup::new(vec![convert::customer_record(new)])
+            .document_xml(true)
+            .map_or(budget, |xml| url_encoded_len(&xml))
+    })
+}
+
+/// `items` in order, in chunks of at most `most` whose costs add up to at most `budget`; an item
+/// that costs more than the budget alone goes alone.
+fn chunks_by_cost<T>(
+    items: &[T],
+    budget: usize,
+    most: usize,
+    cost: impl Fn(&T) -> usize,
+) -> Vec<&[T]> {
     let mut chunks = Vec::new();
     let (mut start, mut used) = (0, 0);
-    for (index, (new, _)) in customers.iter().enumerate() {
-        let cost = CustomerSetup::new(vec![convert::customer_record(new)])
-            .document_xml(true)
-            .map_or(budget, |xml| url_encoded_len(&xml));
-        let full = index > start && (used + cost > budget || index - start == CUSTOMERS_PER_SETUP);
-        if full {
-            chunks.push(&customers[start..index]);
+    for (index, item) in items.iter().enumerate() {
+        let cost = cost(item);
+        if index > start && (used + cost > budget || index - start == most) {
+            chunks.push(&items[start..index]);
             (start, used) = (index, 0);
         }
         used += cost;
     }
-    if start < customers.len() {
-        chunks.push(&customers[start..]);
+    if start < items.len() {
+        chunks.push(&items[start..]);
     }
     chunks
 }

@@ -107,7 +107,7 @@ impl Drop for Stage {
 }
 
 /// Adds the counts of one stage or batch to the cycle's.
-pub(crate) fn absorb(total: &mut CycleSummary, part: CycleSummary) {
+fn absorb(total: &mut CycleSummary, part: CycleSummary) {
     total.read += part.read;
     total.intake_new += part.intake_new;
     total.intake_unchanged += part.intake_unchanged;

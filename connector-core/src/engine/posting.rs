@@ -457,62 +457,61 @@ impl Engine {
         on_mapped: &(dyn Fn(usize) + Send + Sync),
         with_customers: bool,
     ) -> Result<usize, EngineError> {
-        let documents = async {
-            let mut part = super::CycleSummary::default();
-            let mut mapped = 0;
-            // Documents whose mapping was postponed (a look-up failed) wait for the next pass.
-            let mut postponed = HashSet::new();
-            loop {
-                let mut found = false;
-                for kind in self.posting_kinds() {
-                    // From the start each round: keys are text, so a document read later may sort
-                    // before one mapped already.
-                    let mut after = None;
-                    while let Some(mut page) =
-                        self.received_page(kind, &mut after, DOCUMENT_PAGE).await?
-                    {
-                        page.retain(|record| !postponed.contains(&record.key));
-                        if page.is_empty() {
-                            continue;
-                        }
-                        found = true;
-                        mapped += self
-                            .map_documents(page, reference, &mut part, on_mapped, &mut postponed)
-                            .await?;
-                    }
-                }
-                if !found {
-                    return Ok::<_, EngineError>((mapped, part));
-                }
-            }
-        };
-        let customers = async {
-            let mut part = super::CycleSummary::default();
-            if with_customers && self.streams().contains(&EntityKind::Customer) {
+        let mut mapped = 0;
+        // Documents whose mapping was postponed (a look-up failed) wait for the next pass.
+        let mut postponed = HashSet::new();
+        loop {
+            let mut found = false;
+            for kind in self.posting_kinds() {
+                // From the start each round: keys are text, so a document read later may sort
+                // before one mapped already.
                 let mut after = None;
-                while let Some(page) = self
-                    .received_page(EntityKind::Customer, &mut after, CUSTOMER_PAGE)
-                    .await?
+                while let Some(mut page) =
+                    self.received_page(kind, &mut after, DOCUMENT_PAGE).await?
                 {
-                    part.customers_created +=
-                        self.prepare_customers(&page, None, reference).await?;
-                    let mut pending = Pending::default();
-                    for record in page {
-                        self.process_customer(&record, &mut pending, &mut part)
-                            .await?;
+                    page.retain(|record| !postponed.contains(&record.key));
+                    if page.is_empty() {
+                        continue;
                     }
-                    self.settle_customers(&mut pending, &mut part).await?;
+                    found = true;
+                    mapped += self
+                        .map_documents(page, reference, summary, on_mapped, &mut postponed)
+                        .await?;
                 }
             }
-            Ok::<_, EngineError>(part)
-        };
+            if !found {
+                break;
+            }
+        }
         // Customer records come after the documents: a customer created for a document is then
         // noted as created before its own record looks for it.
-        let (mapped, documents) = documents.await?;
-        let customers = customers.await?;
-        super::pipeline::absorb(summary, documents);
-        super::pipeline::absorb(summary, customers);
+        if with_customers && self.streams().contains(&EntityKind::Customer) {
+            self.map_customers(reference, summary).await?;
+        }
         Ok(mapped)
+    }
+
+    /// Matches or creates the SYSPRO customer of every customer record in `received`, a page at a
+    /// time: a page's look-ups and creations are batched, and its outcomes written together.
+    async fn map_customers(
+        &self,
+        reference: &ReferenceData,
+        summary: &mut super::CycleSummary,
+    ) -> Result<(), EngineError> {
+        let mut after = None;
+        while let Some(page) = self
+            .received_page(EntityKind::Customer, &mut after, CUSTOMER_PAGE)
+            .await?
+        {
+            summary.customers_created += self.prepare_customers(&page, &[], reference).await?;
+            let mut pending = Pending::default();
+            for record in page {
+                self.process_customer(&record, &mut pending, summary)
+                    .await?;
+            }
+            self.settle_customers(&mut pending, summary).await?;
+        }
+        Ok(())
     }
 
     /// The next page of `kind` records in `received` after `after`, which moves on past it; `None`
@@ -553,9 +552,7 @@ impl Engine {
     ) -> Result<usize, EngineError> {
         // Each document is read from its payload once, for the customer look-ups and the plan.
         let sources: Vec<_> = page.iter().map(|r| self.source_document(r)).collect();
-        summary.customers_created += self
-            .prepare_customers(&page, Some(&sources), reference)
-            .await?;
+        summary.customers_created += self.prepare_customers(&page, &sources, reference).await?;
         let flush_every = usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
         let mut mapped = 0;
         let mut pending = Pending::default();

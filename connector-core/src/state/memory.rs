@@ -51,6 +51,8 @@ pub(super) struct BatchWrites {
     pub(super) changed: BTreeSet<RecordKey>,
     /// The audit entries to append, in the order the changes happened.
     pub(super) audits: Vec<NewAuditEntry>,
+    /// The records that took a new payload (each with a `read` entry holding it).
+    pub(super) new_payloads: BTreeSet<RecordKey>,
 }
 
 /// Applies `intakes` in order to `records`, each seeing the effect of the ones before it (the same
@@ -83,6 +85,9 @@ pub(super) fn apply_intakes(
             } => {
                 let record = *record;
                 records.insert(key.clone(), record.clone());
+                if matches!(kind, IntakeKind::Created | IntakeKind::Updated) {
+                    writes.new_payloads.insert(key.clone());
+                }
                 writes.changed.insert(key);
                 writes.audits.extend(audits);
                 outcomes.push(match kind {

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -155,22 +156,38 @@ CREATE INDEX records_by_state_key
     ON records (connection, state, kind, commerce_id, next_attempt_at, state_since);
 ",
     ),
+    (
+        5,
+        "record payloads kept once, in the audit entry that read them",
+        // Every payload a record takes is also the document of the `read` entry appended with it,
+        // and audit entries are never changed, so the record refers to that entry instead of
+        // keeping a second copy: a document read is written once, not twice. Payloads written
+        // before stay in `record_payloads` until their record takes a new one.
+        r"
+ALTER TABLE records ADD COLUMN payload_entry INTEGER;
+",
+    ),
 ];
 
-/// The columns of a record as [`SqliteStore::record_from_row`] reads them, from [`RECORDS`].
+/// The columns of a record as [`SqliteStore::record_from_row`] reads them, from `records`.
+///
+/// The payload is the document of the audit entry `payload_entry` names (the `read` entry written
+/// with it). A record whose payload was written before schema version 5, or whose payload matched
+/// no entry of its batch, has it in `record_payloads` instead (`payload_entry` NULL or 0).
 const RECORD_COLUMNS: &str = "connection, kind, commerce_id, state, attempts, next_attempt_at, \
     fp_entity_id, fp_updated_at, fp_content_hash, late_fp_entity_id, late_fp_updated_at, \
-    late_fp_content_hash, payload, reason, syspro_invoice, syspro_journal, syspro_customer, \
+    late_fp_content_hash, COALESCE(\
+        (SELECT a.document FROM audit a WHERE a.id = records.payload_entry), \
+        (SELECT p.payload FROM record_payloads p WHERE p.connection = records.connection \
+            AND p.kind = records.kind AND p.commerce_id = records.commerce_id)) AS payload, \
+    reason, syspro_invoice, syspro_journal, syspro_customer, \
     created_at, updated_at, state_since, version";
-
-/// Records with their payloads.
-const RECORDS: &str = "records JOIN record_payloads USING (connection, kind, commerce_id)";
 
 /// The columns of the `records` table, in the order [`SqliteStore::write_records`] binds them.
 const RECORD_ROW_COLUMNS: &str = "connection, kind, commerce_id, state, attempts, \
     next_attempt_at, fp_entity_id, fp_updated_at, fp_content_hash, late_fp_entity_id, \
     late_fp_updated_at, late_fp_content_hash, reason, syspro_invoice, syspro_journal, \
-    syspro_customer, created_at, updated_at, state_since, version";
+    syspro_customer, created_at, updated_at, state_since, version, payload_entry";
 
 /// [`RECORD_COLUMNS`] from `records` alone, with the payload left unread (as JSON `null`): a move
 /// never changes it.
@@ -189,7 +206,8 @@ const RECORD_UPSERT: &str = " ON CONFLICT (connection, kind, commerce_id) DO UPD
     reason = excluded.reason, syspro_invoice = excluded.syspro_invoice, \
     syspro_journal = excluded.syspro_journal, syspro_customer = excluded.syspro_customer, \
     created_at = excluded.created_at, updated_at = excluded.updated_at, \
-    state_since = excluded.state_since, version = excluded.version";
+    state_since = excluded.state_since, version = excluded.version, \
+    payload_entry = COALESCE(excluded.payload_entry, records.payload_entry)";
 
 /// What a write of a payload replaces.
 const PAYLOAD_UPSERT: &str = " ON CONFLICT (connection, kind, commerce_id) DO UPDATE SET \
@@ -198,7 +216,7 @@ const PAYLOAD_UPSERT: &str = " ON CONFLICT (connection, kind, commerce_id) DO UP
 const AUDIT_INSERT: &str =
     "INSERT INTO audit (at, connection, kind, commerce_id, entry_kind, message, document) ";
 
-/// Rows per multi-row statement. A record row binds 20 parameters, so a statement stays near 10,000,
+/// Rows per multi-row statement. A record row binds 21 parameters, so a statement stays near 10,000,
 /// a third of the 32,766 SQLite accepts.
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -231,6 +249,9 @@ pub struct SqliteStore {
     pool: SqlitePool,
     path: Arc<PathBuf>,
     clock: Arc<dyn Clock>,
+    /// Whether `record_payloads` may hold rows (payloads written before schema version 5, or
+    /// matching no audit entry), which a record taking a new payload then deletes.
+    legacy_payloads: Arc<AtomicBool>,
 }
 
 impl SqliteStore {
@@ -273,8 +294,14 @@ impl SqliteStore {
             pool,
             path: Arc::new(path),
             clock,
+            legacy_payloads: Arc::new(AtomicBool::new(true)),
         };
         store.migrate().await?;
+        let legacy: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM record_payloads)")
+            .fetch_one(&store.pool)
+            .await
+            .map_err(store.db("read the schema", "record_payloads"))?;
+        store.legacy_payloads.store(legacy, Ordering::Relaxed);
         Ok(store)
     }
 
@@ -394,7 +421,7 @@ impl SqliteStore {
         operation: &'static str,
     ) -> Result<Option<Record>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM {RECORDS} WHERE connection = ? AND kind = ? AND commerce_id = ?"
+            "SELECT {RECORD_COLUMNS} FROM records WHERE connection = ? AND kind = ? AND commerce_id = ?"
         ))
         .bind(key.connection.as_str())
         .bind(key.kind.as_str())
@@ -416,7 +443,7 @@ impl SqliteStore {
         subject: &str,
     ) -> Result<BTreeMap<RecordKey, Record>, StoreError> {
         let (columns, from) = if with_payload {
-            (RECORD_COLUMNS, RECORDS)
+            (RECORD_COLUMNS, "records")
         } else {
             (RECORD_COLUMNS_BUT_PAYLOAD, "records")
         };
@@ -469,13 +496,15 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Inserts or replaces `records`, in one statement per [`ROWS_PER_STATEMENT`] records, and
-    /// their payloads unless `moves_only` (moves never change a payload).
+    /// Inserts or replaces `records`, in one statement per [`ROWS_PER_STATEMENT`] records. A record
+    /// in `payloads` took a new payload: it refers to the audit entry holding it, or with no such
+    /// entry has it written to `record_payloads`. Any other record keeps the payload it has (moves
+    /// never change one).
     async fn write_records(
         &self,
         conn: &mut SqliteConnection,
         records: &[&Record],
-        moves_only: bool,
+        payloads: &BTreeMap<&RecordKey, Option<i64>>,
         operation: &'static str,
         subject: &str,
     ) -> Result<(), StoreError> {
@@ -484,6 +513,8 @@ impl SqliteStore {
                 QueryBuilder::new(format!("INSERT INTO records ({RECORD_ROW_COLUMNS}) "));
             query.push_values(chunk, |mut row, record| {
                 let late = record.changed_after_posting.as_ref();
+                // NULL keeps the entry the record refers to; 0 sends readers to `record_payloads`.
+                let entry = payloads.get(&record.key).map(|entry| entry.unwrap_or(0));
                 row.push_bind(record.key.connection.as_str())
                     .push_bind(record.key.kind.as_str())
                     .push_bind(record.key.commerce_id.as_str())
@@ -503,14 +534,19 @@ impl SqliteStore {
                     .push_bind(micros(record.created_at))
                     .push_bind(micros(record.updated_at))
                     .push_bind(micros(record.state_since))
-                    .push_bind(i64::try_from(record.version).unwrap_or(i64::MAX));
+                    .push_bind(i64::try_from(record.version).unwrap_or(i64::MAX))
+                    .push_bind(entry);
             });
             query.push(RECORD_UPSERT);
             self.execute_batch(&mut query, conn, operation, subject)
                 .await?;
-            if moves_only {
-                continue;
-            }
+        }
+        let in_table: Vec<&Record> = records
+            .iter()
+            .copied()
+            .filter(|record| payloads.get(&record.key) == Some(&None))
+            .collect();
+        for chunk in in_table.chunks(ROWS_PER_STATEMENT) {
             let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
                 "INSERT INTO record_payloads (connection, kind, commerce_id, payload) ",
             );
@@ -518,25 +554,51 @@ impl SqliteStore {
                 row.push_bind(record.key.connection.as_str())
                     .push_bind(record.key.kind.as_str())
                     .push_bind(record.key.commerce_id.as_str())
-                    .push_bind(record.payload.json_text().to_owned());
+                    .push_bind(record.payload.json_text());
             });
             query.push(PAYLOAD_UPSERT);
             self.execute_batch(&mut query, conn, operation, subject)
                 .await?;
+            self.legacy_payloads.store(true, Ordering::Relaxed);
+        }
+        if self.legacy_payloads.load(Ordering::Relaxed) {
+            // A payload kept in an audit entry replaces one its record had in the table.
+            let referred: Vec<&RecordKey> = payloads
+                .iter()
+                .filter(|(_, entry)| entry.is_some())
+                .map(|(key, _)| *key)
+                .collect();
+            for chunk in referred.chunks(ROWS_PER_STATEMENT) {
+                let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
+                    "DELETE FROM record_payloads WHERE (connection, kind, commerce_id) IN \
+                     (SELECT column1, column2, column3 FROM (",
+                );
+                query.push_values(chunk, |mut row, key| {
+                    row.push_bind(key.connection.as_str())
+                        .push_bind(key.kind.as_str())
+                        .push_bind(key.commerce_id.as_str());
+                });
+                query.push("))");
+                self.execute_batch(&mut query, conn, operation, subject)
+                    .await?;
+            }
         }
         Ok(())
     }
 
     /// Appends `entries` in order, all stamped `now`, in one statement per [`ROWS_PER_STATEMENT`]
-    /// entries (SQLite numbers the rows of one statement in order).
+    /// entries (SQLite numbers the rows of one statement in order). Returns the entries' ids, in
+    /// order, when `with_ids`.
     async fn insert_audits(
         &self,
         conn: &mut SqliteConnection,
         entries: &[NewAuditEntry],
         now: OffsetDateTime,
         subject: &str,
-    ) -> Result<(), StoreError> {
+        with_ids: bool,
+    ) -> Result<Vec<i64>, StoreError> {
         let at = micros(now);
+        let mut ids = Vec::with_capacity(if with_ids { entries.len() } else { 0 });
         for chunk in entries.chunks(ROWS_PER_STATEMENT) {
             let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(AUDIT_INSERT);
             query.push_values(chunk, |mut row, entry| {
@@ -546,24 +608,34 @@ impl SqliteStore {
                     .push_bind(entry.key.commerce_id.as_str())
                     .push_bind(entry.kind.as_str())
                     .push_bind(entry.message.as_str())
-                    .push_bind(entry.document.as_ref().map(|d| d.json_text().to_owned()));
+                    .push_bind(entry.document.as_ref().map(Payload::json_text));
             });
-            self.execute_batch(&mut query, conn, "append audit entries", subject)
-                .await?;
+            if !with_ids {
+                self.execute_batch(&mut query, conn, "append audit entries", subject)
+                    .await?;
+                continue;
+            }
+            query.push(" RETURNING id");
+            let mut chunk_ids: Vec<i64> = query
+                .build_query_scalar()
+                .persistent(false)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(self.db("append audit entries", subject))?;
+            // The rows are numbered in the order given; RETURNING may list them in another.
+            chunk_ids.sort_unstable();
+            ids.extend(chunk_ids);
         }
-        Ok(())
+        Ok(ids)
     }
 
     /// Writes what a batch changed (records and audit entries) and commits, or rolls back when it
-    /// changed nothing. `moves_only`: the batch only moved records it read (their payloads are
-    /// unchanged and not written again).
-    #[allow(clippy::too_many_arguments)]
+    /// changed nothing.
     async fn finish(
         &self,
         mut tx: sqlx::Transaction<'static, Sqlite>,
         records: &BTreeMap<RecordKey, Record>,
         writes: &BatchWrites,
-        moves_only: bool,
         now: OffsetDateTime,
         operation: &'static str,
         subject: &str,
@@ -576,9 +648,30 @@ impl SqliteStore {
             .iter()
             .filter_map(|key| records.get(key))
             .collect();
-        self.write_records(&mut tx, &changed, moves_only, operation, subject)
+        // The audit entries go first: a record that took a new payload refers to the `read` entry
+        // holding the same document.
+        let with_ids = !writes.new_payloads.is_empty();
+        let ids = self
+            .insert_audits(&mut tx, &writes.audits, now, subject, with_ids)
             .await?;
-        self.insert_audits(&mut tx, &writes.audits, now, subject)
+        let mut read: BTreeMap<&RecordKey, (i64, &Payload)> = BTreeMap::new();
+        for (entry, id) in writes.audits.iter().zip(&ids) {
+            if let (AuditKind::Read, Some(document)) = (entry.kind, &entry.document) {
+                read.insert(&entry.key, (*id, document));
+            }
+        }
+        let payloads: BTreeMap<&RecordKey, Option<i64>> = writes
+            .new_payloads
+            .iter()
+            .filter_map(|key| {
+                let record = records.get(key)?;
+                let entry = read.get(key).and_then(|(id, document)| {
+                    (document.json_text() == record.payload.json_text()).then_some(*id)
+                });
+                Some((key, entry))
+            })
+            .collect();
+        self.write_records(&mut tx, &changed, &payloads, operation, subject)
             .await?;
         tx.commit().await.map_err(self.db(operation, subject))
     }
@@ -633,7 +726,7 @@ impl SqliteStore {
             .fetch_records(&mut tx, &keys, with_payload, OP, &subject)
             .await?;
         let (results, writes) = apply_transitions(&mut records, transitions, now);
-        self.finish(tx, &records, &writes, true, now, OP, &subject)
+        self.finish(tx, &records, &writes, now, OP, &subject)
             .await?;
         Ok(results)
     }
@@ -828,7 +921,7 @@ impl StateStore for SqliteStore {
             .fetch_records(&mut tx, &keys, true, OP, &subject)
             .await?;
         let (outcomes, writes) = apply_intakes(&mut records, intakes, now)?;
-        self.finish(tx, &records, &writes, false, now, OP, &subject)
+        self.finish(tx, &records, &writes, now, OP, &subject)
             .await?;
         Ok(outcomes)
     }
@@ -869,7 +962,7 @@ impl StateStore for SqliteStore {
         // exclusive; a shared database selects the same rows `FOR UPDATE SKIP LOCKED`.
         // The due keys come from `records_by_state_key` alone; only the rows claimed are read.
         let rows = sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM {RECORDS} \
+            "SELECT {RECORD_COLUMNS} FROM records \
              WHERE connection = ?1 AND (kind, commerce_id) IN ( \
                  SELECT kind, commerce_id FROM records INDEXED BY records_by_state_key \
                  WHERE connection = ?1 AND state IN ('mapped', 'retry_wait') \
@@ -898,7 +991,7 @@ impl StateStore for SqliteStore {
             .iter()
             .map(|record| (record.key.clone(), record.clone()))
             .collect();
-        self.finish(tx, &records, &writes, true, now, OP, &subject)
+        self.finish(tx, &records, &writes, now, OP, &subject)
             .await?;
         Ok(claimed)
     }
@@ -921,8 +1014,7 @@ impl StateStore for SqliteStore {
             ""
         };
         let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(format!(
-            "SELECT {RECORD_COLUMNS} FROM records{index} \
-             JOIN record_payloads USING (connection, kind, commerce_id) WHERE 1 = 1"
+            "SELECT {RECORD_COLUMNS} FROM records{index} WHERE 1 = 1"
         ));
         if let Some(connection) = &filter.connection {
             query
@@ -962,7 +1054,7 @@ impl StateStore for SqliteStore {
         entered_before: OffsetDateTime,
     ) -> Result<Vec<Record>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS} FROM {RECORDS} \
+            "SELECT {RECORD_COLUMNS} FROM records \
              WHERE connection = ? AND state = 'posting' AND state_since <= ? \
              ORDER BY state_since, kind, commerce_id"
         ))
@@ -1302,7 +1394,8 @@ impl AuditLog for SqliteStore {
         let subject = batch_subject(entries.iter().map(|e| &e.key));
         let mut tx = self.begin(OP, &subject).await?;
         let now = self.now();
-        self.insert_audits(&mut tx, &entries, now, &subject).await?;
+        self.insert_audits(&mut tx, &entries, now, &subject, false)
+            .await?;
         tx.commit().await.map_err(self.db(OP, &subject))
     }
 

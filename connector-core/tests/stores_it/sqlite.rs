@@ -36,10 +36,10 @@ async fn migrations_are_recorded_and_applied_once() {
     let store = SqliteStore::open(&path, Arc::clone(&clock))
         .await
         .expect("open");
-    assert_eq!(store.schema_version().await.expect("version"), 4);
+    assert_eq!(store.schema_version().await.expect("version"), 5);
     store.close().await;
     let store = SqliteStore::open(&path, clock).await.expect("reopen");
-    assert_eq!(store.schema_version().await.expect("version"), 4);
+    assert_eq!(store.schema_version().await.expect("version"), 5);
     store.close().await;
 
     let mut conn = raw(&path).await;
@@ -47,7 +47,7 @@ async fn migrations_are_recorded_and_applied_once() {
         .fetch_one(&mut conn)
         .await
         .expect("count");
-    assert_eq!(applied, 4);
+    assert_eq!(applied, 5);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -80,7 +80,7 @@ async fn newer_schema_is_refused_with_the_path() {
             err,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 4,
+                supported: 5,
                 ..
             }
         ),
@@ -126,8 +126,8 @@ async fn upgrade_adds_the_customer_column() {
     for statement in [
         "DROP INDEX records_by_state_key",
         "ALTER TABLE records ADD COLUMN payload TEXT NOT NULL DEFAULT ''",
-        "UPDATE records SET payload = (SELECT p.payload FROM record_payloads p \
-         WHERE (p.connection, p.kind, p.commerce_id) = (records.connection, records.kind, records.commerce_id))",
+        "UPDATE records SET payload = (SELECT a.document FROM audit a WHERE a.id = records.payload_entry)",
+        "ALTER TABLE records DROP COLUMN payload_entry",
         "DROP TABLE record_payloads",
         "ALTER TABLE records DROP COLUMN syspro_customer",
     ] {
@@ -143,7 +143,7 @@ async fn upgrade_adds_the_customer_column() {
     drop(conn);
 
     let store = SqliteStore::open(&path, clock).await.expect("reopen");
-    assert_eq!(store.schema_version().await.expect("version"), 4);
+    assert_eq!(store.schema_version().await.expect("version"), 5);
     let record = store.get(&key).await.expect("get").expect("kept");
     assert_eq!(record.syspro, SysproKeys::default());
     assert_eq!(record.payload, serde_json::json!({"entity_id": "41"}));
@@ -162,7 +162,91 @@ async fn upgrade_adds_the_customer_column() {
         .await
         .expect("map");
     assert_eq!(store.get(&key).await.expect("get"), Some(mapped));
+
+    // A new version takes its payload from the entry that read it; the old copy goes.
+    let newer = serde_json::json!({"entity_id": "41", "grand_total": 12.5});
+    store
+        .intake(Intake {
+            key: key.clone(),
+            fingerprint: Fingerprint::of_document("41", START, &newer),
+            payload: newer.clone().into(),
+        })
+        .await
+        .expect("intake a new version");
+    assert_eq!(
+        store.get(&key).await.expect("get").expect("kept").payload,
+        newer
+    );
     store.close().await;
+    let mut conn = raw(&path).await;
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM record_payloads")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(kept, 0, "the payload written before version 5 is replaced");
+}
+
+/// A document read is written once: the record's payload is the document of its `read` entry,
+/// for every record of a batch, through every way a record is read back.
+#[tokio::test]
+async fn a_payload_is_stored_once_with_the_entry_that_read_it() {
+    use connector_core::state::{
+        ConnectionName, EntityKind, Fingerprint, Intake, RecordFilter, RecordKey, StateStore as _,
+    };
+    let path = crate::temp_dir("sqlite-payload-once").join("state.db");
+    let store = SqliteStore::open(&path, Arc::new(ManualClock::new(START)))
+        .await
+        .expect("open");
+    let connection = ConnectionName::new("eu").expect("name");
+    let document = |id: usize, version: usize| serde_json::json!({"entity_id": id.to_string(), "note": format!("order {id} version {version}")});
+    let intakes = |version: usize| {
+        (1..=3)
+            .map(|id| {
+                let payload = document(id, version);
+                Intake {
+                    key: RecordKey::new(connection.clone(), EntityKind::Order, id.to_string()),
+                    fingerprint: Fingerprint::of_document(id.to_string(), START, &payload),
+                    payload: payload.into(),
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    store.intake_many(intakes(1)).await.expect("first versions");
+    store
+        .intake_many(intakes(2))
+        .await
+        .expect("second versions");
+
+    let listed = store.list(&RecordFilter::default()).await.expect("list");
+    assert_eq!(listed.len(), 3);
+    for (n, record) in listed.iter().enumerate() {
+        assert_eq!(record.payload, document(n + 1, 2));
+        let got = store.get(&record.key).await.expect("get").expect("kept");
+        assert_eq!(got.payload, document(n + 1, 2));
+    }
+    store.close().await;
+
+    let mut conn = raw(&path).await;
+    let copies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM record_payloads")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(copies, 0, "no second copy of a payload");
+    // Each version read is kept once, in its `read` entry: the first versions stay in the trail.
+    let read: Vec<String> = sqlx::query_scalar(
+        "SELECT document FROM audit WHERE entry_kind = 'read' ORDER BY commerce_id, id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("read entries");
+    let read: Vec<serde_json::Value> = read
+        .iter()
+        .map(|text| serde_json::from_str(text).expect("json"))
+        .collect();
+    let expected: Vec<serde_json::Value> = (1..=3)
+        .flat_map(|id| [document(id, 1), document(id, 2)])
+        .collect();
+    assert_eq!(read, expected);
 }
 
 #[tokio::test]

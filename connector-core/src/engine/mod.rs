@@ -1099,15 +1099,16 @@ impl Engine {
                 summary.errors.push((kind, error));
                 continue;
             };
-            let fingerprint = Fingerprint::of_document(
-                id.clone(),
-                updated_at,
-                fingerprint_of.as_ref().unwrap_or(&payload),
-            );
+            let payload = Payload::from(payload);
+            // The payload's text is rendered once, for storage and redaction, and hashed as it is.
+            let fingerprint = match &fingerprint_of {
+                Some(content) => Fingerprint::of_document(id.clone(), updated_at, content),
+                None => Fingerprint::of_rendered(id.clone(), updated_at, payload.json_text()),
+            };
             intakes.push(Intake {
                 key: RecordKey::new(self.inner.name.clone(), kind, id),
                 fingerprint,
-                payload: self.inner.redactor.redact_payload(payload.into()),
+                payload: self.inner.redactor.redact_payload(payload),
             });
             latest = Some(latest.map_or(updated_at, |l| l.max(updated_at)));
         }

@@ -316,7 +316,29 @@ impl Fingerprint {
     ) -> Self {
         let mut hasher = HashWriter(Sha256::new());
         write_canonical(document, &mut hasher);
-        let digest = hasher.0.finalize();
+        Self::with_digest(entity_id, updated_at, hasher.0)
+    }
+
+    /// [`Fingerprint::of_document`] of a document from its compact `serde_json` rendering, as
+    /// [`Payload::json_text`](super::Payload::json_text) gives it for a payload made from a value.
+    /// `serde_json` keeps object keys sorted, so that rendering is already canonical and is hashed
+    /// as it is, without walking the document again.
+    pub(crate) fn of_rendered(
+        entity_id: impl Into<String>,
+        updated_at: OffsetDateTime,
+        rendered: &str,
+    ) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(rendered.as_bytes());
+        Self::with_digest(entity_id, updated_at, hasher)
+    }
+
+    fn with_digest(
+        entity_id: impl Into<String>,
+        updated_at: OffsetDateTime,
+        hasher: Sha256,
+    ) -> Self {
+        let digest = hasher.finalize();
         let mut content_hash = String::with_capacity(64);
         for byte in digest.iter() {
             content_hash.push(char::from(HEX[usize::from(byte >> 4)]));
@@ -796,6 +818,26 @@ mod tests {
             assert_eq!(kind.as_str().parse::<EntityKind>().ok(), Some(kind));
         }
         assert!("shipped".parse::<RecordState>().is_err());
+    }
+
+    /// The intake hashes a payload's rendering instead of walking its value: both must give the
+    /// same hash, or every document stored before would read as a new version.
+    #[test]
+    fn a_rendered_document_hashes_as_its_value() {
+        let at = datetime!(2026-03-01 10:00 UTC);
+        let documents = [
+            json!({"zeta": 1, "alpha": {"y": [1, 2.5, -3, 1e300], "x": "1.00"}, "mid": null}),
+            json!({"quote\"d": "tab\there \u{1F600} caf\u{e9}", "ctrl": "\u{1}", "t": true}),
+            json!([{"b": 1, "a": 2}, [], {}, "", 0.30000000000000004, 18446744073709551615u64]),
+        ];
+        for document in documents {
+            let rendered = crate::state::Payload::from(document.clone());
+            assert_eq!(
+                Fingerprint::of_rendered("7", at, rendered.json_text()),
+                Fingerprint::of_document("7", at, &document),
+                "{document}"
+            );
+        }
     }
 
     #[test]

@@ -24,6 +24,53 @@ pub(crate) const COMMERCE_TIMESTAMP: &[BorrowedFormatItem<'static>] =
 ///
 /// A `T` separator and a fractional second are tolerated because some extensions write them.
 pub fn parse_timestamp(text: &str) -> Result<OffsetDateTime, String> {
+    // Nearly every timestamp is exactly `YYYY-MM-DD HH:MM:SS`: read its digits directly. Anything
+    // else, an invalid date included, takes the general path (and its message).
+    match exact_timestamp(text.as_bytes()) {
+        Some(at) => Ok(at),
+        None => parse_timestamp_general(text),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` with a valid date and time, nothing more or less.
+fn exact_timestamp(text: &[u8]) -> Option<OffsetDateTime> {
+    let [
+        y0,
+        y1,
+        y2,
+        y3,
+        b'-',
+        m0,
+        m1,
+        b'-',
+        d0,
+        d1,
+        b' ',
+        h0,
+        h1,
+        b':',
+        i0,
+        i1,
+        b':',
+        s0,
+        s1,
+    ] = *text
+    else {
+        return None;
+    };
+    let digit = |b: u8| b.is_ascii_digit().then(|| b - b'0');
+    let two = |a: u8, b: u8| Some(digit(a)? * 10 + digit(b)?);
+    let year = [y0, y1, y2, y3]
+        .into_iter()
+        .try_fold(0_i32, |year, b| Some(year * 10 + i32::from(digit(b)?)))?;
+    let month = time::Month::try_from(two(m0, m1)?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, two(d0, d1)?).ok()?;
+    let time = time::Time::from_hms(two(h0, h1)?, two(i0, i1)?, two(s0, s1)?).ok()?;
+    Some(PrimitiveDateTime::new(date, time).assume_utc())
+}
+
+/// [`parse_timestamp`] for every spelling it accepts.
+fn parse_timestamp_general(text: &str) -> Result<OffsetDateTime, String> {
     let trimmed = text.trim();
     let normalised = trimmed.replacen('T', " ", 1);
     let without_fraction = match normalised.split_once('.') {
@@ -37,14 +84,34 @@ pub fn parse_timestamp(text: &str) -> Result<OffsetDateTime, String> {
 
 /// Formats a UTC instant the way Commerce writes and compares timestamps.
 pub fn format_timestamp(at: OffsetDateTime) -> String {
-    let utc = at.to_offset(time::UtcOffset::UTC);
-    PrimitiveDateTime::new(utc.date(), utc.time())
-        .format(COMMERCE_TIMESTAMP)
-        .unwrap_or_else(|_| {
-            // The format has no component that can fail for an in-range date; keep a readable
-            // fallback rather than panicking.
-            utc.to_string()
-        })
+    CommerceTimestamp(at).to_string()
+}
+
+/// Displays an instant as `YYYY-MM-DD HH:MM:SS` in UTC, without a format description at run time.
+struct CommerceTimestamp(OffsetDateTime);
+
+impl fmt::Display for CommerceTimestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let utc = self.0.to_offset(time::UtcOffset::UTC);
+        let year = utc.year();
+        if !(0..=9999).contains(&year) {
+            // Outside four digits the format description decides the spelling. It has no
+            // component that can fail for an in-range date; a readable fallback beats a panic.
+            return match PrimitiveDateTime::new(utc.date(), utc.time()).format(COMMERCE_TIMESTAMP) {
+                Ok(formatted) => f.write_str(&formatted),
+                Err(_) => write!(f, "{utc}"),
+            };
+        }
+        write!(
+            f,
+            "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            u8::from(utc.month()),
+            utc.day(),
+            utc.hour(),
+            utc.minute(),
+            utc.second()
+        )
+    }
 }
 
 /// Parses decimal text exactly; scientific notation is accepted for completeness.
@@ -121,7 +188,7 @@ pub(crate) mod opt_decimal {
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match value {
-            Some(d) => serializer.serialize_str(&d.to_string()),
+            Some(d) => serializer.collect_str(d),
             None => serializer.serialize_none(),
         }
     }
@@ -209,10 +276,39 @@ pub(crate) mod opt_timestamp {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<OffsetDateTime>, D::Error> {
-        let text = Option::<String>::deserialize(deserializer)?;
-        match text.as_deref().map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(value) => parse_timestamp(value).map(Some).map_err(de::Error::custom),
+        deserializer.deserialize_option(OptTimestampVisitor)
+    }
+
+    /// Reads the text where it lies, without a copy.
+    struct OptTimestampVisitor;
+
+    impl<'de> Visitor<'de> for OptTimestampVisitor {
+        type Value = Option<OffsetDateTime>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a timestamp `YYYY-MM-DD HH:MM:SS` or null")
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_str(self)
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            match text.trim() {
+                "" => Ok(None),
+                value => parse_timestamp(value).map(Some).map_err(E::custom),
+            }
         }
     }
 
@@ -221,7 +317,7 @@ pub(crate) mod opt_timestamp {
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match value {
-            Some(at) => serializer.serialize_str(&format_timestamp(*at)),
+            Some(at) => serializer.collect_str(&CommerceTimestamp(*at)),
             None => serializer.serialize_none(),
         }
     }
@@ -309,15 +405,73 @@ pub(crate) mod opt_text {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<String>, D::Error> {
-        let value = Option::<serde_json::Value>::deserialize(deserializer)?;
-        match value {
-            None | Some(serde_json::Value::Null) => Ok(None),
-            Some(serde_json::Value::String(s)) => Ok(Some(s)),
-            Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(serde_json::Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(other) => Err(de::Error::custom(format!(
-                "invalid text `{other}`: expected a string"
-            ))),
+        deserializer.deserialize_any(OptTextVisitor)
+    }
+
+    /// Takes a scalar as text; an array or object is refused with its JSON in the message.
+    struct OptTextVisitor;
+
+    impl<'de> Visitor<'de> for OptTextVisitor {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(serde_json::Number::from(v).to_string()))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(serde_json::Number::from(v).to_string()))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            // As the number would be written back as JSON (a non-finite one cannot be).
+            serde_json::Number::from_f64(v)
+                .map(|n| Some(n.to_string()))
+                .ok_or_else(|| E::custom(format!("invalid text `{v}`: expected a string")))
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            let value = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+            Err(de::Error::custom(format!(
+                "invalid text `{value}`: expected a string"
+            )))
+        }
+
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            let value = serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            Err(de::Error::custom(format!(
+                "invalid text `{value}`: expected a string"
+            )))
         }
     }
 
@@ -437,6 +591,84 @@ mod tests {
             .to_string();
         assert!(err.contains("`21/08/2017`"), "{err}");
         assert!(err.contains("YYYY-MM-DD HH:MM:SS"), "{err}");
+    }
+
+    /// The digit reader and the general parser agree on every text of the exact shape, valid
+    /// or not (invalid dates, leap days, 24:00:00, non-digits).
+    #[test]
+    fn exact_timestamps_read_as_the_general_parser_reads_them() {
+        let texts = [
+            "2017-08-21 22:22:19",
+            "0000-01-01 00:00:00",
+            "9999-12-31 23:59:59",
+            "2024-02-29 12:00:00",
+            "2023-02-29 12:00:00",
+            "2023-04-31 00:00:00",
+            "2023-13-01 00:00:00",
+            "2023-00-10 00:00:00",
+            "2023-01-00 00:00:00",
+            "2023-01-01 24:00:00",
+            "2023-01-01 23:60:00",
+            "2023-01-01 23:59:60",
+            "2023-01-01T23:59:59",
+            "2023-0a-01 23:59:59",
+            "+023-01-01 23:59:59",
+        ];
+        for text in texts {
+            let general = parse_timestamp_general(text);
+            assert_eq!(parse_timestamp(text), general, "{text}");
+            assert_eq!(
+                exact_timestamp(text.as_bytes()).is_some(),
+                general.is_ok() && !text.contains('T'),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_are_written_as_the_format_description_writes_them() {
+        for at in [
+            time::macros::datetime!(2017-08-21 22:22:19 UTC),
+            time::macros::datetime!(0001-01-01 00:00:00 UTC),
+            time::macros::datetime!(9999-12-31 23:59:59.999 UTC),
+            time::macros::datetime!(2024-02-29 01:02:03 +05:30),
+            time::macros::datetime!(-0001-06-01 00:00:00 UTC),
+        ] {
+            let utc = at.to_offset(time::UtcOffset::UTC);
+            let expected = PrimitiveDateTime::new(utc.date(), utc.time())
+                .format(COMMERCE_TIMESTAMP)
+                .expect("format");
+            assert_eq!(format_timestamp(at), expected, "{at}");
+        }
+    }
+
+    #[test]
+    fn text_fields_take_scalars_and_refuse_structures() {
+        #[derive(Deserialize)]
+        struct Text {
+            #[serde(default, with = "opt_text")]
+            text: Option<String>,
+        }
+        let read = |json: &str| serde_json::from_str::<Text>(json).map(|t| t.text);
+        assert_eq!(read(r#"{"text":"a\"b"}"#).unwrap(), Some("a\"b".to_owned()));
+        assert_eq!(read(r#"{"text":12345}"#).unwrap(), Some("12345".to_owned()));
+        assert_eq!(read(r#"{"text":-7}"#).unwrap(), Some("-7".to_owned()));
+        assert_eq!(read(r#"{"text":1.5}"#).unwrap(), Some("1.5".to_owned()));
+        assert_eq!(read(r#"{"text":true}"#).unwrap(), Some("true".to_owned()));
+        assert_eq!(read(r#"{"text":null}"#).unwrap(), None);
+        assert_eq!(read(r#"{}"#).unwrap(), None);
+        let err = read(r#"{"text":[1,{"a":2}]}"#)
+            .expect_err("an array")
+            .to_string();
+        assert!(err.contains(r#"`[1,{"a":2}]`"#), "{err}");
+        let err = read(r#"{"text":{"a":"b"}}"#)
+            .expect_err("an object")
+            .to_string();
+        assert!(err.contains(r#"`{"a":"b"}`"#), "{err}");
+        // Read back from a value, as a stored document is.
+        let value = serde_json::json!({"text": 5});
+        let text: Text = serde_json::from_value(value).expect("from a value");
+        assert_eq!(text.text, Some("5".to_owned()));
     }
 
     #[test]

@@ -125,6 +125,7 @@ async fn upgrade_adds_the_customer_column() {
     let mut conn = raw(&path).await;
     for statement in [
         "DROP INDEX records_by_state_key",
+        "CREATE INDEX records_by_state ON records (connection, state, next_attempt_at)",
         "ALTER TABLE records ADD COLUMN payload TEXT NOT NULL DEFAULT ''",
         "UPDATE records SET payload = (SELECT a.document FROM audit a WHERE a.id = records.payload_entry)",
         "ALTER TABLE records DROP COLUMN payload_entry",
@@ -184,6 +185,14 @@ async fn upgrade_adds_the_customer_column() {
         .await
         .expect("count");
     assert_eq!(kept, 0, "the payload written before version 5 is replaced");
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' \
+         AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("indexes");
+    assert_eq!(indexes, ["records_by_state_key"]);
 }
 
 /// A document read is written once: the record's payload is the document of its `read` entry,

@@ -523,7 +523,14 @@ pub fn order_payload(order: &Order) -> Value {
 /// The payload kept for an invoice record: the invoice and the order it belongs to, so a replay
 /// from the stored payload has the whole context.
 pub fn invoice_payload(invoice: &Invoice, order: &Order) -> Value {
-    json!({ "invoice": invoice, "order": order })
+    serde_json::to_value(InvoiceRecord { invoice, order }).unwrap_or(Value::Null)
+}
+
+/// The shape of an invoice record's payload ([`invoice_payload`]).
+#[derive(serde::Serialize)]
+pub(crate) struct InvoiceRecord<'a> {
+    pub(crate) invoice: &'a Invoice,
+    pub(crate) order: &'a Order,
 }
 
 /// The order stored in an order record's payload (read straight from the stored text when the
@@ -806,6 +813,36 @@ mod tests {
         assert_eq!(ids, [1, 4, 5]);
         let revenue: Decimal = doc.lines.iter().map(|l| l.row_total).sum();
         assert_eq!(revenue, dec("116.65"));
+    }
+
+    /// The engine stores orders and invoices as text rendered straight from the typed documents:
+    /// it must be the text (and so the fingerprint) their values gave, or every document stored
+    /// before would read as a new version.
+    #[test]
+    fn rendered_payloads_are_the_text_of_their_values() {
+        use crate::state::{Fingerprint, Payload};
+        let order = order();
+        let invoice: Invoice = serde_json::from_str(include_str!(
+            "../../../adobe-commerce-client/tests/fixtures/resources/invoice.json"
+        ))
+        .expect("an invoice");
+        let at = time::macros::datetime!(2026-03-01 10:00 UTC);
+        for (rendered, value) in [
+            (Payload::rendered(&order), order_payload(&order)),
+            (
+                Payload::rendered(&InvoiceRecord {
+                    invoice: &invoice,
+                    order: &order,
+                }),
+                json!({ "invoice": invoice, "order": order }),
+            ),
+        ] {
+            assert_eq!(rendered.json_text(), serde_json::to_string(&value).unwrap());
+            assert_eq!(
+                Fingerprint::of_rendered("1", at, rendered.json_text()),
+                Fingerprint::of_document("1", at, &value)
+            );
+        }
     }
 
     #[test]

@@ -1099,7 +1099,6 @@ impl Engine {
                 summary.errors.push((kind, error));
                 continue;
             };
-            let payload = Payload::from(payload);
             // The payload's text is rendered once, for storage and redaction, and hashed as it is.
             let fingerprint = match &fingerprint_of {
                 Some(content) => Fingerprint::of_document(id.clone(), updated_at, content),
@@ -1354,14 +1353,15 @@ enum Fetched {
 
 impl Fetched {
     /// Entity id, `updated_at`, the JSON the fingerprint covers (`None`: the payload itself), and
-    /// the payload to store.
-    fn into_parts(self) -> Option<(String, OffsetDateTime, Option<Value>, Value)> {
+    /// the payload to store. Orders and invoices, the bulk of every read, are rendered straight to
+    /// their canonical text.
+    fn into_parts(self) -> Option<(String, OffsetDateTime, Option<Value>, Payload)> {
         match self {
             Fetched::Order(order) => {
                 let id = order.entity_id?.get();
                 let at =
                     convert::updated_at_of("order", id, order.updated_at, order.created_at).ok()?;
-                Some((id.to_string(), at, None, convert::order_payload(&order)))
+                Some((id.to_string(), at, None, Payload::rendered(&*order)))
             }
             Fetched::Invoice(invoice, order) => {
                 let id = invoice.entity_id?.get();
@@ -1375,7 +1375,10 @@ impl Fetched {
                     id.to_string(),
                     at,
                     Some(own),
-                    convert::invoice_payload(&invoice, &order),
+                    Payload::rendered(&convert::InvoiceRecord {
+                        invoice: &invoice,
+                        order: &order,
+                    }),
                 ))
             }
             Fetched::Customer(customer) => {
@@ -1398,10 +1401,11 @@ impl Fetched {
                     fields.remove("updated_at");
                     fields.remove("custom_attributes");
                 }
-                Some((id.to_string(), at, Some(content), payload))
+                Some((id.to_string(), at, Some(content), Payload::from(payload)))
             }
             Fetched::CreditMemo(memo, order, invoice) => {
                 credit_memos::parts(&memo, &order, invoice.as_deref())
+                    .map(|(id, at, own, payload)| (id, at, own, Payload::from(payload)))
             }
         }
     }

@@ -143,6 +143,15 @@ impl<'a> ser::Serializer for Canonical<'a> {
         scalar(self.out, v)
     }
 
+    fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), Unsupported> {
+        // Written as it is displayed, escaped on the way: no string in between.
+        self.out.push(b'"');
+        fmt::write(&mut Escaped(&mut *self.out), format_args!("{value}"))
+            .map_err(|_| Unsupported("a value that failed to display".to_owned()))?;
+        self.out.push(b'"');
+        Ok(())
+    }
+
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Unsupported> {
         // A `Value` holds bytes as an array of numbers.
         let mut array = self.serialize_seq(Some(v.len()))?;
@@ -265,6 +274,40 @@ impl<'a> ser::Serializer for Canonical<'a> {
         len: usize,
     ) -> Result<Object<'a>, Unsupported> {
         Ok(Object::open(self.out, Some(variant), len))
+    }
+}
+
+/// Writes string contents escaped as `serde_json` escapes them: `"`, `\\` and control characters.
+struct Escaped<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+            self.0.extend_from_slice(s.as_bytes());
+            return Ok(());
+        }
+        for byte in s.bytes() {
+            match byte {
+                b'"' => self.0.extend_from_slice(b"\\\""),
+                b'\\' => self.0.extend_from_slice(b"\\\\"),
+                0x08 => self.0.extend_from_slice(b"\\b"),
+                0x09 => self.0.extend_from_slice(b"\\t"),
+                0x0a => self.0.extend_from_slice(b"\\n"),
+                0x0c => self.0.extend_from_slice(b"\\f"),
+                0x0d => self.0.extend_from_slice(b"\\r"),
+                0x00..=0x1f => self.0.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(byte >> 4)],
+                    HEX[usize::from(byte & 0x0f)],
+                ]),
+                _ => self.0.push(byte),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -730,6 +773,13 @@ mod tests {
         big: u128,
         small: i128,
         nan: f64,
+        #[serde(serialize_with = "displayed")]
+        shown: String,
+    }
+
+    /// Through `collect_str`, as decimals and timestamps are.
+    fn displayed<S: serde::Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
     }
 
     mod serde_bytes_like {
@@ -772,6 +822,10 @@ mod tests {
             big: u128::from(u64::MAX),
             small: -5,
             nan: f64::NAN,
+            shown: (0_u8..0x20)
+                .map(char::from)
+                .chain("\"\\ \u{7f}é\u{1F600}".chars())
+                .collect(),
         };
         same(&value);
         same(&json!({"b": [1.5, -0.0, 1e300, 12345678901234567890u64], "a": "x"}));

@@ -1,11 +1,13 @@
 //! A stored JSON document, shared rather than copied.
 //!
-//! An order read from Commerce is ten to fifty kilobytes of JSON. It is stored once with its record,
-//! once in the `read` audit entry, and then travels with the record through every move until it is
-//! posted. A [`Payload`] keeps the document behind a reference count, with its JSON text and its
-//! parsed [`Value`] each produced at most once, when first needed: copies cost nothing, a move that
-//! never looks at the document never parses it, and the record and its audit entry share one
-//! rendering of the text.
+//! An order read from Commerce is ten to fifty kilobytes of JSON. It is the record's payload and the
+//! document of its `read` audit entry (the SQLite store keeps it once, for both), and then travels
+//! with the record through every move until it is posted. A [`Payload`] keeps the document behind a
+//! reference count, with its JSON text and its parsed [`Value`] each produced at most once, when
+//! first needed: copies cost nothing, a move that never looks at the document never parses it, and
+//! the record and its audit entry share one rendering of the text. A document read from Commerce is
+//! rendered to its text straight from the typed document ([`Payload::rendered`]), never built as a
+//! `Value` unless something asks for one.
 
 use std::fmt;
 use std::ops::Deref;

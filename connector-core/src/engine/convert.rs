@@ -845,6 +845,49 @@ mod tests {
         }
     }
 
+    /// The content hashes of the fixtures as releases before the text was rendered straight from
+    /// the typed documents stored them. A change in how a field is written (a decimal, a
+    /// timestamp) changes every order's hash, and every stored order would read as a new version.
+    #[test]
+    fn fingerprints_are_those_earlier_releases_stored() {
+        use crate::state::{Fingerprint, Payload};
+        let at = time::macros::datetime!(2026-03-01 10:00 UTC);
+        let fixture = |name: &str| {
+            std::fs::read_to_string(format!(
+                "{}/../adobe-commerce-client/tests/fixtures/resources/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .expect("fixture")
+        };
+        let hash =
+            |payload: Payload| Fingerprint::of_rendered("1", at, payload.json_text()).content_hash;
+        let mut hashes = Vec::new();
+        for name in [
+            "order_configurable_bundle.json",
+            "order_guest.json",
+            "order_nulls.json",
+        ] {
+            let order: Order = serde_json::from_str(&fixture(name)).expect("an order");
+            hashes.push(hash(Payload::rendered(&order)));
+        }
+        let invoice: Invoice = serde_json::from_str(&fixture("invoice.json")).expect("an invoice");
+        let order: Order =
+            serde_json::from_str(&fixture("order_configurable_bundle.json")).expect("an order");
+        hashes.push(hash(Payload::rendered(&InvoiceRecord {
+            invoice: &invoice,
+            order: &order,
+        })));
+        assert_eq!(
+            hashes,
+            [
+                "7ca60db4493246c59d54f643c357796efd8bf5697a9974729604f19d96bb1b7d",
+                "7e3f7b5a253a121cc0c6a67094a77d4600cc9c472ee6dd086b87a90c69f14ae1",
+                "ac420f3f231192bd6d97a9738c72f4f5ce75a14fef285d26184797998219d84b",
+                "7fb06b9546e2b131f26aacc5b2de34419480d74a2da088400b9997f375ea47d5",
+            ]
+        );
+    }
+
     #[test]
     fn payloads_round_trip_and_foreign_stores_are_refused() {
         let order = order();

@@ -162,11 +162,14 @@ CREATE INDEX records_by_state_key
         // Every payload a record takes is also the document of the `read` entry appended with it,
         // and audit entries are never changed, so the record refers to that entry instead of
         // keeping a second copy: a document read is written once, not twice. Payloads written
-        // before stay in `record_payloads` until their record takes a new one.
+        // before stay, in `legacy_payloads`, until their record takes a new one. The table is
+        // renamed so that a process of an earlier release still running against the database
+        // fails instead of reading records without their payloads.
         // `records_by_state_key` starts with the columns of `records_by_state`, which every move
         // updated for nothing.
         r"
 ALTER TABLE records ADD COLUMN payload_entry INTEGER;
+ALTER TABLE record_payloads RENAME TO legacy_payloads;
 DROP INDEX IF EXISTS records_by_state;
 ",
     ),
@@ -176,12 +179,12 @@ DROP INDEX IF EXISTS records_by_state;
 ///
 /// The payload is the document of the audit entry `payload_entry` names (the `read` entry written
 /// with it). A record whose payload was written before schema version 5, or whose payload matched
-/// no entry of its batch, has it in `record_payloads` instead (`payload_entry` NULL or 0).
+/// no entry of its batch, has it in `legacy_payloads` instead (`payload_entry` NULL or 0).
 const RECORD_COLUMNS: &str = "connection, kind, commerce_id, state, attempts, next_attempt_at, \
     fp_entity_id, fp_updated_at, fp_content_hash, late_fp_entity_id, late_fp_updated_at, \
     late_fp_content_hash, COALESCE(\
         (SELECT a.document FROM audit a WHERE a.id = records.payload_entry), \
-        (SELECT p.payload FROM record_payloads p WHERE p.connection = records.connection \
+        (SELECT p.payload FROM legacy_payloads p WHERE p.connection = records.connection \
             AND p.kind = records.kind AND p.commerce_id = records.commerce_id)) AS payload, \
     reason, syspro_invoice, syspro_journal, syspro_customer, \
     created_at, updated_at, state_since, version";
@@ -252,7 +255,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     path: Arc<PathBuf>,
     clock: Arc<dyn Clock>,
-    /// Whether `record_payloads` may hold rows (payloads written before schema version 5, or
+    /// Whether `legacy_payloads` may hold rows (payloads written before schema version 5, or
     /// matching no audit entry), which a record taking a new payload then deletes.
     legacy_payloads: Arc<AtomicBool>,
 }
@@ -300,10 +303,10 @@ impl SqliteStore {
             legacy_payloads: Arc::new(AtomicBool::new(true)),
         };
         store.migrate().await?;
-        let legacy: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM record_payloads)")
+        let legacy: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM legacy_payloads)")
             .fetch_one(&store.pool)
             .await
-            .map_err(store.db("read the schema", "record_payloads"))?;
+            .map_err(store.db("read the schema", "legacy_payloads"))?;
         store.legacy_payloads.store(legacy, Ordering::Relaxed);
         Ok(store)
     }
@@ -501,7 +504,7 @@ impl SqliteStore {
 
     /// Inserts or replaces `records`, in one statement per [`ROWS_PER_STATEMENT`] records. A record
     /// in `payloads` took a new payload: it refers to the audit entry holding it, or with no such
-    /// entry has it written to `record_payloads`. Any other record keeps the payload it has (moves
+    /// entry has it written to `legacy_payloads`. Any other record keeps the payload it has (moves
     /// never change one).
     async fn write_records(
         &self,
@@ -516,7 +519,7 @@ impl SqliteStore {
                 QueryBuilder::new(format!("INSERT INTO records ({RECORD_ROW_COLUMNS}) "));
             query.push_values(chunk, |mut row, record| {
                 let late = record.changed_after_posting.as_ref();
-                // NULL keeps the entry the record refers to; 0 sends readers to `record_payloads`.
+                // NULL keeps the entry the record refers to; 0 sends readers to `legacy_payloads`.
                 let entry = payloads.get(&record.key).map(|entry| entry.unwrap_or(0));
                 row.push_bind(record.key.connection.as_str())
                     .push_bind(record.key.kind.as_str())
@@ -551,7 +554,7 @@ impl SqliteStore {
             .collect();
         for chunk in in_table.chunks(ROWS_PER_STATEMENT) {
             let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-                "INSERT INTO record_payloads (connection, kind, commerce_id, payload) ",
+                "INSERT INTO legacy_payloads (connection, kind, commerce_id, payload) ",
             );
             query.push_values(chunk, |mut row, record| {
                 row.push_bind(record.key.connection.as_str())
@@ -573,7 +576,7 @@ impl SqliteStore {
                 .collect();
             for chunk in referred.chunks(ROWS_PER_STATEMENT) {
                 let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-                    "DELETE FROM record_payloads WHERE (connection, kind, commerce_id) IN \
+                    "DELETE FROM legacy_payloads WHERE (connection, kind, commerce_id) IN \
                      (SELECT column1, column2, column3 FROM (",
                 );
                 query.push_values(chunk, |mut row, key| {

@@ -129,7 +129,7 @@ async fn upgrade_adds_the_customer_column() {
         "ALTER TABLE records ADD COLUMN payload TEXT NOT NULL DEFAULT ''",
         "UPDATE records SET payload = (SELECT a.document FROM audit a WHERE a.id = records.payload_entry)",
         "ALTER TABLE records DROP COLUMN payload_entry",
-        "DROP TABLE record_payloads",
+        "DROP TABLE legacy_payloads",
         "ALTER TABLE records DROP COLUMN syspro_customer",
     ] {
         sqlx::query(statement)
@@ -180,11 +180,22 @@ async fn upgrade_adds_the_customer_column() {
     );
     store.close().await;
     let mut conn = raw(&path).await;
-    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM record_payloads")
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM legacy_payloads")
         .fetch_one(&mut conn)
         .await
         .expect("count");
     assert_eq!(kept, 0, "the payload written before version 5 is replaced");
+    // A process of an earlier release still running against the database fails loudly rather
+    // than reading records without their payloads.
+    let Err(earlier) = sqlx::query(
+        "SELECT payload FROM records JOIN record_payloads USING (connection, kind, commerce_id)",
+    )
+    .fetch_all(&mut conn)
+    .await
+    else {
+        panic!("the payload table of earlier releases is gone");
+    };
+    assert!(earlier.to_string().contains("record_payloads"), "{earlier}");
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' \
          AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
@@ -236,7 +247,7 @@ async fn a_payload_is_stored_once_with_the_entry_that_read_it() {
     store.close().await;
 
     let mut conn = raw(&path).await;
-    let copies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM record_payloads")
+    let copies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM legacy_payloads")
         .fetch_one(&mut conn)
         .await
         .expect("count");

@@ -877,6 +877,11 @@ mod tests {
             invoice: &invoice,
             order: &order,
         })));
+        // What the fingerprints of invoices and credit memos cover: the document alone.
+        hashes.push(hash(Payload::rendered(&invoice)));
+        let memo: adobe_commerce_client::models::CreditMemo =
+            serde_json::from_str(&fixture("credit_memo.json")).expect("a credit memo");
+        hashes.push(hash(Payload::rendered(&memo)));
         assert_eq!(
             hashes,
             [
@@ -884,6 +889,8 @@ mod tests {
                 "7e3f7b5a253a121cc0c6a67094a77d4600cc9c472ee6dd086b87a90c69f14ae1",
                 "ac420f3f231192bd6d97a9738c72f4f5ce75a14fef285d26184797998219d84b",
                 "7fb06b9546e2b131f26aacc5b2de34419480d74a2da088400b9997f375ea47d5",
+                "0600715edfc4de1a085bdde8a91aee9c5fd5dc749f2456347ab65dfd2a3a01dd",
+                "414ceaf63e706d78bdc809f5a740b986144978cc6c1ca08859c6d640c91f19c4",
             ]
         );
     }

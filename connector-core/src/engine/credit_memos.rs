@@ -11,14 +11,13 @@ use std::collections::HashMap;
 use adobe_commerce_client::SearchCriteria;
 use adobe_commerce_client::models::{CreditMemo, CreditMemoId, Invoice};
 use futures::StreamExt;
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::convert;
 use super::{Engine, EngineError, Fetched};
 use crate::config::Trigger;
 use crate::plan::CreditMemoDetails;
-use crate::state::{EntityKind, Record};
+use crate::state::{EntityKind, Payload, Record};
 
 impl Engine {
     /// Whether this connection reads and posts credit memos: they credit posted invoices, so only
@@ -149,14 +148,13 @@ pub(super) fn parts(
     memo: &CreditMemo,
     order: &adobe_commerce_client::models::Order,
     invoice: Option<&Invoice>,
-) -> Option<(String, OffsetDateTime, Option<Value>, Value)> {
+) -> Option<(String, OffsetDateTime, Option<Payload>, Payload)> {
     let id = memo.entity_id?.get();
     let at = convert::updated_at_of("credit memo", id, memo.updated_at, memo.created_at).ok()?;
-    let own = serde_json::to_value(memo).unwrap_or(Value::Null);
     Some((
         id.to_string(),
         at,
-        Some(own),
-        convert::credit_memo_payload(memo, order, invoice),
+        Some(Payload::rendered(memo)),
+        Payload::from(convert::credit_memo_payload(memo, order, invoice)),
     ))
 }

@@ -1099,11 +1099,13 @@ impl Engine {
                 summary.errors.push((kind, error));
                 continue;
             };
-            // The payload's text is rendered once, for storage and redaction, and hashed as it is.
-            let fingerprint = match &fingerprint_of {
-                Some(content) => Fingerprint::of_document(id.clone(), updated_at, content),
-                None => Fingerprint::of_rendered(id.clone(), updated_at, payload.json_text()),
-            };
+            // The payload's text is rendered once, for storage and redaction; it, or the text of
+            // the part the fingerprint covers, is canonical and hashed as it is.
+            let fingerprint = Fingerprint::of_rendered(
+                id.clone(),
+                updated_at,
+                fingerprint_of.as_ref().unwrap_or(&payload).json_text(),
+            );
             intakes.push(Intake {
                 key: RecordKey::new(self.inner.name.clone(), kind, id),
                 fingerprint,
@@ -1352,10 +1354,10 @@ enum Fetched {
 }
 
 impl Fetched {
-    /// Entity id, `updated_at`, the JSON the fingerprint covers (`None`: the payload itself), and
-    /// the payload to store. Orders and invoices, the bulk of every read, are rendered straight to
-    /// their canonical text.
-    fn into_parts(self) -> Option<(String, OffsetDateTime, Option<Value>, Payload)> {
+    /// Entity id, `updated_at`, the document the fingerprint covers (`None`: the payload itself),
+    /// and the payload to store. Both are canonical JSON text ([`Payload::rendered`], or made from a
+    /// `Value`): orders and invoices, the bulk of every read, are rendered straight to it.
+    fn into_parts(self) -> Option<(String, OffsetDateTime, Option<Payload>, Payload)> {
         match self {
             Fetched::Order(order) => {
                 let id = order.entity_id?.get();
@@ -1370,11 +1372,10 @@ impl Fetched {
                         .ok()?;
                 // The fingerprint covers the invoice only: later status changes of the order are
                 // not new versions of the invoice.
-                let own = serde_json::to_value(&*invoice).unwrap_or(Value::Null);
                 Some((
                     id.to_string(),
                     at,
-                    Some(own),
+                    Some(Payload::rendered(&*invoice)),
                     Payload::rendered(&convert::InvoiceRecord {
                         invoice: &invoice,
                         order: &order,
@@ -1401,11 +1402,15 @@ impl Fetched {
                     fields.remove("updated_at");
                     fields.remove("custom_attributes");
                 }
-                Some((id.to_string(), at, Some(content), Payload::from(payload)))
+                Some((
+                    id.to_string(),
+                    at,
+                    Some(Payload::from(content)),
+                    Payload::from(payload),
+                ))
             }
             Fetched::CreditMemo(memo, order, invoice) => {
                 credit_memos::parts(&memo, &order, invoice.as_deref())
-                    .map(|(id, at, own, payload)| (id, at, own, Payload::from(payload)))
             }
         }
     }

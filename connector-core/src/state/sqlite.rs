@@ -448,27 +448,15 @@ impl SqliteStore {
         operation: &'static str,
         subject: &str,
     ) -> Result<BTreeMap<RecordKey, Record>, StoreError> {
-        let (columns, from) = if with_payload {
-            (RECORD_COLUMNS, "records")
+        let columns = if with_payload {
+            RECORD_COLUMNS
         } else {
-            (RECORD_COLUMNS_BUT_PAYLOAD, "records")
+            RECORD_COLUMNS_BUT_PAYLOAD
         };
         let keys: Vec<&RecordKey> = keys.iter().collect();
         let mut found = BTreeMap::new();
         for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-            // The key list is a subquery over VALUES rather than `IN (VALUES ...)`, which SQLite
-            // answers by scanning the table instead of searching the primary key.
-            let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(format!(
-                "SELECT {columns} FROM {from} WHERE (connection, kind, commerce_id) IN \
-                 (SELECT column1, column2, column3 FROM ("
-            ));
-            query.push_values(chunk, |mut row, key| {
-                row.push_bind(key.connection.as_str())
-                    .push_bind(key.kind.as_str())
-                    .push_bind(key.commerce_id.as_str());
-            });
-            query.push("))");
-            let rows = query
+            let rows = with_keys(format!("SELECT {columns} FROM records"), chunk)
                 .build()
                 // Batch statements vary in row count: caching each shape would keep hundreds of
                 // large prepared statements per connection.
@@ -575,16 +563,7 @@ impl SqliteStore {
                 .map(|(key, _)| *key)
                 .collect();
             for chunk in referred.chunks(ROWS_PER_STATEMENT) {
-                let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
-                    "DELETE FROM legacy_payloads WHERE (connection, kind, commerce_id) IN \
-                     (SELECT column1, column2, column3 FROM (",
-                );
-                query.push_values(chunk, |mut row, key| {
-                    row.push_bind(key.connection.as_str())
-                        .push_bind(key.kind.as_str())
-                        .push_bind(key.commerce_id.as_str());
-                });
-                query.push("))");
+                let mut query = with_keys("DELETE FROM legacy_payloads".to_owned(), chunk);
                 self.execute_batch(&mut query, conn, operation, subject)
                     .await?;
             }
@@ -863,6 +842,23 @@ impl SqliteStore {
             document,
         })
     }
+}
+
+/// `statement` (a select or delete on a table keyed by connection, kind and Commerce id) limited
+/// to the rows of `keys`.
+fn with_keys<'a>(statement: String, keys: &[&'a RecordKey]) -> QueryBuilder<'a, Sqlite> {
+    // The key list is a subquery over VALUES rather than `IN (VALUES ...)`, which SQLite answers
+    // by scanning the table instead of searching the primary key.
+    let mut query = QueryBuilder::new(statement);
+    query
+        .push(" WHERE (connection, kind, commerce_id) IN (SELECT column1, column2, column3 FROM (");
+    query.push_values(keys, |mut row, key| {
+        row.push_bind(key.connection.as_str())
+            .push_bind(key.kind.as_str())
+            .push_bind(key.commerce_id.as_str());
+    });
+    query.push("))");
+    query
 }
 
 /// Creates `path` with owner-only permissions when it does not exist yet: the database holds customer

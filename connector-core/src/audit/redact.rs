@@ -108,25 +108,34 @@ fn find_url_start(token: &str) -> Option<usize> {
 #[derive(Clone, Default)]
 pub struct Redactor {
     secrets: Vec<SecretString>,
+    /// The secrets that JSON text writes otherwise (escaped), as it writes them.
+    escaped: Vec<SecretString>,
 }
 
 impl Redactor {
     /// A redactor that removes `secrets` (empty values are ignored).
     #[must_use]
     pub fn new(secrets: impl IntoIterator<Item = SecretString>) -> Self {
-        Self {
-            secrets: secrets
-                .into_iter()
-                .filter(|s| !s.expose_secret().is_empty())
-                .collect(),
+        let mut redactor = Self::default();
+        for secret in secrets {
+            redactor.add(secret);
         }
+        redactor
     }
 
     /// Adds one more secret (for example a session id learnt at logon).
     pub fn add(&mut self, secret: SecretString) {
-        if !secret.expose_secret().is_empty() {
-            self.secrets.push(secret);
+        let exposed = secret.expose_secret();
+        if exposed.is_empty() {
+            return;
         }
+        let quoted = serde_json::to_string(exposed).unwrap_or_default();
+        if let Some(escaped) = quoted.strip_prefix('"').and_then(|e| e.strip_suffix('"'))
+            && escaped != exposed
+        {
+            self.escaped.push(SecretString::from(escaped));
+        }
+        self.secrets.push(secret);
     }
 
     /// `text` without secrets and without URL query values.
@@ -188,15 +197,11 @@ impl Redactor {
     /// Whether JSON `text` certainly holds nothing to redact (`false` may still be clean).
     fn text_is_clean(&self, text: &str) -> bool {
         !text.contains('?')
-            && self.secrets.iter().all(|secret| {
-                let secret = secret.expose_secret();
-                let escaped = serde_json::to_string(secret).unwrap_or_default();
-                let escaped = escaped
-                    .strip_prefix('"')
-                    .and_then(|e| e.strip_suffix('"'))
-                    .unwrap_or(secret);
-                !text.contains(secret) && !text.contains(escaped)
-            })
+            && self
+                .secrets
+                .iter()
+                .chain(&self.escaped)
+                .all(|secret| !text.contains(secret.expose_secret()))
     }
 
     /// Whether no string or object key in `value` holds anything to redact.

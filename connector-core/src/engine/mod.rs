@@ -19,6 +19,7 @@ pub mod events;
 mod journal_check;
 mod lookups;
 mod pipeline;
+mod plans;
 mod posting;
 mod reference;
 mod sales_order;
@@ -437,6 +438,7 @@ impl EngineBuilder {
                 absent_emails: Mutex::new(HashSet::new()),
                 created_customers: Mutex::new(HashMap::new()),
                 intake_signal: pipeline::IntakeSignal::default(),
+                plans: plans::PlanCache::default(),
                 writes: tokio::sync::Mutex::new(()),
                 missing_cash_customers: Mutex::new(Vec::new()),
                 work: tokio::sync::Mutex::new(()),
@@ -484,6 +486,8 @@ pub(crate) struct Inner {
     pub(crate) created_customers: Mutex<HashMap<String, crate::plan::NewCustomer>>,
     /// Told of every change stored, so the mapping stage of a cycle can follow the reading.
     pub(crate) intake_signal: pipeline::IntakeSignal,
+    /// Plans the mapping stage made, until the poster takes them.
+    pub(crate) plans: plans::PlanCache,
     /// Taken around every store write of this engine. The stages of a cycle write at the same
     /// time; queueing their writes here (first come, first served) instead of in the database's
     /// lock keeps any one of them from waiting out the store's busy timeout.
@@ -884,7 +888,7 @@ impl Engine {
             }
         }
         let reference = self.reference().await?;
-        self.map_received(&reference, &mut summary, &|_| {}, true)
+        self.map_received(&reference, &mut summary, None, true)
             .await?;
         self.post_due(&reference, &mut summary, None).await?;
         summary.duration = (self.inner.clock.now() - started)
@@ -964,7 +968,7 @@ impl Engine {
             }
         }
         let reference = self.reference().await?;
-        self.map_received(&reference, &mut summary, &|_| {}, true)
+        self.map_received(&reference, &mut summary, None, true)
             .await?;
         self.post_due(&reference, &mut summary, None).await?;
         summary.duration = (self.inner.clock.now() - started)

@@ -10,7 +10,9 @@
 //!
 //! The stages hand work over through the state store, never through memory, so a crash at any
 //! point leaves the same states a sequential cycle would, and memory stays flat whatever the
-//! backlog. The order of writes for each record (claim, audit of what is sent, call, audit of the
+//! backlog. (The mapper's plans are also kept in memory for the poster, see `plans`, but only
+//! to save planning a document twice; the mapper stays at most [`MAPPED_AHEAD`] batches ahead of
+//! the poster, so that the plans it keeps are taken soon.) The order of writes for each record (claim, audit of what is sent, call, audit of the
 //! answer, move) is the one [`Engine::post_batch`] keeps; SYSPRO calls are serialised by the
 //! client's single session.
 
@@ -32,6 +34,9 @@ const BATCHES_IN_FLIGHT: usize = 3;
 /// New records the mapper waits for before a pass while reading goes on: passes over fewer make
 /// customer look-ups batch poorly.
 const MAP_CHUNK: usize = 200;
+/// Batches of mapped documents the mapper stays ahead of the poster's claims: enough to keep every
+/// batch in flight full, few enough that the plans kept for the poster are taken soon.
+const MAPPED_AHEAD: usize = BATCHES_IN_FLIGHT + 2;
 
 /// Counts the changes the engine stores and wakes the mapping stage every [`MAP_CHUNK`] of them.
 #[derive(Debug, Default)]
@@ -56,16 +61,72 @@ impl IntakeSignal {
 
 /// What the stages of one cycle tell each other.
 #[derive(Default)]
-struct Progress {
+pub(crate) struct Progress {
     /// Documents the mapper moved to `mapped`.
     mapped: AtomicUsize,
+    /// Records the poster claimed, or as many as the mapper had mapped when a claim found no more.
+    claimed: AtomicUsize,
     reading_done: AtomicBool,
     mapping_done: AtomicBool,
+    posting_done: AtomicBool,
     /// Woken when the mapper settled records or finished.
     mapped_ready: Notify,
+    /// Woken when the poster claimed records or finished.
+    claimed_more: Notify,
+    /// Mapped documents the mapper may have waiting for a claim, at least one batch.
+    ahead: usize,
 }
 
 impl Progress {
+    fn new(batch_size: usize) -> Self {
+        Self {
+            ahead: MAPPED_AHEAD * batch_size.max(1),
+            ..Self::default()
+        }
+    }
+
+    /// The mapper made `n` more documents durable in `mapped`.
+    pub(crate) fn mapped(&self, n: usize) {
+        self.mapped.fetch_add(n, Ordering::AcqRel);
+        self.mapped_ready.notify_one();
+    }
+
+    /// Waits until the mapper may map more: fewer than `ahead` mapped documents wait for a claim,
+    /// or the poster has stopped.
+    pub(crate) async fn room(&self) {
+        loop {
+            let claimed_more = self.claimed_more.notified();
+            tokio::pin!(claimed_more);
+            // Registered before the check, so a claim in between still wakes this wait.
+            claimed_more.as_mut().enable();
+            let waiting = self
+                .mapped
+                .load(Ordering::Acquire)
+                .saturating_sub(self.claimed.load(Ordering::Acquire));
+            if waiting < self.ahead || self.posting_done.load(Ordering::Acquire) {
+                return;
+            }
+            claimed_more.await;
+        }
+    }
+
+    /// The poster claimed `n` records; `mapped_before` is how many the mapper had mapped when the
+    /// claim began, all of which were claimed when the claim came back short of `limit`.
+    fn claim_done(&self, n: usize, limit: usize, mapped_before: usize) {
+        let claimed = self.claimed.fetch_add(n, Ordering::AcqRel) + n;
+        if n < limit && claimed < mapped_before {
+            // Fewer mapped documents were left than counted (a new version moved one back to
+            // `received`, or another process claimed it): the count starts again from the store.
+            self.claimed.fetch_max(mapped_before, Ordering::AcqRel);
+        }
+        self.claimed_more.notify_waiters();
+    }
+
+    fn finish_posting(&self) {
+        self.posting_done.store(true, Ordering::Release);
+        self.claimed_more.notify_waiters();
+    }
+
     fn finish_reading(&self, signal: &IntakeSignal) {
         self.reading_done.store(true, Ordering::Release);
         signal.chunk.notify_one();
@@ -136,7 +197,8 @@ impl Engine {
         summary: &mut CycleSummary,
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<(), EngineError> {
-        let progress = Arc::new(Progress::default());
+        let batch_size = usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
+        let progress = Arc::new(Progress::new(batch_size));
         let reference = Arc::new(reference.clone());
         let reader = Stage::spawn({
             let (engine, progress) = (self.clone(), Arc::clone(&progress));
@@ -147,9 +209,11 @@ impl Engine {
                 (self.clone(), Arc::clone(&progress), Arc::clone(&reference));
             let stop = stop.cloned();
             async move {
-                engine
+                let posted = engine
                     .post_stage(&reference, &progress, stop.as_ref())
-                    .await
+                    .await;
+                progress.finish_posting();
+                posted
             }
         });
         let (read, mapped, posted) = tokio::try_join!(
@@ -201,13 +265,9 @@ impl Engine {
                     continue;
                 }
                 seen = Some(taken_in);
-                let on_mapped = |mapped: usize| {
-                    progress.mapped.fetch_add(mapped, Ordering::AcqRel);
-                    progress.mapped_ready.notify_one();
-                };
                 // Customer records wait until reading is over: their write-backs change Commerce's
                 // `updated_at`, which would shift the pages of a customer stream still being read.
-                self.map_received(reference, &mut summary, &on_mapped, reading_done)
+                self.map_received(reference, &mut summary, Some(progress), reading_done)
                     .await?;
                 // Reading had ended before this pass began, so the pass saw every record.
                 if reading_done {
@@ -229,7 +289,6 @@ impl Engine {
         let batch_size = usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
         let mut summary = CycleSummary::default();
         let mut in_flight = FuturesUnordered::new();
-        let mut claimed = 0;
         // Records due from earlier cycles are claimed at once; later, a claim waits for a full
         // batch (or the end of mapping), so that documents stay full.
         let mut primed = true;
@@ -239,10 +298,8 @@ impl Engine {
                 summary.interrupted = true;
             }
             let mapping_done = progress.mapping_done.load(Ordering::Acquire);
-            let ready = progress
-                .mapped
-                .load(Ordering::Acquire)
-                .saturating_sub(claimed);
+            let mapped = progress.mapped.load(Ordering::Acquire);
+            let ready = mapped.saturating_sub(progress.claimed.load(Ordering::Acquire));
             if !stopping
                 && in_flight.len() < BATCHES_IN_FLIGHT
                 && (primed || mapping_done || ready >= batch_size)
@@ -273,8 +330,8 @@ impl Engine {
                         batch = &mut next => break batch?,
                     }
                 };
+                progress.claim_done(batch.len(), batch_size, mapped);
                 if !batch.is_empty() {
-                    claimed += batch.len();
                     in_flight.push(async move {
                         let mut part = CycleSummary::default();
                         self.post_batch(batch, reference, &mut part)
@@ -338,5 +395,84 @@ impl Engine {
             });
         }
         Ok(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Whether `progress.room()` returns within a short while.
+    async fn has_room(progress: &Progress) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), progress.room())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn the_mapper_waits_while_enough_mapped_documents_wait_for_the_poster() {
+        let progress = Progress::new(10);
+        assert_eq!(progress.ahead, MAPPED_AHEAD * 10);
+        progress.mapped(progress.ahead - 1);
+        assert!(has_room(&progress).await);
+        progress.mapped(1);
+        assert!(!has_room(&progress).await, "{} waiting", progress.ahead);
+        progress.claim_done(10, 10, progress.ahead);
+        assert!(has_room(&progress).await);
+    }
+
+    #[tokio::test]
+    async fn a_claim_wakes_a_waiting_mapper() {
+        let progress = Arc::new(Progress::new(10));
+        progress.mapped(progress.ahead + 5);
+        let waiting = tokio::spawn({
+            let progress = Arc::clone(&progress);
+            async move { progress.room().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished());
+        progress.claim_done(10, 10, 0);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("woken by the claim")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_short_claim_means_nothing_mapped_is_left_waiting() {
+        // Two of the counted documents left `mapped` another way (a newer version came in): the
+        // claim takes fewer than asked for, and the count follows the store.
+        let progress = Progress::new(10);
+        let mapped = progress.ahead + 2;
+        progress.mapped(mapped);
+        progress.claim_done(10, 10, mapped);
+        progress.claim_done(10, 10, mapped);
+        progress.claim_done(10, 10, mapped);
+        progress.claim_done(10, 10, mapped);
+        progress.claim_done(10, 10, mapped);
+        assert!(has_room(&progress).await);
+        progress.claim_done(0, 10, mapped);
+        assert_eq!(progress.claimed.load(Ordering::Acquire), mapped);
+        progress.mapped(progress.ahead);
+        assert!(!has_room(&progress).await);
+    }
+
+    #[tokio::test]
+    async fn a_mapper_never_waits_for_a_poster_that_stopped() {
+        let progress = Arc::new(Progress::new(10));
+        progress.mapped(progress.ahead * 3);
+        let waiting = tokio::spawn({
+            let progress = Arc::clone(&progress);
+            async move { progress.room().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        progress.finish_posting();
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("released when posting ends")
+            .unwrap();
+        assert!(has_room(&progress).await);
     }
 }

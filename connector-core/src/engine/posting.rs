@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 use super::convert::{self, ConversionError};
 use super::journal_check::JournalLookup;
+use super::pipeline::Progress;
 use super::writes::Pending;
 use super::{Engine, EngineError, EngineEvent, error_chain};
 use crate::audit::{AuditKind, AuditQuery};
@@ -198,6 +199,20 @@ impl Engine {
             customers_created,
         )
         .await
+    }
+
+    /// Plans a claimed record: takes the plan the mapping stage made from the payload the record
+    /// holds, or plans it again when none was kept.
+    pub(crate) async fn plan_claimed(
+        &self,
+        record: &Record,
+        reference: &ReferenceData,
+        customers_created: &mut usize,
+    ) -> Result<Planned, StoreError> {
+        if let Some(plan) = self.inner.plans.take(record) {
+            return Ok(Planned::Ready(plan));
+        }
+        self.plan_record(record, reference, customers_created).await
     }
 
     /// [`Engine::plan_record`] with the record's source document already read.
@@ -448,13 +463,14 @@ impl Engine {
     /// Customer records are worked on after the documents, a page at a time, and only when
     /// `with_customers` (once reading is over); documents mapped earlier are meanwhile posted.
     ///
-    /// `on_mapped` hears of every batch of documents made durable in `mapped`, as it happens, so
-    /// the poster can start on them while the pass goes on.
+    /// In a pipelined cycle, `flow` hears of every batch of documents made durable in `mapped`, as
+    /// it happens, so the poster can start on them while the pass goes on; and the pass waits
+    /// while enough mapped documents wait for the poster.
     pub(crate) async fn map_received(
         &self,
         reference: &ReferenceData,
         summary: &mut super::CycleSummary,
-        on_mapped: &(dyn Fn(usize) + Send + Sync),
+        flow: Option<&Progress>,
         with_customers: bool,
     ) -> Result<usize, EngineError> {
         let mut mapped = 0;
@@ -475,7 +491,7 @@ impl Engine {
                     }
                     found = true;
                     mapped += self
-                        .map_documents(page, reference, summary, on_mapped, &mut postponed)
+                        .map_documents(page, reference, summary, flow, &mut postponed)
                         .await?;
                 }
             }
@@ -547,7 +563,7 @@ impl Engine {
         page: Vec<Record>,
         reference: &ReferenceData,
         summary: &mut super::CycleSummary,
-        on_mapped: &(dyn Fn(usize) + Send + Sync),
+        flow: Option<&Progress>,
         postponed: &mut HashSet<RecordKey>,
     ) -> Result<usize, EngineError> {
         // Each document is read from its payload once, for the customer look-ups and the plan.
@@ -586,12 +602,15 @@ impl Engine {
                         "mapped",
                         None,
                     );
+                    self.inner.plans.keep(&record, plan);
                     staged += 1;
                 }
                 Planned::Halt(reason) => {
+                    self.inner.plans.forget(&record.key);
                     self.stage_halt(&mut pending, &record, reason, summary);
                 }
                 Planned::Transient(reason) => {
+                    self.inner.plans.forget(&record.key);
                     tracing::warn!(
                         connection = %self.inner.name,
                         record = %record.key,
@@ -603,14 +622,19 @@ impl Engine {
             }
             if staged >= flush_every {
                 self.flush(&mut pending).await?;
-                on_mapped(staged);
+                if let Some(flow) = flow {
+                    flow.mapped(staged);
+                    flow.room().await;
+                }
                 mapped += staged;
                 staged = 0;
             }
         }
         self.flush(&mut pending).await?;
-        if staged > 0 {
-            on_mapped(staged);
+        if let Some(flow) = flow
+            && staged > 0
+        {
+            flow.mapped(staged);
         }
         Ok(mapped + staged)
     }
@@ -791,7 +815,7 @@ impl Engine {
         let mut ready: Vec<(Record, PostingPlan, bo::ArInvoiceItem)> = Vec::new();
         for record in records {
             match self
-                .plan_record(&record, reference, &mut summary.customers_created)
+                .plan_claimed(&record, reference, &mut summary.customers_created)
                 .await?
             {
                 Planned::Ready(plan) => match convert::ar_invoice_item(&plan) {

@@ -283,7 +283,7 @@ impl Engine {
         summary: &mut super::CycleSummary,
     ) -> Result<Option<(PostingPlan, bo::SalesOrder)>, EngineError> {
         let plan = match self
-            .plan_record(record, reference, &mut summary.customers_created)
+            .plan_claimed(record, reference, &mut summary.customers_created)
             .await?
         {
             super::posting::Planned::Ready(plan) => *plan,

@@ -1,8 +1,11 @@
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use connector_core::audit::{AuditKind, AuditLog};
 use connector_core::clock::Clock;
+use connector_core::mapping::{DefaultMapper, Mapper, MappingContext, MappingError};
+use connector_core::plan::{PostingPlan, SourceDocument};
 use connector_core::state::{EntityKind, MemoryStore, RecordState, SqliteStore, StateStore};
 use serde_json::json;
 use simulators::commerce::CommerceFaults;
@@ -562,5 +565,60 @@ async fn a_document_syspro_refuses_as_too_large_is_split_and_posted() {
         not_posted(&*store, EntityKind::Order).await
     );
     assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    h.sims.shutdown().await;
+}
+
+/// Plans with the default mapper and notes, for each document, the customer code each plan was
+/// asked with.
+struct NotingMapper {
+    inner: DefaultMapper,
+    asked: Mutex<BTreeMap<u64, Vec<Option<String>>>>,
+}
+
+impl Mapper for NotingMapper {
+    fn plan(
+        &self,
+        doc: &SourceDocument,
+        ctx: &MappingContext<'_>,
+    ) -> Result<PostingPlan, MappingError> {
+        self.asked
+            .lock()
+            .unwrap()
+            .entry(doc.entity_id)
+            .or_default()
+            .push(ctx.customer_code.map(str::to_owned));
+        self.inner.plan(doc, ctx)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poster_posts_the_plan_the_mapping_made_without_planning_again() {
+    let h = Harness::start(shop(60)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup::default();
+    let mapper = Arc::new(NotingMapper {
+        inner: DefaultMapper::for_connection(&h.connection(&setup)),
+        asked: Mutex::new(BTreeMap::new()),
+    });
+    let engine = h
+        .engine_with_mapper(&setup, store.clone(), mapper.clone())
+        .await;
+    let summary = engine.run_cycle().await.expect("cycle");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    assert!(summary.halted.is_empty(), "{:?}", summary.halted);
+
+    let orders = h.commerce_orders().await;
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(posted.len(), orders.len(), "{summary:?}");
+    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    // Mapping asks the mapper twice without a customer code (once for the page's customer
+    // look-ups, once for the plan, which a code learnt by email may refine). Posting asks nothing:
+    // a poster that planned the document again would ask a third time.
+    let asked = mapper.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), orders.len());
+    for (id, codes) in asked.iter() {
+        let without_code = codes.iter().filter(|c| c.is_none()).count();
+        assert_eq!(without_code, 2, "order {id}: {codes:?}");
+    }
     h.sims.shutdown().await;
 }

@@ -11,6 +11,7 @@ use connector_core::audit::{
 use connector_core::clock::{Clock, ManualClock, SystemClock};
 use connector_core::config::{Config, ConnectionConfig};
 use connector_core::engine::{Engine, EngineOptions};
+use connector_core::mapping::Mapper;
 use connector_core::state::{
     ConnectionName, EntityKind, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome, MemoryStore,
     Record, RecordFilter, RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName,
@@ -269,7 +270,21 @@ account = "00-4030"
     where
         S: StateStore + AuditLog + 'static,
     {
-        self.build_engine(setup, store, syspro, |_| {}).await
+        self.build_engine(setup, store, syspro, |_| {}, None).await
+    }
+
+    /// An engine for `setup` that plans with `mapper`.
+    pub async fn engine_with_mapper<S>(
+        &self,
+        setup: &Setup,
+        store: Arc<S>,
+        mapper: Arc<dyn Mapper>,
+    ) -> Engine
+    where
+        S: StateStore + AuditLog + 'static,
+    {
+        self.build_engine(setup, store, None, |_| {}, Some(mapper))
+            .await
     }
 
     /// An engine for `setup` whose connection `edit` adjusts (settings `Setup` does not vary).
@@ -282,7 +297,7 @@ account = "00-4030"
     where
         S: StateStore + AuditLog + 'static,
     {
-        self.build_engine(setup, store, None, edit).await
+        self.build_engine(setup, store, None, edit, None).await
     }
 
     async fn build_engine<S>(
@@ -291,6 +306,7 @@ account = "00-4030"
         store: Arc<S>,
         syspro: Option<syspro_client::SysproClient>,
         edit: impl FnOnce(&mut ConnectionConfig),
+        mapper: Option<Arc<dyn Mapper>>,
     ) -> Engine
     where
         S: StateStore + AuditLog + 'static,
@@ -335,6 +351,10 @@ account = "00-4030"
         };
         let builder = match syspro {
             Some(client) => builder.syspro_client(client),
+            None => builder,
+        };
+        let builder = match mapper {
+            Some(mapper) => builder.mapper(mapper),
             None => builder,
         };
         builder.build().await.expect("engine builds")

@@ -233,25 +233,33 @@ pub struct SqliteOptions {
     pub path: PathBuf,
     /// How long a write waits for another writer before failing.
     pub busy_timeout: Duration,
-    /// Connections kept open.
+    /// Connections kept open, at least two: one for every write, the others for reads.
     pub max_connections: u32,
 }
 
 impl SqliteOptions {
-    /// Defaults for `path`: 5 s busy timeout, 4 connections.
+    /// Defaults for `path`: 5 s busy timeout, 2 connections (one writing, one reading).
     #[must_use]
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
             busy_timeout: Duration::from_secs(5),
-            max_connections: 4,
+            max_connections: 2,
         }
     }
 }
 
-/// The SQLite state store and audit log. Cheap to clone; clones share the connection pool.
+/// The SQLite state store and audit log. Cheap to clone; clones share the connections.
+///
+/// Every write goes through one connection, the reads through the others. SQLite lets one
+/// writer in at a time anyway; a single writing connection keeps its page cache, where writes
+/// spread over several connections would each find their cache emptied by the others' commits
+/// and read the pages they change from the file again.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// The connection every write uses.
+    writer: SqlitePool,
+    /// The connections reads use.
     pool: SqlitePool,
     path: Arc<PathBuf>,
     clock: Arc<dyn Clock>,
@@ -290,13 +298,23 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(options.busy_timeout);
+        // A write waits its turn for the writing connection instead of in SQLite's lock, so it
+        // gets as long as a wait for the lock would.
+        let acquire_timeout = options.busy_timeout + Duration::from_secs(5);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(connect.clone())
+            .await
+            .map_err(open_error)?;
         let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.busy_timeout + Duration::from_secs(5))
+            .max_connections(options.max_connections.max(2) - 1)
+            .acquire_timeout(acquire_timeout)
             .connect_with(connect)
             .await
             .map_err(open_error)?;
         let store = Self {
+            writer,
             pool,
             path: Arc::new(path),
             clock,
@@ -331,6 +349,7 @@ impl SqliteStore {
     /// Closes every connection, waiting for running calls to finish.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -414,7 +433,7 @@ impl SqliteStore {
         operation: &'static str,
         subject: impl ToString,
     ) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
-        self.pool
+        self.writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(self.db(operation, subject))
@@ -1124,7 +1143,7 @@ impl StateStore for SqliteStore {
         .bind(connection.as_str())
         .bind(stream.as_str())
         .bind(micros(to))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(self.db("advance a watermark", &subject))?;
         from_micros(value).map_err(|e| self.corrupt(&subject, e))
@@ -1190,7 +1209,7 @@ impl StateStore for SqliteStore {
                 .bind(micros(self.now()))
                 .bind(connection.as_str())
                 .bind(holder.as_str())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(self.db("release a lease", connection))?;
         Ok(result.rows_affected() > 0)
@@ -1294,7 +1313,7 @@ impl StateStore for SqliteStore {
         .bind(report.finished_at.map(micros))
         .bind(&report.outcome)
         .bind(report.next_due_at.map(micros))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(self.db("record a cycle report", &report.connection))?;
         Ok(())

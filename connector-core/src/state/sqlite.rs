@@ -307,10 +307,11 @@ impl SqliteStore {
             .connect_with(connect.clone())
             .await
             .map_err(open_error)?;
+        // The reading connections refuse writes, so none can slip past the writing connection.
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(2) - 1)
             .acquire_timeout(acquire_timeout)
-            .connect_with(connect)
+            .connect_with(connect.pragma("query_only", "ON"))
             .await
             .map_err(open_error)?;
         let store = Self {

@@ -13,25 +13,6 @@ async fn open(clock: Arc<dyn Clock>) -> SqliteStore {
 
 connector_core::store_conformance_tests!(open);
 
-/// The same contract with the fewest connections a store keeps: the one that writes and one that
-/// reads. Concurrent writers queue for the writing connection, and no call waits for itself.
-mod fewest_connections {
-    use std::sync::Arc;
-
-    use connector_core::clock::Clock;
-    use connector_core::state::{SqliteOptions, SqliteStore};
-
-    async fn open(clock: Arc<dyn Clock>) -> SqliteStore {
-        let mut options = SqliteOptions::new(crate::temp_dir("sqlite-fewest").join("state.db"));
-        options.max_connections = 1;
-        SqliteStore::open_with(options, clock)
-            .await
-            .expect("open a fresh SQLite store")
-    }
-
-    connector_core::store_conformance_tests!(open);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persists_across_reopen() {
     let path = crate::temp_dir("sqlite-reopen")

@@ -583,6 +583,7 @@ impl Engine {
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<CycleSummary, EngineError> {
         let _work = self.inner.work.lock().await;
+        let _plans = self.inner.plans.scope();
         let started = self.inner.clock.now();
         self.emit(EngineEvent::CycleStarted);
         let mut summary = CycleSummary::default();
@@ -860,6 +861,7 @@ impl Engine {
         from_stored_payload: bool,
     ) -> Result<CycleSummary, EngineError> {
         let _work = self.inner.work.lock().await;
+        let _plans = self.inner.plans.scope();
         let started = self.inner.clock.now();
         let mut summary = CycleSummary::default();
         for key in keys {
@@ -955,6 +957,7 @@ impl Engine {
         documents: &[(EntityKind, String)],
     ) -> Result<CycleSummary, EngineError> {
         let _work = self.inner.work.lock().await;
+        let _plans = self.inner.plans.scope();
         let started = self.inner.clock.now();
         let mut summary = CycleSummary::default();
         for (kind, commerce_id) in documents {

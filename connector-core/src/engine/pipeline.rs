@@ -10,11 +10,11 @@
 //!
 //! The stages hand work over through the state store, never through memory, so a crash at any
 //! point leaves the same states a sequential cycle would, and memory stays flat whatever the
-//! backlog. (The mapper's plans are also kept in memory for the poster, see `plans`, but only
-//! to save planning a document twice; the mapper stays at most [`MAPPED_AHEAD`] batches ahead of
-//! the poster, so that the plans it keeps are taken soon.) The order of writes for each record (claim, audit of what is sent, call, audit of the
-//! answer, move) is the one [`Engine::post_batch`] keeps; SYSPRO calls are serialised by the
-//! client's single session.
+//! backlog. The mapper's plans are also kept in memory for the poster (see `plans`), but only to
+//! save planning a document twice; the mapper stays at most [`MAPPED_AHEAD`] batches ahead of the
+//! poster, so the plans it keeps are taken soon. The order of writes for each record (claim, audit
+//! of what is sent, call, audit of the answer, move) is the one [`Engine::post_batch`] keeps;
+//! SYSPRO calls are serialised by the client's single session.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -64,7 +64,8 @@ impl IntakeSignal {
 pub(crate) struct Progress {
     /// Documents the mapper moved to `mapped`.
     mapped: AtomicUsize,
-    /// Records the poster claimed, or as many as the mapper had mapped when a claim found no more.
+    /// Of those, the ones the poster claimed (a claimed record holding a plan the mapper kept), or
+    /// as many as the mapper had mapped when a claim found no more.
     claimed: AtomicUsize,
     reading_done: AtomicBool,
     mapping_done: AtomicBool,
@@ -73,27 +74,30 @@ pub(crate) struct Progress {
     mapped_ready: Notify,
     /// Woken when the poster claimed records or finished.
     claimed_more: Notify,
-    /// Mapped documents the mapper may have waiting for a claim, at least one batch.
+    /// Mapped documents the mapper may have waiting for a claim: at least one batch, and no more
+    /// than the plans the cache keeps.
     ahead: usize,
 }
 
 impl Progress {
     fn new(batch_size: usize) -> Self {
         Self {
-            ahead: MAPPED_AHEAD * batch_size.max(1),
+            ahead: (MAPPED_AHEAD * batch_size)
+                .min(super::plans::LIMIT)
+                .max(batch_size.max(1)),
             ..Self::default()
         }
     }
 
     /// The mapper made `n` more documents durable in `mapped`.
-    pub(crate) fn mapped(&self, n: usize) {
+    pub(crate) fn note_mapped(&self, n: usize) {
         self.mapped.fetch_add(n, Ordering::AcqRel);
         self.mapped_ready.notify_one();
     }
 
     /// Waits until the mapper may map more: fewer than `ahead` mapped documents wait for a claim,
     /// or the poster has stopped.
-    pub(crate) async fn room(&self) {
+    pub(crate) async fn wait_for_room(&self) {
         loop {
             let claimed_more = self.claimed_more.notified();
             tokio::pin!(claimed_more);
@@ -110,10 +114,11 @@ impl Progress {
         }
     }
 
-    /// The poster claimed `n` records; `mapped_before` is how many the mapper had mapped when the
-    /// claim began, all of which were claimed when the claim came back short of `limit`.
-    fn claim_done(&self, n: usize, limit: usize, mapped_before: usize) {
-        let claimed = self.claimed.fetch_add(n, Ordering::AcqRel) + n;
+    /// The poster claimed `n` records, `mapped_here` of them mapped in this cycle (they hold a
+    /// plan the mapper kept). `mapped_before` is how many the mapper had mapped when the claim
+    /// began, all of which were claimed when the claim came back short of `limit`.
+    fn claim_done(&self, n: usize, mapped_here: usize, limit: usize, mapped_before: usize) {
+        let claimed = self.claimed.fetch_add(mapped_here, Ordering::AcqRel) + mapped_here;
         if n < limit && claimed < mapped_before {
             // Fewer mapped documents were left than counted (a new version moved one back to
             // `received`, or another process claimed it): the count starts again from the store.
@@ -330,7 +335,11 @@ impl Engine {
                         batch = &mut next => break batch?,
                     }
                 };
-                progress.claim_done(batch.len(), batch_size, mapped);
+                let mapped_here = batch
+                    .iter()
+                    .filter(|record| self.inner.plans.holds(record))
+                    .count();
+                progress.claim_done(batch.len(), mapped_here, batch_size, mapped);
                 if !batch.is_empty() {
                     in_flight.push(async move {
                         let mut part = CycleSummary::default();
@@ -404,9 +413,9 @@ mod tests {
 
     use super::*;
 
-    /// Whether `progress.room()` returns within a short while.
+    /// Whether `progress.wait_for_room()` returns within a short while.
     async fn has_room(progress: &Progress) -> bool {
-        tokio::time::timeout(Duration::from_millis(50), progress.room())
+        tokio::time::timeout(Duration::from_millis(50), progress.wait_for_room())
             .await
             .is_ok()
     }
@@ -415,25 +424,25 @@ mod tests {
     async fn the_mapper_waits_while_enough_mapped_documents_wait_for_the_poster() {
         let progress = Progress::new(10);
         assert_eq!(progress.ahead, MAPPED_AHEAD * 10);
-        progress.mapped(progress.ahead - 1);
+        progress.note_mapped(progress.ahead - 1);
         assert!(has_room(&progress).await);
-        progress.mapped(1);
+        progress.note_mapped(1);
         assert!(!has_room(&progress).await, "{} waiting", progress.ahead);
-        progress.claim_done(10, 10, progress.ahead);
+        progress.claim_done(10, 10, 10, progress.ahead);
         assert!(has_room(&progress).await);
     }
 
     #[tokio::test]
     async fn a_claim_wakes_a_waiting_mapper() {
         let progress = Arc::new(Progress::new(10));
-        progress.mapped(progress.ahead + 5);
+        progress.note_mapped(progress.ahead + 5);
         let waiting = tokio::spawn({
             let progress = Arc::clone(&progress);
-            async move { progress.room().await }
+            async move { progress.wait_for_room().await }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiting.is_finished());
-        progress.claim_done(10, 10, 0);
+        progress.claim_done(10, 10, 10, 0);
         tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
             .expect("woken by the claim")
@@ -446,26 +455,26 @@ mod tests {
         // claim takes fewer than asked for, and the count follows the store.
         let progress = Progress::new(10);
         let mapped = progress.ahead + 2;
-        progress.mapped(mapped);
-        progress.claim_done(10, 10, mapped);
-        progress.claim_done(10, 10, mapped);
-        progress.claim_done(10, 10, mapped);
-        progress.claim_done(10, 10, mapped);
-        progress.claim_done(10, 10, mapped);
+        progress.note_mapped(mapped);
+        progress.claim_done(10, 10, 10, mapped);
+        progress.claim_done(10, 10, 10, mapped);
+        progress.claim_done(10, 10, 10, mapped);
+        progress.claim_done(10, 10, 10, mapped);
+        progress.claim_done(10, 10, 10, mapped);
         assert!(has_room(&progress).await);
-        progress.claim_done(0, 10, mapped);
+        progress.claim_done(0, 0, 10, mapped);
         assert_eq!(progress.claimed.load(Ordering::Acquire), mapped);
-        progress.mapped(progress.ahead);
+        progress.note_mapped(progress.ahead);
         assert!(!has_room(&progress).await);
     }
 
     #[tokio::test]
     async fn a_mapper_never_waits_for_a_poster_that_stopped() {
         let progress = Arc::new(Progress::new(10));
-        progress.mapped(progress.ahead * 3);
+        progress.note_mapped(progress.ahead * 3);
         let waiting = tokio::spawn({
             let progress = Arc::clone(&progress);
-            async move { progress.room().await }
+            async move { progress.wait_for_room().await }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         progress.finish_posting();

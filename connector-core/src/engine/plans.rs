@@ -6,9 +6,11 @@
 //! holds the payload the plan was made from (same fingerprint).
 //!
 //! Nothing depends on a plan being here: the store stays the only hand-over between stages, and
-//! a record whose plan is missing (another process mapped it, the engine restarted, or the cache
-//! was full) is planned again from its payload, as it always could be. The pipeline keeps the
-//! mapper a few batches ahead of the poster, so the cache stays small.
+//! a record whose plan is missing is planned again from its payload, as it always could be. That
+//! is the case for a record mapped in an earlier unit of work (plans are kept for one cycle,
+//! replay or notification, see [`PlanCache::scope`]) or by another process, for a second attempt
+//! (a plan is taken once), and for a record mapped while the cache was full. The pipeline keeps
+//! the mapper a few batches ahead of the poster, so the cache stays small.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,7 +20,7 @@ use crate::state::{Fingerprint, Record, RecordKey};
 
 /// Plans kept at most. The pipeline keeps far fewer waiting; the limit guards the paths that map
 /// without a poster following (a replay of many records, a store shared with another process).
-const LIMIT: usize = 2_048;
+pub(crate) const LIMIT: usize = 2_048;
 
 /// Plans by record, each with the fingerprint of the payload it was made from.
 #[derive(Debug)]
@@ -55,6 +57,23 @@ impl<P> PlanCache<P> {
             .remove(key);
     }
 
+    /// Whether a plan made from the payload `record` holds now is kept.
+    pub(crate) fn holds(&self, record: &Record) -> bool {
+        self.plans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&record.key)
+            .is_some_and(|(fingerprint, _)| *fingerprint == record.fingerprint)
+    }
+
+    /// Forgets every plan when the returned guard is dropped: plans are kept for one unit of work
+    /// (a cycle, a replay, a notification), so a plan never outlives the reference data it was made
+    /// with, and one left behind (its record halted before posting, or claimed by another process)
+    /// is not kept for ever.
+    pub(crate) fn scope(&self) -> Scope<'_, P> {
+        Scope(self)
+    }
+
     /// Takes the plan kept for `record`, when it was made from the payload the record holds now.
     /// A plan is taken once: a second attempt plans again.
     pub(crate) fn take(&self, record: &Record) -> Option<P> {
@@ -64,6 +83,19 @@ impl<P> PlanCache<P> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (fingerprint, plan) = plans.remove(&record.key)?;
         (fingerprint == record.fingerprint).then_some(plan)
+    }
+}
+
+/// See [`PlanCache::scope`].
+pub(crate) struct Scope<'a, P>(&'a PlanCache<P>);
+
+impl<P> Drop for Scope<'_, P> {
+    fn drop(&mut self) {
+        self.0
+            .plans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 }
 
@@ -123,6 +155,19 @@ mod tests {
         cache.keep(&record("2", "a"), "halted later");
         cache.forget(&record("2", "a").key);
         assert_eq!(cache.take(&record("2", "a")), None);
+    }
+
+    #[test]
+    fn plans_are_kept_for_one_unit_of_work() {
+        let cache = PlanCache::default();
+        {
+            let _work = cache.scope();
+            cache.keep(&record("1", "a"), "kept");
+            assert!(cache.holds(&record("1", "a")));
+            assert!(!cache.holds(&record("1", "b")), "another payload");
+        }
+        assert!(!cache.holds(&record("1", "a")));
+        assert_eq!(len(&cache), 0);
     }
 
     #[test]

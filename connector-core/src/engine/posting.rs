@@ -95,11 +95,22 @@ fn classify(error: &syspro_client::Error) -> Delivery {
     let text = error.to_string();
     if error.is_outcome_unknown() {
         Delivery::Unknown(text)
-    } else if error.is_retryable() {
+    } else if error.is_retryable() || never_sent(error) {
         Delivery::Transient(text)
     } else {
         Delivery::Rejected(text, Value::Null)
     }
+}
+
+/// Whether the client itself could not send (it was closed, or could not start): SYSPRO never saw
+/// the document, so it is not SYSPRO's rejection and the record waits for a retry, not a person.
+fn never_sent(error: &syspro_client::Error) -> bool {
+    matches!(
+        error,
+        syspro_client::Error::Closed
+            | syspro_client::Error::Thread { .. }
+            | syspro_client::Error::HttpClient { .. }
+    )
 }
 
 /// Documents read from the store per mapping page.
@@ -463,14 +474,14 @@ impl Engine {
     /// Customer records are worked on after the documents, a page at a time, and only when
     /// `with_customers` (once reading is over); documents mapped earlier are meanwhile posted.
     ///
-    /// In a pipelined cycle, `flow` hears of every batch of documents made durable in `mapped`, as
+    /// In a pipelined cycle, `pipeline` hears of every batch of documents made durable in `mapped`, as
     /// it happens, so the poster can start on them while the pass goes on; and the pass waits
     /// while enough mapped documents wait for the poster.
     pub(crate) async fn map_received(
         &self,
         reference: &ReferenceData,
         summary: &mut super::CycleSummary,
-        flow: Option<&Progress>,
+        pipeline: Option<&Progress>,
         with_customers: bool,
     ) -> Result<usize, EngineError> {
         let mut mapped = 0;
@@ -491,7 +502,7 @@ impl Engine {
                     }
                     found = true;
                     mapped += self
-                        .map_documents(page, reference, summary, flow, &mut postponed)
+                        .map_documents(page, reference, summary, pipeline, &mut postponed)
                         .await?;
                 }
             }
@@ -563,7 +574,7 @@ impl Engine {
         page: Vec<Record>,
         reference: &ReferenceData,
         summary: &mut super::CycleSummary,
-        flow: Option<&Progress>,
+        pipeline: Option<&Progress>,
         postponed: &mut HashSet<RecordKey>,
     ) -> Result<usize, EngineError> {
         // Each document is read from its payload once, for the customer look-ups and the plan.
@@ -622,19 +633,19 @@ impl Engine {
             }
             if staged >= flush_every {
                 self.flush(&mut pending).await?;
-                if let Some(flow) = flow {
-                    flow.mapped(staged);
-                    flow.room().await;
+                if let Some(pipeline) = pipeline {
+                    pipeline.note_mapped(staged);
+                    pipeline.wait_for_room().await;
                 }
                 mapped += staged;
                 staged = 0;
             }
         }
         self.flush(&mut pending).await?;
-        if let Some(flow) = flow
+        if let Some(pipeline) = pipeline
             && staged > 0
         {
-            flow.mapped(staged);
+            pipeline.note_mapped(staged);
         }
         Ok(mapped + staged)
     }

@@ -125,6 +125,7 @@ impl Engine {
                 && convert::order_from_payload(&record.payload)
                     .is_ok_and(|o| o.state == Some(OrderState::Canceled))
             {
+                self.inner.plans.forget(&record.key);
                 self.halt(
                     &record,
                     format!(

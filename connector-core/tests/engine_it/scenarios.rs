@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -6,8 +7,11 @@ use connector_core::audit::{AuditKind, AuditLog};
 use connector_core::clock::Clock;
 use connector_core::mapping::{DefaultMapper, Mapper, MappingContext, MappingError};
 use connector_core::plan::{PostingPlan, SourceDocument};
-use connector_core::state::{EntityKind, MemoryStore, RecordState, SqliteStore, StateStore};
-use serde_json::json;
+use connector_core::state::{
+    EntityKind, Fingerprint, Intake, MemoryStore, Record, RecordFilter, RecordKey, RecordState,
+    SqliteStore, StateStore,
+};
+use serde_json::{Value, json};
 use simulators::commerce::CommerceFaults;
 use simulators::syspro::SysproFaults;
 
@@ -620,5 +624,136 @@ async fn the_poster_posts_the_plan_the_mapping_made_without_planning_again() {
         let without_code = codes.iter().filter(|c| c.is_none()).count();
         assert_eq!(without_code, 2, "order {id}: {codes:?}");
     }
+    h.sims.shutdown().await;
+}
+
+/// Stores a newer version of the first order the mapper lists, right after it listed it: Commerce
+/// changed the order (its number, here) while its plan was being made from the older version.
+struct RenumberedMidPage {
+    armed: AtomicBool,
+    changed: Mutex<Option<RecordKey>>,
+    clock: Arc<dyn Clock>,
+}
+
+#[async_trait::async_trait]
+impl StoreHooks for RenumberedMidPage {
+    async fn after_list(&self, store: &MemoryStore, filter: &RecordFilter, page: &[Record]) {
+        let listing_orders =
+            filter.kind == Some(EntityKind::Order) && filter.state == Some(RecordState::Received);
+        let Some(first) = page.first() else { return };
+        if !listing_orders || !self.armed.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let mut payload: Value = first.payload.parse().expect("a stored order");
+        payload["increment_id"] = json!("000000901");
+        let id = first.key.commerce_id.clone();
+        store
+            .intake(Intake {
+                key: first.key.clone(),
+                fingerprint: Fingerprint::of_document(id, self.clock.now(), &payload),
+                payload: payload.into(),
+            })
+            .await
+            .expect("intake of the newer version");
+        *self.changed.lock().unwrap() = Some(first.key.clone());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_made_from_an_older_version_is_never_posted() {
+    let h = Harness::start(shop(6)).await;
+    let store = Arc::new(HookedStore {
+        inner: MemoryStore::new(Arc::new(h.clock.clone())),
+        hooks: RenumberedMidPage {
+            armed: AtomicBool::new(true),
+            changed: Mutex::new(None),
+            clock: Arc::new(h.clock.clone()),
+        },
+    });
+    let engine = h.engine(&Setup::default(), store.clone()).await;
+    let summary = engine.run_cycle().await.expect("cycle");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    let key = store
+        .hooks
+        .changed
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("an order changed while it was mapped");
+    let record = store.get(&key).await.unwrap().expect("the changed record");
+    let trail = audit_messages(&*store, &key, None).await;
+    assert_eq!(record.state, RecordState::Posted, "{trail:?}");
+    // The mapper planned the older version (its number), but what was posted is the version the
+    // record held when it was claimed.
+    assert!(
+        trail
+            .iter()
+            .any(|m| m.contains("plan rendered") && !m.contains("000000901")),
+        "{trail:?}"
+    );
+    let number = record.syspro.invoice.clone().expect("an invoice number");
+    assert!(number.ends_with("000000901"), "{number}: {trail:?}");
+    let ledger = h.ledger_invoices().await;
+    assert!(ledger.contains_key(&number), "{ledger:?}");
+    assert_eq!(ledger.len(), 6, "each order once: {ledger:?}");
+    h.sims.shutdown().await;
+}
+
+/// With batches of one, the mapper keeps waiting for the poster; a shutdown in the middle of the
+/// cycle still stops it promptly, and the next cycle posts the rest once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_while_the_mapper_waits_for_the_poster_stops_the_cycle() {
+    let h = Harness::start(shop(40)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup {
+        batch_size: 1,
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let runner = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run(shutdown).await }
+    });
+    for _ in 0..400 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if in_state(&*store, EntityKind::Order, RecordState::Posted)
+            .await
+            .len()
+            >= 3
+        {
+            break;
+        }
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), runner)
+        .await
+        .expect("the loop stops")
+        .expect("no panic")
+        .expect("clean stop");
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert!(
+        posted.len() < 40,
+        "stopped before the end: {}",
+        posted.len()
+    );
+
+    // The stopped engine logged off and closed its SYSPRO client: what it is asked to post now
+    // never reaches SYSPRO, and waits for a retry instead of halting as if SYSPRO had refused it.
+    let closed = engine.run_cycle().await.expect("cycle");
+    assert!(closed.halted.is_empty(), "{:?}", closed.halted);
+    assert_eq!(closed.posted, 0);
+    assert!(closed.retried > 0, "{closed:?}");
+
+    // A new engine (a restarted service) posts the rest once their retry is due.
+    h.clock.advance(Duration::from_secs(3600));
+    let engine = h.engine(&setup, store.clone()).await;
+    let rest = engine.run_cycle().await.expect("cycle");
+    assert!(rest.errors.is_empty(), "{:?}", rest.errors);
+    assert!(rest.halted.is_empty(), "{:?}", rest.halted);
+    let orders = h.commerce_orders().await;
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(posted.len(), orders.len(), "{rest:?}");
+    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
     h.sims.shutdown().await;
 }

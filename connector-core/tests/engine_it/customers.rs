@@ -1,15 +1,14 @@
 //! Keeping SYSPRO customers in step with Commerce (ARSSCS Setup/Update) and writing the SYSPRO code
 //! back to a Commerce customer attribute, against the simulators.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use connector_core::audit::AuditLog;
 use connector_core::clock::Clock;
 use connector_core::state::{
-    ConnectionName, EntityKind, Fingerprint, Intake, MemoryStore, Record, RecordFilter, RecordKey,
-    RecordState, SqliteStore, StateStore, SysproKeys, Target, Transition,
+    ConnectionName, EntityKind, Fingerprint, Intake, MemoryStore, Record, RecordKey, RecordState,
+    SqliteStore, StateStore, SysproKeys, Target, Transition,
 };
 use serde_json::{Value, json};
 
@@ -659,38 +658,6 @@ async fn a_customer_created_for_an_order_is_brought_in_step_with_its_record() {
     assert_eq!(updates(&h), before, "nothing more to send");
 }
 
-/// Stores a newer version of the first customer record of the first page of received customers,
-/// right after the engine listed it: Commerce changed the customer while its record was worked on.
-struct ChangedMidPage {
-    armed: AtomicBool,
-    changed: Mutex<Option<RecordKey>>,
-    clock: Arc<dyn Clock>,
-}
-
-#[async_trait::async_trait]
-impl StoreHooks for ChangedMidPage {
-    async fn after_list(&self, store: &MemoryStore, filter: &RecordFilter, page: &[Record]) {
-        let listing_customers = filter.kind == Some(EntityKind::Customer)
-            && filter.state == Some(RecordState::Received);
-        let Some(first) = page.first() else { return };
-        if !listing_customers || !self.armed.swap(false, Ordering::SeqCst) {
-            return;
-        }
-        let mut payload: Value = first.payload.parse().expect("a stored customer");
-        payload["firstname"] = json!("Renamed");
-        let id = first.key.commerce_id.clone();
-        store
-            .intake(Intake {
-                key: first.key.clone(),
-                fingerprint: Fingerprint::of_document(id, self.clock.now(), &payload),
-                payload: payload.into(),
-            })
-            .await
-            .expect("intake of the newer version");
-        *self.changed.lock().unwrap() = Some(first.key.clone());
-    }
-}
-
 /// Customer records are written a page at a time. A record whose newer version arrived while its
 /// page was worked on is not posted with the old version: the page's other records are, the cycle
 /// goes on without an error, and the newer version is posted on the next cycle.
@@ -699,22 +666,16 @@ async fn a_customer_changed_while_its_page_is_worked_on_waits_for_the_next_cycle
     let h = Harness::start(shop(8)).await;
     let store = Arc::new(HookedStore {
         inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: ChangedMidPage {
-            armed: AtomicBool::new(true),
-            changed: Mutex::new(None),
-            clock: Arc::new(h.clock.clone()),
-        },
+        hooks: ChangedMidPage::new(
+            EntityKind::Customer,
+            |customer| customer["firstname"] = json!("Renamed"),
+            Arc::new(h.clock.clone()),
+        ),
     });
     let engine = h.engine(&Setup::default(), store.clone()).await;
     let first = engine.run_cycle().await.expect("first cycle");
     assert!(first.errors.is_empty(), "{:?}", first.errors);
-    let key = store
-        .hooks
-        .changed
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("a customer changed mid-page");
+    let key = store.hooks.changed_key();
     let changed = store.get(&key).await.unwrap().expect("the changed record");
     assert_eq!(changed.state, RecordState::Received, "{changed:?}");
     assert_eq!(changed.version, 2);

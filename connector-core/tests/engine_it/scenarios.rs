@@ -1,5 +1,4 @@
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -7,11 +6,8 @@ use connector_core::audit::{AuditKind, AuditLog};
 use connector_core::clock::Clock;
 use connector_core::mapping::{DefaultMapper, Mapper, MappingContext, MappingError};
 use connector_core::plan::{PostingPlan, SourceDocument};
-use connector_core::state::{
-    EntityKind, Fingerprint, Intake, MemoryStore, Record, RecordFilter, RecordKey, RecordState,
-    SqliteStore, StateStore,
-};
-use serde_json::{Value, json};
+use connector_core::state::{EntityKind, MemoryStore, RecordState, SqliteStore, StateStore};
+use serde_json::json;
 use simulators::commerce::CommerceFaults;
 use simulators::syspro::SysproFaults;
 
@@ -627,59 +623,22 @@ async fn the_poster_posts_the_plan_the_mapping_made_without_planning_again() {
     h.sims.shutdown().await;
 }
 
-/// Stores a newer version of the first order the mapper lists, right after it listed it: Commerce
-/// changed the order (its number, here) while its plan was being made from the older version.
-struct RenumberedMidPage {
-    armed: AtomicBool,
-    changed: Mutex<Option<RecordKey>>,
-    clock: Arc<dyn Clock>,
-}
-
-#[async_trait::async_trait]
-impl StoreHooks for RenumberedMidPage {
-    async fn after_list(&self, store: &MemoryStore, filter: &RecordFilter, page: &[Record]) {
-        let listing_orders =
-            filter.kind == Some(EntityKind::Order) && filter.state == Some(RecordState::Received);
-        let Some(first) = page.first() else { return };
-        if !listing_orders || !self.armed.swap(false, Ordering::SeqCst) {
-            return;
-        }
-        let mut payload: Value = first.payload.parse().expect("a stored order");
-        payload["increment_id"] = json!("000000901");
-        let id = first.key.commerce_id.clone();
-        store
-            .intake(Intake {
-                key: first.key.clone(),
-                fingerprint: Fingerprint::of_document(id, self.clock.now(), &payload),
-                payload: payload.into(),
-            })
-            .await
-            .expect("intake of the newer version");
-        *self.changed.lock().unwrap() = Some(first.key.clone());
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_made_from_an_older_version_is_never_posted() {
     let h = Harness::start(shop(6)).await;
     let store = Arc::new(HookedStore {
         inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: RenumberedMidPage {
-            armed: AtomicBool::new(true),
-            changed: Mutex::new(None),
-            clock: Arc::new(h.clock.clone()),
-        },
+        // Commerce renumbered the order while the mapper planned its older version.
+        hooks: ChangedMidPage::new(
+            EntityKind::Order,
+            |order| order["increment_id"] = json!("000000901"),
+            Arc::new(h.clock.clone()),
+        ),
     });
     let engine = h.engine(&Setup::default(), store.clone()).await;
     let summary = engine.run_cycle().await.expect("cycle");
     assert!(summary.errors.is_empty(), "{:?}", summary.errors);
-    let key = store
-        .hooks
-        .changed
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("an order changed while it was mapped");
+    let key = store.hooks.changed_key();
     let record = store.get(&key).await.unwrap().expect("the changed record");
     let trail = audit_messages(&*store, &key, None).await;
     assert_eq!(record.state, RecordState::Posted, "{trail:?}");

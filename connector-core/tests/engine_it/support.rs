@@ -13,9 +13,9 @@ use connector_core::config::{Config, ConnectionConfig};
 use connector_core::engine::{Engine, EngineOptions};
 use connector_core::mapping::Mapper;
 use connector_core::state::{
-    ConnectionName, EntityKind, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome, MemoryStore,
-    Record, RecordFilter, RecordKey, RecordState, StateCounts, StateStore, StoreError, StreamName,
-    Transition,
+    ConnectionName, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome,
+    MemoryStore, Record, RecordFilter, RecordKey, RecordState, StateCounts, StateStore, StoreError,
+    StreamName, Transition,
 };
 use connector_core::vault::{MemorySecretStore, SecretStore};
 use rust_decimal::Decimal;
@@ -677,5 +677,60 @@ impl<H: StoreHooks> AuditLog for HookedStore<H> {
     }
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
         self.inner.query(query).await
+    }
+}
+
+/// Stores a newer version of the first `kind` record the engine lists in `received`, right after
+/// it listed it, with `change` made to its document: Commerce changed the document while its
+/// record was worked on. `changed` names the record once that happened.
+pub struct ChangedMidPage {
+    kind: EntityKind,
+    change: fn(&mut Value),
+    armed: std::sync::atomic::AtomicBool,
+    pub changed: std::sync::Mutex<Option<RecordKey>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ChangedMidPage {
+    pub fn new(kind: EntityKind, change: fn(&mut Value), clock: Arc<dyn Clock>) -> Self {
+        Self {
+            kind,
+            change,
+            armed: std::sync::atomic::AtomicBool::new(true),
+            changed: std::sync::Mutex::new(None),
+            clock,
+        }
+    }
+
+    /// The record that changed.
+    pub fn changed_key(&self) -> RecordKey {
+        self.changed
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("a record changed while it was worked on")
+    }
+}
+
+#[async_trait::async_trait]
+impl StoreHooks for ChangedMidPage {
+    async fn after_list(&self, store: &MemoryStore, filter: &RecordFilter, page: &[Record]) {
+        let listing = filter.kind == Some(self.kind) && filter.state == Some(RecordState::Received);
+        let Some(first) = page.first() else { return };
+        if !listing || !self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let mut payload: Value = first.payload.parse().expect("a stored document");
+        (self.change)(&mut payload);
+        let id = first.key.commerce_id.clone();
+        store
+            .intake(Intake {
+                key: first.key.clone(),
+                fingerprint: Fingerprint::of_document(id, self.clock.now(), &payload),
+                payload: payload.into(),
+            })
+            .await
+            .expect("intake of the newer version");
+        *self.changed.lock().unwrap() = Some(first.key.clone());
     }
 }

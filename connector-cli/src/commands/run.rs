@@ -167,13 +167,16 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // Listening before saying so: a SIGTERM sent as soon as "running" shows still stops the
+    // service gracefully, instead of killing it with the signal's default action.
+    let signals = StopSignals::listen()?;
     if !ctx.out.json {
         ctx.log.notice(&format!(
             "running {} connection(s); stop with Ctrl-C or SIGTERM",
             app.endpoints.len()
         ));
     }
-    wait_for_signal().await?;
+    signals.wait().await?;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     for task in loops {
@@ -189,21 +192,47 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// SIGINT and SIGTERM, caught from the moment [`StopSignals::listen`] returns; one that arrives
+/// before [`StopSignals::wait`] is kept for it.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .context("cannot listen for SIGTERM")?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT")?,
-            _ = term.recv() => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot listen for Ctrl-C")?;
-    Ok(())
+
+    async fn wait(self) -> anyhow::Result<()> {
+        #[cfg(unix)]
+        {
+            let Self {
+                mut interrupt,
+                mut terminate,
+            } = self;
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")?;
+        Ok(())
+    }
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {

@@ -791,7 +791,7 @@ impl Engine {
             Ok(result) => result,
             Err(e) => {
                 let text = error_chain(&e);
-                let transient = matches!(&e, EngineError::Syspro { source, .. } if source.is_retryable() || source.is_outcome_unknown());
+                let transient = matches!(&e, EngineError::Syspro { source, .. } if super::worth_retrying(source) || source.is_outcome_unknown());
                 self.audit(
                     &record.key,
                     AuditKind::Answered,

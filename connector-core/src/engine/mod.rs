@@ -1445,6 +1445,19 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// Whether a failed SYSPRO call may succeed later: SYSPRO's own transient failures, and the
+/// client being unable to send at all (closed, or never started). In the latter case SYSPRO never
+/// saw the request, so the failure says nothing about the document and must not halt it.
+pub(crate) fn worth_retrying(error: &syspro_client::Error) -> bool {
+    error.is_retryable()
+        || matches!(
+            error,
+            syspro_client::Error::Closed
+                | syspro_client::Error::Thread { .. }
+                | syspro_client::Error::HttpClient { .. }
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,22 +95,11 @@ fn classify(error: &syspro_client::Error) -> Delivery {
     let text = error.to_string();
     if error.is_outcome_unknown() {
         Delivery::Unknown(text)
-    } else if error.is_retryable() || never_sent(error) {
+    } else if super::worth_retrying(error) {
         Delivery::Transient(text)
     } else {
         Delivery::Rejected(text, Value::Null)
     }
-}
-
-/// Whether the client itself could not send (it was closed, or could not start): SYSPRO never saw
-/// the document, so it is not SYSPRO's rejection and the record waits for a retry, not a person.
-fn never_sent(error: &syspro_client::Error) -> bool {
-    matches!(
-        error,
-        syspro_client::Error::Closed
-            | syspro_client::Error::Thread { .. }
-            | syspro_client::Error::HttpClient { .. }
-    )
 }
 
 /// Documents read from the store per mapping page.
@@ -351,7 +340,7 @@ impl Engine {
 
     fn planned_from_error(&self, error: &EngineError) -> Planned {
         match error {
-            EngineError::Syspro { source, .. } if source.is_retryable() => {
+            EngineError::Syspro { source, .. } if super::worth_retrying(source) => {
                 Planned::Transient(error_chain(error))
             }
             _ => Planned::Halt(error_chain(error)),

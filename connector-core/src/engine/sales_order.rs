@@ -385,7 +385,7 @@ impl Engine {
                 Err(e) => {
                     let delivery = if e.is_outcome_unknown() {
                         OrderDelivery::Unknown(e.to_string())
-                    } else if e.is_retryable() {
+                    } else if super::worth_retrying(&e) {
                         OrderDelivery::Transient(e.to_string())
                     } else if orders.len() > 1 {
                         // Refused before or by SYSPRO without naming an order: each order is

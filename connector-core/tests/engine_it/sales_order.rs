@@ -469,3 +469,34 @@ async fn a_syspro_rejection_halts_with_syspro_s_message_and_the_rest_of_the_batc
     assert_orders_landed(&h, &store, &posted).await;
     h.sims.shutdown().await;
 }
+
+/// An engine whose SYSPRO client was closed sends no sales order: the orders wait for a retry
+/// instead of halting as refused, and a new engine posts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_a_closed_client_cannot_send_wait_instead_of_halting() {
+    let mut shop = shop(2);
+    shop.guest_share = 0.0;
+    let h = Harness::start(shop).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let engine = engine_for(&h, &Setup::default(), store.clone(), |_| {}).await;
+    engine.run_cycle().await.expect("first cycle");
+    let before = sales_orders(&h).await.len();
+    engine.close().await;
+    let customer = h.commerce_orders().await[0]["customer_id"]
+        .as_i64()
+        .unwrap();
+    for _ in 0..2 {
+        h.sim_post("orders", json!({"customer_id": customer})).await;
+    }
+
+    let closed = engine.run_cycle().await.expect("cycle");
+    assert!(closed.halted.is_empty(), "{:?}", closed.halted);
+    assert_eq!(closed.retried, 2, "{closed:?}");
+
+    h.clock.advance(Duration::from_secs(3600));
+    let engine = engine_for(&h, &Setup::default(), store.clone(), |_| {}).await;
+    let summary = engine.run_cycle().await.expect("cycle");
+    assert!(summary.halted.is_empty(), "{:?}", summary.halted);
+    assert_eq!(sales_orders(&h).await.len(), before + 2, "{summary:?}");
+    h.sims.shutdown().await;
+}

@@ -716,3 +716,43 @@ async fn a_shutdown_while_the_mapper_waits_for_the_poster_stops_the_cycle() {
     assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
     h.sims.shutdown().await;
 }
+
+/// An engine whose SYSPRO client was closed reaches SYSPRO no more. A document whose customer it
+/// must look up by e-mail waits for SYSPRO instead of halting as if SYSPRO had no such customer,
+/// and a new engine maps and posts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_look_up_the_closed_client_cannot_make_halts_nothing() {
+    let mut shop = shop(2);
+    shop.guest_share = 0.0;
+    let h = Harness::start(shop).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup::default();
+    let engine = h.engine(&setup, store.clone()).await;
+    engine.run_cycle().await.expect("first cycle");
+    engine.close().await;
+    // A customer with an address the engine has not seen orders again.
+    let customer = records(&*store, EntityKind::Customer).await[0].key.clone();
+    h.sims.commerce.advance_clock(Duration::from_secs(60));
+    h.sim_post(
+        &format!("customers/{}", customer.commerce_id),
+        json!({"email": "moved-house@example.com"}),
+    )
+    .await;
+    let id: i64 = customer.commerce_id.parse().unwrap();
+    h.sim_post("orders", json!({"store": "web", "customer_id": id}))
+        .await;
+
+    let closed = engine.run_cycle().await.expect("cycle");
+    assert!(closed.halted.is_empty(), "{:?}", closed.halted);
+    assert_eq!(closed.intake_new, 2, "{closed:?}");
+
+    let engine = h.engine(&setup, store.clone()).await;
+    let summary = engine.run_cycle().await.expect("cycle");
+    assert!(summary.halted.is_empty(), "{:?}", summary.halted);
+    let orders = h.commerce_orders().await;
+    assert_eq!(orders.len(), 3);
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(posted.len(), orders.len(), "{summary:?}");
+    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    h.sims.shutdown().await;
+}

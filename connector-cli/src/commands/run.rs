@@ -111,6 +111,11 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
             },
         );
     }
+    // Caught from here on, before the service says it listens or runs: a SIGTERM sent as soon as
+    // it does stops it gracefully, instead of killing it with the signal's default action. (Until
+    // here, while engines are built, a signal still ends the process at once, so a start-up that
+    // hangs can be interrupted.)
+    let signals = StopSignals::listen()?;
     let listener = match args.listen {
         Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
@@ -167,9 +172,6 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    // Listening before saying so: a SIGTERM sent as soon as "running" shows still stops the
-    // service gracefully, instead of killing it with the signal's default action.
-    let signals = StopSignals::listen()?;
     if !ctx.out.json {
         ctx.log.notice(&format!(
             "running {} connection(s); stop with Ctrl-C or SIGTERM",
@@ -192,8 +194,9 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// SIGINT and SIGTERM, caught from the moment [`StopSignals::listen`] returns; one that arrives
-/// before [`StopSignals::wait`] is kept for it.
+/// SIGINT and SIGTERM, caught (on unix) from the moment [`StopSignals::listen`] returns; one that
+/// arrives before [`StopSignals::wait`] is kept for it. Elsewhere Ctrl-C is caught from the wait
+/// on.
 struct StopSignals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,

@@ -50,7 +50,7 @@ impl Engine {
         let outcome = match result {
             Ok(_) => CallOutcome::Ok,
             Err(e) if e.is_outcome_unknown() => CallOutcome::OutcomeUnknown,
-            Err(e) if e.is_retryable() => CallOutcome::Transient,
+            Err(e) if super::worth_retrying(e) => CallOutcome::Transient,
             Err(syspro_client::Error::Rejected { .. }) => CallOutcome::Rejected,
             Err(_) => CallOutcome::Failed,
         };

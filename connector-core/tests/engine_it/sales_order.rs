@@ -492,6 +492,20 @@ async fn orders_a_closed_client_cannot_send_wait_instead_of_halting() {
     let closed = engine.run_cycle().await.expect("cycle");
     assert!(closed.halted.is_empty(), "{:?}", closed.halted);
     assert_eq!(closed.retried, 2, "{closed:?}");
+    // The metrics count the calls as transient failures, not as failures to look into.
+    let calls = engine.metrics().calls;
+    assert!(
+        calls.iter().any(|((_, op, outcome), n)| *op == "SORTOI"
+            && *outcome == CallOutcome::Transient
+            && *n > 0),
+        "{calls:?}"
+    );
+    assert!(
+        !calls
+            .iter()
+            .any(|((_, _, outcome), _)| *outcome == CallOutcome::Failed),
+        "{calls:?}"
+    );
 
     h.clock.advance(Duration::from_secs(3600));
     let engine = engine_for(&h, &Setup::default(), store.clone(), |_| {}).await;

@@ -982,6 +982,12 @@ impl Engine {
 
     // ---- intake ----------------------------------------------------------------------------------
 
+    /// Records per SYSPRO document (`batch_size`, at least one): what the poster claims at a time
+    /// and how often the mapper makes its outcomes durable.
+    pub(crate) fn batch_size(&self) -> usize {
+        usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50)
+    }
+
     pub(crate) fn emit(&self, event: EngineEvent) {
         self.inner.telemetry.emit(event);
     }

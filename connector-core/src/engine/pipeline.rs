@@ -80,11 +80,12 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
+    /// For batches of `batch_size` (at least one) records.
     fn new(batch_size: usize) -> Self {
         Self {
             ahead: (MAPPED_AHEAD * batch_size)
                 .min(super::plans::LIMIT)
-                .max(batch_size.max(1)),
+                .max(batch_size),
             ..Self::default()
         }
     }
@@ -202,7 +203,7 @@ impl Engine {
         summary: &mut CycleSummary,
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<(), EngineError> {
-        let batch_size = usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
+        let batch_size = self.batch_size();
         let progress = Arc::new(Progress::new(batch_size));
         let reference = Arc::new(reference.clone());
         let reader = Stage::spawn({
@@ -291,7 +292,7 @@ impl Engine {
         progress: &Progress,
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<CycleSummary, EngineError> {
-        let batch_size = usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
+        let batch_size = self.batch_size();
         let mut summary = CycleSummary::default();
         let mut in_flight = FuturesUnordered::new();
         // Records due from earlier cycles are claimed at once; later, a claim waits for a full

@@ -13,7 +13,7 @@
 //! the mapper a few batches ahead of the poster, so the cache stays small.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::plan::PostingPlan;
 use crate::state::{Fingerprint, Record, RecordKey};
@@ -37,12 +37,15 @@ impl<P> Default for PlanCache<P> {
 }
 
 impl<P> PlanCache<P> {
+    /// The plans; a panic while they were held leaves them as they were, which is still sound
+    /// (each is checked against the record's fingerprint when taken).
+    fn plans(&self) -> MutexGuard<'_, HashMap<RecordKey, (Fingerprint, P)>> {
+        self.plans.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Keeps the plan made for `record`'s current payload, replacing an older one.
     pub(crate) fn keep(&self, record: &Record, plan: P) {
-        let mut plans = self
-            .plans
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut plans = self.plans();
         if plans.len() >= LIMIT && !plans.contains_key(&record.key) {
             return;
         }
@@ -51,17 +54,12 @@ impl<P> PlanCache<P> {
 
     /// Forgets any plan of `key` (the record was halted or postponed instead of mapped).
     pub(crate) fn forget(&self, key: &RecordKey) {
-        self.plans
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(key);
+        self.plans().remove(key);
     }
 
     /// Whether a plan made from the payload `record` holds now is kept.
     pub(crate) fn holds(&self, record: &Record) -> bool {
-        self.plans
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.plans()
             .get(&record.key)
             .is_some_and(|(fingerprint, _)| *fingerprint == record.fingerprint)
     }
@@ -77,10 +75,7 @@ impl<P> PlanCache<P> {
     /// Takes the plan kept for `record`, when it was made from the payload the record holds now.
     /// A plan is taken once: a second attempt plans again.
     pub(crate) fn take(&self, record: &Record) -> Option<P> {
-        let mut plans = self
-            .plans
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut plans = self.plans();
         let (fingerprint, plan) = plans.remove(&record.key)?;
         (fingerprint == record.fingerprint).then_some(plan)
     }
@@ -91,11 +86,7 @@ pub(crate) struct Scope<'a, P>(&'a PlanCache<P>);
 
 impl<P> Drop for Scope<'_, P> {
     fn drop(&mut self) {
-        self.0
-            .plans
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
+        self.0.plans().clear();
     }
 }
 
@@ -130,7 +121,7 @@ mod tests {
     }
 
     fn len<P>(cache: &PlanCache<P>) -> usize {
-        cache.plans.lock().unwrap().len()
+        cache.plans().len()
     }
 
     #[test]

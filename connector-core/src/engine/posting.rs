@@ -569,7 +569,7 @@ impl Engine {
         // Each document is read from its payload once, for the customer look-ups and the plan.
         let sources: Vec<_> = page.iter().map(|r| self.source_document(r)).collect();
         summary.customers_created += self.prepare_customers(&page, &sources, reference).await?;
-        let flush_every = usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
+        let flush_every = self.batch_size();
         let mut mapped = 0;
         let mut pending = Pending::default();
         let mut staged = 0;
@@ -770,7 +770,7 @@ impl Engine {
         summary: &mut super::CycleSummary,
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<(), EngineError> {
-        let batch_size = usize::try_from(self.inner.connection.batch_size.max(1)).unwrap_or(50);
+        let batch_size = self.batch_size();
         loop {
             if let Some(stop) = stop {
                 if *stop.borrow() {

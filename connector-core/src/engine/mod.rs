@@ -26,6 +26,7 @@ mod sales_order;
 mod writes;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -117,6 +118,15 @@ pub enum EngineError {
     /// runtime shuts down; its records are where its last durable write left them.
     #[error("a stage of the cycle was cancelled: {0}")]
     Stage(String),
+    /// The engine was closed ([`Engine::close`]) and takes no more work. Its records stay where
+    /// they are, for the connection's next engine.
+    #[error(
+        "connection {connection}: the engine was closed; what is left waits for its next start"
+    )]
+    Closed {
+        /// The connection.
+        connection: String,
+    },
 }
 
 /// Tunables with sensible defaults; the connection's configuration supplies the rest.
@@ -442,6 +452,7 @@ impl EngineBuilder {
                 writes: tokio::sync::Mutex::new(()),
                 missing_cash_customers: Mutex::new(Vec::new()),
                 work: tokio::sync::Mutex::new(()),
+                closing: AtomicBool::new(false),
             }),
         })
     }
@@ -496,6 +507,9 @@ pub(crate) struct Inner {
     pub(crate) missing_cash_customers: Mutex<Vec<(String, String)>>,
     /// Serialises cycles, replays and notifications of this connection.
     work: tokio::sync::Mutex<()>,
+    /// Set when [`Engine::close`] begins: the unit of work in hand claims no more records, and no
+    /// unit starts after it.
+    closing: AtomicBool,
 }
 
 /// How often [`Engine::run`] polls: between the configured bounds, sooner after a busy cycle.
@@ -582,7 +596,7 @@ impl Engine {
         &self,
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<CycleSummary, EngineError> {
-        let _work = self.inner.work.lock().await;
+        let _work = self.begin_work().await?;
         let _plans = self.inner.plans.scope();
         let started = self.inner.clock.now();
         self.emit(EngineEvent::CycleStarted);
@@ -699,12 +713,14 @@ impl Engine {
             self.wait_for_next_cycle(wait, held, &mut shutdown).await;
         };
         self.emit(EngineEvent::ShuttingDown);
+        // Closed first: a notification's unit of work still posting keeps the lease until its
+        // batches are done.
+        self.close().await;
         let _ = self
             .inner
             .store
             .release_lease(&self.inner.name, &self.inner.holder)
             .await;
-        self.close().await;
         result
     }
 
@@ -841,8 +857,14 @@ impl Engine {
         }
     }
 
-    /// Logs off SYSPRO. The engine makes no more SYSPRO calls afterwards.
+    /// Closes the engine: the cycle, replay or notification in hand claims no more records and
+    /// finishes the batches it is posting, then the engine logs off SYSPRO. It makes no SYSPRO
+    /// calls afterwards, and later calls of [`Engine::run_cycle`], [`Engine::replay`] and
+    /// [`Engine::notify`] fail with [`EngineError::Closed`], leaving every record where it is. So
+    /// no record is claimed, using up one of its attempts, only to meet a client that was closed.
     pub async fn close(&self) {
+        self.inner.closing.store(true, Ordering::Release);
+        let _work = self.inner.work.lock().await;
         if let Err(e) = self.inner.syspro.close().await {
             tracing::warn!(connection = %self.inner.name, error = %e, "SYSPRO logoff failed");
         }
@@ -860,7 +882,7 @@ impl Engine {
         keys: &[RecordKey],
         from_stored_payload: bool,
     ) -> Result<CycleSummary, EngineError> {
-        let _work = self.inner.work.lock().await;
+        let _work = self.begin_work().await?;
         let _plans = self.inner.plans.scope();
         let started = self.inner.clock.now();
         let mut summary = CycleSummary::default();
@@ -956,7 +978,7 @@ impl Engine {
         &self,
         documents: &[(EntityKind, String)],
     ) -> Result<CycleSummary, EngineError> {
-        let _work = self.inner.work.lock().await;
+        let _work = self.begin_work().await?;
         let _plans = self.inner.plans.scope();
         let started = self.inner.clock.now();
         let mut summary = CycleSummary::default();
@@ -978,6 +1000,22 @@ impl Engine {
             .try_into()
             .unwrap_or_default();
         Ok(summary)
+    }
+
+    /// Waits for this connection's turn to work, or fails once the engine is closing.
+    async fn begin_work(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, EngineError> {
+        let turn = self.inner.work.lock().await;
+        if self.closing() {
+            return Err(EngineError::Closed {
+                connection: self.inner.name.to_string(),
+            });
+        }
+        Ok(turn)
+    }
+
+    /// Whether [`Engine::close`] has begun: posting claims no more records.
+    pub(crate) fn closing(&self) -> bool {
+        self.inner.closing.load(Ordering::Acquire)
     }
 
     // ---- intake ----------------------------------------------------------------------------------

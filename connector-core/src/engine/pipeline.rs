@@ -299,7 +299,7 @@ impl Engine {
         // batch (or the end of mapping), so that documents stay full.
         let mut primed = true;
         loop {
-            let stopping = stop.is_some_and(|s| *s.borrow());
+            let stopping = stop.is_some_and(|s| *s.borrow()) || self.closing();
             if stopping {
                 summary.interrupted = true;
             }

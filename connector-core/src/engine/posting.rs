@@ -772,6 +772,10 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let batch_size = self.batch_size();
         loop {
+            if self.closing() {
+                summary.interrupted = true;
+                return Ok(());
+            }
             if let Some(stop) = stop {
                 if *stop.borrow() {
                     summary.interrupted = true;

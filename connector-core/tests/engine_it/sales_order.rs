@@ -470,7 +470,7 @@ async fn a_syspro_rejection_halts_with_syspro_s_message_and_the_rest_of_the_batc
     h.sims.shutdown().await;
 }
 
-/// An engine whose SYSPRO client was closed sends no sales order: the orders wait for a retry
+/// An engine whose SYSPRO client was closed under it sends no sales order: the orders wait for a retry
 /// instead of halting as refused, and a new engine posts them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_a_closed_client_cannot_send_wait_instead_of_halting() {
@@ -478,10 +478,20 @@ async fn orders_a_closed_client_cannot_send_wait_instead_of_halting() {
     shop.guest_share = 0.0;
     let h = Harness::start(shop).await;
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
-    let engine = engine_for(&h, &Setup::default(), store.clone(), |_| {}).await;
+    let client = h.syspro_client();
+    let engine = h
+        .build_engine(
+            &Setup::default(),
+            store.clone(),
+            Some(client.clone()),
+            selling,
+            None,
+        )
+        .await;
     engine.run_cycle().await.expect("first cycle");
     let before = sales_orders(&h).await.len();
-    engine.close().await;
+    // The client is closed under the engine (as one shared with other work might be).
+    client.close().await.expect("logoff");
     let customer = h.commerce_orders().await[0]["customer_id"]
         .as_i64()
         .unwrap();

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use connector_core::audit::{AuditKind, AuditLog};
 use connector_core::clock::Clock;
+use connector_core::engine::EngineError;
 use connector_core::mapping::{DefaultMapper, Mapper, MappingContext, MappingError};
 use connector_core::plan::{PostingPlan, SourceDocument};
 use connector_core::state::{EntityKind, MemoryStore, RecordState, SqliteStore, StateStore};
@@ -12,6 +13,38 @@ use simulators::commerce::CommerceFaults;
 use simulators::syspro::SysproFaults;
 
 use crate::support::*;
+
+/// An engine whose SYSPRO client was closed under it sends no AR invoice: the orders wait for a
+/// retry instead of halting as if SYSPRO had refused them, and a new engine posts them once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoices_a_closed_client_cannot_send_wait_instead_of_halting() {
+    let h = Harness::start(shop(3)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup::default();
+    let client = h.syspro_client();
+    let engine = h
+        .engine_with(&setup, store.clone(), Some(client.clone()))
+        .await;
+    engine.run_cycle().await.expect("first cycle");
+    client.close().await.expect("logoff");
+    for _ in 0..2 {
+        h.sim_post("orders", json!({"store": "web"})).await;
+    }
+
+    let closed = engine.run_cycle().await.expect("cycle");
+    assert!(closed.halted.is_empty(), "{:?}", closed.halted);
+    assert_eq!((closed.posted, closed.retried), (0, 2), "{closed:?}");
+
+    h.clock.advance(Duration::from_secs(3600));
+    let engine = h.engine(&setup, store.clone()).await;
+    let rest = engine.run_cycle().await.expect("cycle");
+    assert!(rest.halted.is_empty(), "{:?}", rest.halted);
+    let orders = h.commerce_orders().await;
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(posted.len(), orders.len(), "{rest:?}");
+    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    h.sims.shutdown().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoices_post_once_with_guests_on_cash_customers_and_new_customers_created() {
@@ -534,17 +567,11 @@ async fn a_document_syspro_refuses_as_too_large_is_split_and_posted() {
         },
     )
     .await;
-    let creds = h.sims.syspro.credentials();
-    let config = syspro_client::EnetConfig::builder(
-        h.sims.syspro.enet_url(),
-        creds.company_id,
-        creds.operator,
-        secrecy::SecretString::from(creds.operator_password),
-    )
-    .company_password(secrecy::SecretString::from(creds.company_password))
-    .large_documents(syspro_client::LargeDocumentTransport::NeverPostLd)
-    .build()
-    .unwrap();
+    let config = h
+        .syspro_config()
+        .large_documents(syspro_client::LargeDocumentTransport::NeverPostLd)
+        .build()
+        .unwrap();
     let client = syspro_client::SysproClient::new(config).unwrap();
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
     let setup = Setup {
@@ -697,15 +724,22 @@ async fn a_shutdown_while_the_mapper_waits_for_the_poster_stops_the_cycle() {
         posted.len()
     );
 
-    // The stopped engine logged off and closed its SYSPRO client: what it is asked to post now
-    // never reaches SYSPRO, and waits for a retry instead of halting as if SYSPRO had refused it.
-    let closed = engine.run_cycle().await.expect("cycle");
-    assert!(closed.halted.is_empty(), "{:?}", closed.halted);
-    assert_eq!(closed.posted, 0);
-    assert!(closed.retried > 0, "{closed:?}");
+    // The stopped engine closed: it takes no more work and leaves every record as it was, so no
+    // record uses up an attempt on a client that logged off.
+    let left = records(&*store, EntityKind::Order).await;
+    let refused = engine.run_cycle().await;
+    assert!(
+        matches!(refused, Err(EngineError::Closed { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(records(&*store, EntityKind::Order).await, left);
+    assert!(
+        left.iter()
+            .all(|r| r.state != RecordState::RetryWait && r.attempts <= 1),
+        "{left:?}"
+    );
 
-    // A new engine (a restarted service) posts the rest once their retry is due.
-    h.clock.advance(Duration::from_secs(3600));
+    // A new engine (a restarted service) posts the rest at once.
     let engine = h.engine(&setup, store.clone()).await;
     let rest = engine.run_cycle().await.expect("cycle");
     assert!(rest.errors.is_empty(), "{:?}", rest.errors);
@@ -717,9 +751,80 @@ async fn a_shutdown_while_the_mapper_waits_for_the_poster_stops_the_cycle() {
     h.sims.shutdown().await;
 }
 
-/// An engine whose SYSPRO client was closed reaches SYSPRO no more. A document whose customer it
-/// must look up by e-mail waits for SYSPRO instead of halting as if SYSPRO had no such customer,
-/// and a new engine maps and posts it.
+/// Closing an engine in the middle of a cycle lets the batch in hand finish on the open client,
+/// then claims nothing more: no record is left in `posting` or waiting for a retry, and none used
+/// up an attempt. The cycle reports itself interrupted, later work is refused, and a new engine
+/// posts the rest once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_engine_mid_cycle_finishes_the_batch_in_hand_and_claims_no_more() {
+    let h = Harness::start(shop(40)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup {
+        batch_size: 1,
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    let cycle = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run_cycle().await }
+    });
+    for _ in 0..400 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if in_state(&*store, EntityKind::Order, RecordState::Posted)
+            .await
+            .len()
+            >= 3
+        {
+            break;
+        }
+    }
+    tokio::time::timeout(Duration::from_secs(10), engine.close())
+        .await
+        .expect("close waits for the batch in hand only");
+    let summary = cycle.await.expect("no panic").expect("the cycle ends well");
+    assert!(summary.interrupted, "{summary:?}");
+    assert!(summary.halted.is_empty(), "{:?}", summary.halted);
+    let left = records(&*store, EntityKind::Order).await;
+    let posted = left
+        .iter()
+        .filter(|r| r.state == RecordState::Posted)
+        .count();
+    assert!(
+        (3..40).contains(&posted),
+        "stopped before the end: {posted}"
+    );
+    let spent: Vec<_> = left
+        .iter()
+        .filter(|r| {
+            !matches!(
+                r.state,
+                RecordState::Posted | RecordState::Received | RecordState::Mapped
+            ) || r.attempts > 1
+        })
+        .map(|r| (r.key.to_string(), r.state, r.attempts, r.reason.clone()))
+        .collect();
+    assert!(spent.is_empty(), "{spent:?}");
+    let refused = engine
+        .notify(EntityKind::Order, &left[0].key.commerce_id)
+        .await;
+    assert!(
+        matches!(refused, Err(EngineError::Closed { .. })),
+        "{refused:?}"
+    );
+
+    let engine = h.engine(&setup, store.clone()).await;
+    let rest = engine.run_cycle().await.expect("cycle");
+    assert!(rest.halted.is_empty(), "{:?}", rest.halted);
+    let orders = h.commerce_orders().await;
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(posted.len(), orders.len(), "{rest:?}");
+    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    h.sims.shutdown().await;
+}
+
+/// An engine whose SYSPRO client was closed under it reaches SYSPRO no more. A document whose
+/// customer it must look up by e-mail waits for SYSPRO instead of halting as if SYSPRO had no such
+/// customer, and a new engine maps and posts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_look_up_the_closed_client_cannot_make_halts_nothing() {
     let mut shop = shop(2);
@@ -727,9 +832,13 @@ async fn a_look_up_the_closed_client_cannot_make_halts_nothing() {
     let h = Harness::start(shop).await;
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
     let setup = Setup::default();
-    let engine = h.engine(&setup, store.clone()).await;
+    let client = h.syspro_client();
+    let engine = h
+        .engine_with(&setup, store.clone(), Some(client.clone()))
+        .await;
     engine.run_cycle().await.expect("first cycle");
-    engine.close().await;
+    // The client is closed under the engine (as one shared with other work might be).
+    client.close().await.expect("logoff");
     // A customer with an address the engine has not seen orders again.
     let customer = records(&*store, EntityKind::Customer).await[0].key.clone();
     h.sims.commerce.advance_clock(Duration::from_secs(60));

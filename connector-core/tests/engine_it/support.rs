@@ -260,6 +260,24 @@ account = "00-4030"
         self.engine_with(setup, store, None).await
     }
 
+    /// The settings of a SYSPRO client of the simulated company, for a test to adjust and build.
+    pub fn syspro_config(&self) -> syspro_client::EnetConfigBuilder {
+        let creds = self.sims.syspro.credentials();
+        syspro_client::EnetConfig::builder(
+            self.sims.syspro.enet_url(),
+            creds.company_id,
+            creds.operator,
+            SecretString::from(creds.operator_password),
+        )
+        .company_password(SecretString::from(creds.company_password))
+    }
+
+    /// A SYSPRO client of the simulated company, with default settings.
+    pub fn syspro_client(&self) -> syspro_client::SysproClient {
+        let config = self.syspro_config().build().expect("SYSPRO settings");
+        syspro_client::SysproClient::new(config).expect("SYSPRO client")
+    }
+
     /// An engine whose SYSPRO client is built by the test (for transport settings).
     pub async fn engine_with<S>(
         &self,
@@ -300,7 +318,9 @@ account = "00-4030"
         self.build_engine(setup, store, None, edit, None).await
     }
 
-    async fn build_engine<S>(
+    /// An engine for `setup` (changed by `edit`), on the test's SYSPRO client when one is given
+    /// and planning with `mapper` when one is given.
+    pub async fn build_engine<S>(
         &self,
         setup: &Setup,
         store: Arc<S>,

@@ -1,7 +1,8 @@
 //! `run`: the service. Every connection polls on its adaptive schedule; an optional listener takes
 //! Commerce webhooks (signature checked before anything is queued) and serves `/healthz` and
-//! `/metrics`. SIGINT or SIGTERM stops it gracefully: the batch in hand is finished, leases are
-//! released and SYSPRO is logged off.
+//! `/metrics`. SIGINT or SIGTERM stops it gracefully: the batch in hand is finished, webhooks
+//! already accepted are taken or queued for the next start, leases are released and SYSPRO is
+//! logged off.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use connector_core::clock::Clock;
 use connector_core::config::Trigger;
-use connector_core::engine::{Engine, EngineOptions};
+use connector_core::engine::{Engine, EngineError, EngineOptions};
 use connector_core::state::{
     AnyStore, ConnectionName, EntityKind, HolderId, RecordKey, RecordState, StateStore,
 };
@@ -27,6 +28,7 @@ use connector_core::vault::SecretStore;
 use secrecy::ExposeSecret as _;
 use serde_json::json;
 use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
 
 use crate::cli::RunArgs;
 use crate::context::{Context, connection_name};
@@ -57,6 +59,8 @@ struct App {
     /// This worker's name in leases.
     worker: HolderId,
     clock: Arc<dyn Clock>,
+    /// The work of accepted webhooks, waited for at shutdown before the store closes.
+    tasks: TaskTracker,
 }
 
 /// Runs `run`.
@@ -131,6 +135,7 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
         webhooks: Mutex::new(BTreeMap::new()),
         worker,
         clock: Arc::clone(&ctx.clock),
+        tasks: TaskTracker::new(),
     });
     let mut loops = Vec::new();
     for endpoint in app.endpoints.values() {
@@ -187,6 +192,10 @@ pub async fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<()> {
     if let Some(server) = server {
         let _ = server.await;
     }
+    // The listener is closed: no webhook work starts after this. What was accepted ends (taken,
+    // or queued for the next start once its engine closed) before the store closes.
+    app.tasks.close();
+    app.tasks.wait().await;
     app.store.close().await;
     if !ctx.out.json {
         ctx.log.notice("stopped");
@@ -437,23 +446,16 @@ async fn webhook(
     count(&app, &connection, "accepted");
     let engine = endpoint.engine.clone();
     let trigger = endpoint.trigger;
+    let tasks = app.tasks.clone();
     let app = Arc::clone(&app);
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let name = engine.connection().to_string();
+        let key = RecordKey::new(engine.connection().clone(), kind, id.to_string());
         // Only the worker holding the connection's lease works on it; any other queues the
         // notification in the shared store for the holder, which takes it within about a second.
         if !holds_lease(&app, engine.connection()).await {
-            let key = RecordKey::new(engine.connection().clone(), kind, id.to_string());
-            match app.store.push_notification(&key).await {
-                Ok(_) => {
-                    tracing::debug!(connection = %name, record = %key, "webhook queued for the lease holder");
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(connection = %name, record = %key, error = %render(&anyhow::Error::new(e)), "could not queue the webhook for the lease holder; polling picks the document up");
-                    return;
-                }
-            }
+            queue_notification(&app, &key, "the lease holder").await;
+            return;
         }
         let result = match (kind, trigger) {
             (EntityKind::Invoice, Trigger::Invoice) | (EntityKind::Order, Trigger::Order) => {
@@ -462,14 +464,33 @@ async fn webhook(
             // An order event on an invoice-triggered connection may come with a new invoice: poll now.
             _ => engine.run_cycle().await,
         };
-        if let Err(e) = result {
-            tracing::warn!(connection = %name, kind = kind.as_str(), id, error = %render(&anyhow::Error::new(e)), "webhook processing failed");
+        match result {
+            Ok(_) => {}
+            // The service is stopping: the next worker to hold the lease takes the document.
+            Err(EngineError::Closed { .. }) => {
+                queue_notification(&app, &key, "the next start").await;
+            }
+            Err(e) => {
+                tracing::warn!(connection = %name, kind = kind.as_str(), id, error = %render(&anyhow::Error::new(e)), "webhook processing failed");
+            }
         }
     });
     (StatusCode::OK, axum::Json(json!({ "op": "success" }))).into_response()
 }
 
 /// Whether this worker holds `connection`'s lease now.
+/// Queues a webhook notification in the shared store, for `whom` (the worker that will take it).
+async fn queue_notification(app: &App, key: &RecordKey, whom: &str) {
+    match app.store.push_notification(key).await {
+        Ok(_) => {
+            tracing::debug!(connection = %key.connection, record = %key, "webhook queued for {whom}");
+        }
+        Err(e) => {
+            tracing::warn!(connection = %key.connection, record = %key, error = %render(&anyhow::Error::new(e)), "could not queue the webhook for {whom}; polling picks the document up");
+        }
+    }
+}
+
 async fn holds_lease(app: &App, connection: &ConnectionName) -> bool {
     let now = app.clock.now();
     app.store.leases().await.is_ok_and(|leases| {

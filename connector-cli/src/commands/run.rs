@@ -478,7 +478,6 @@ async fn webhook(
     (StatusCode::OK, axum::Json(json!({ "op": "success" }))).into_response()
 }
 
-/// Whether this worker holds `connection`'s lease now.
 /// Queues a webhook notification in the shared store, for `whom` (the worker that will take it).
 async fn queue_notification(app: &App, key: &RecordKey, whom: &str) {
     match app.store.push_notification(key).await {
@@ -491,6 +490,7 @@ async fn queue_notification(app: &App, key: &RecordKey, whom: &str) {
     }
 }
 
+/// Whether this worker holds `connection`'s lease now.
 async fn holds_lease(app: &App, connection: &ConnectionName) -> bool {
     let now = app.clock.now();
     app.store.leases().await.is_ok_and(|leases| {

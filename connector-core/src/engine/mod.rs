@@ -611,9 +611,9 @@ impl Engine {
     }
 
     /// Polls until `shutdown` turns true: takes the connection's lease, runs cycles on the adaptive
-    /// schedule, renews the lease while working, and on shutdown finishes the batch in hand,
-    /// releases the lease and logs off SYSPRO. A record a shutdown leaves in `posting` is
-    /// reconciled with SYSPRO at the next start.
+    /// schedule, renews the lease while working, and on shutdown closes the engine (see
+    /// [`Engine::close`]: the batches in hand are finished, SYSPRO is logged off) and releases the
+    /// lease. A record a shutdown leaves in `posting` is reconciled with SYSPRO at the next start.
     ///
     /// While it holds the lease it also takes the webhook notifications other workers queued for
     /// this connection (about once a second), and reports every cycle to the store for `status`.
@@ -627,6 +627,7 @@ impl Engine {
             schedule.max_interval.get(),
             schedule.adaptive,
         );
+        let mut holding = false;
         let result = loop {
             if *shutdown.borrow() {
                 break Ok(());
@@ -710,12 +711,18 @@ impl Engine {
                     (wait, true)
                 }
             };
+            holding = held;
             self.wait_for_next_cycle(wait, held, &mut shutdown).await;
         };
         self.emit(EngineEvent::ShuttingDown);
-        // Closed first: a notification's unit of work still posting keeps the lease until its
-        // batches are done.
-        self.close().await;
+        // Closed first, renewing the lease meanwhile: a notification's unit of work still posting
+        // keeps the connection until its batches are done.
+        let close = self.close();
+        tokio::pin!(close);
+        tokio::select! {
+            () = &mut close => {}
+            () = self.renew_while_working(), if holding => close.await,
+        }
         let _ = self
             .inner
             .store
@@ -857,8 +864,8 @@ impl Engine {
         }
     }
 
-    /// Closes the engine: the cycle, replay or notification in hand claims no more records and
-    /// finishes the batches it is posting, then the engine logs off SYSPRO. It makes no SYSPRO
+    /// Closes the engine: the cycle, replay or notification in hand maps and claims no more records
+    /// and finishes the batches it is posting, then the engine logs off SYSPRO. It makes no SYSPRO
     /// calls afterwards, and later calls of [`Engine::run_cycle`], [`Engine::replay`] and
     /// [`Engine::notify`] fail with [`EngineError::Closed`], leaving every record where it is. So
     /// no record is claimed, using up one of its attempts, only to meet a client that was closed.

@@ -531,13 +531,17 @@ impl Engine {
     }
 
     /// The next page of `kind` records in `received` after `after`, which moves on past it; `None`
-    /// when there are no more.
+    /// when there are no more, or once the engine is closing (what is left is mapped at the
+    /// connection's next start).
     async fn received_page(
         &self,
         kind: EntityKind,
         after: &mut Option<RecordKey>,
         limit: usize,
     ) -> Result<Option<Vec<Record>>, EngineError> {
+        if self.closing() {
+            return Ok(None);
+        }
         let page = self
             .inner
             .store

@@ -822,6 +822,82 @@ async fn closing_an_engine_mid_cycle_finishes_the_batch_in_hand_and_claims_no_mo
     h.sims.shutdown().await;
 }
 
+/// A notification posts every record due, with no stop signal of its own; closing the engine
+/// meanwhile still stops it after the batch in hand, and the records it did not reach keep their
+/// attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_engine_while_a_notification_posts_claims_no_more() {
+    let h = Harness::start(shop(0)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let client = h.syspro_client();
+    let setup = Setup::default();
+    let first = h
+        .engine_with(&setup, store.clone(), Some(client.clone()))
+        .await;
+    first.run_cycle().await.expect("first cycle");
+    // Posts that cannot be sent leave 40 orders waiting for a retry, one attempt each.
+    client.close().await.expect("logoff");
+    for _ in 0..40 {
+        h.sim_post("orders", json!({"store": "web"})).await;
+    }
+    let failed = first.run_cycle().await.expect("cycle");
+    assert_eq!(failed.retried, 40, "{failed:?}");
+
+    h.clock.advance(Duration::from_secs(3600));
+    let setup = Setup {
+        batch_size: 1,
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    let notified = records(&*store, EntityKind::Order).await[0].key.clone();
+    let work = tokio::spawn({
+        let engine = engine.clone();
+        async move {
+            engine
+                .notify(EntityKind::Order, &notified.commerce_id)
+                .await
+        }
+    });
+    for _ in 0..400 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if in_state(&*store, EntityKind::Order, RecordState::Posted)
+            .await
+            .len()
+            >= 3
+        {
+            break;
+        }
+    }
+    tokio::time::timeout(Duration::from_secs(10), engine.close())
+        .await
+        .expect("close waits for the batch in hand only");
+    let summary = work
+        .await
+        .expect("no panic")
+        .expect("the notification ends well");
+    assert!(summary.interrupted, "{summary:?}");
+    let left = records(&*store, EntityKind::Order).await;
+    let posted = left
+        .iter()
+        .filter(|r| r.state == RecordState::Posted)
+        .count();
+    assert!(
+        (3..40).contains(&posted),
+        "stopped before the end: {posted}"
+    );
+    let spent: Vec<_> = left
+        .iter()
+        .filter(|r| match r.state {
+            RecordState::Posted => false,
+            RecordState::RetryWait => r.attempts != 1,
+            _ => true,
+        })
+        .map(|r| (r.key.to_string(), r.state, r.attempts, r.reason.clone()))
+        .collect();
+    assert!(spent.is_empty(), "{spent:?}");
+    h.sims.shutdown().await;
+}
+
 /// An engine whose SYSPRO client was closed under it reaches SYSPRO no more. A document whose
 /// customer it must look up by e-mail waits for SYSPRO instead of halting as if SYSPRO had no such
 /// customer, and a new engine maps and posts it.

@@ -109,3 +109,41 @@ fn bench_refuses_a_folder_that_already_holds_a_database() {
     assert_eq!(out.code, 2, "{out:#?}");
     assert!(out.stderr.contains("already holds"), "{out:#?}");
 }
+
+/// `--floor` measures the steps every order needs on the seeded orders and prints each figure, and
+/// refuses the options of a run it does not make.
+#[test]
+fn bench_floor_prints_the_cost_of_each_step_and_their_sum() {
+    let dir = scratch("bench-floor");
+    let out = run(&dir, &["bench", "--floor", "--orders", "20", "--json"]);
+    assert_eq!(out.code, 0, "{out:#?}");
+    let r: Value = serde_json::from_str(&out.stdout).expect("one JSON object");
+    assert_eq!(r["orders"], 20, "{r:#}");
+    assert!(
+        r["average_order_bytes"].as_u64().unwrap_or(0) > 1000,
+        "{r:#}"
+    );
+    let micros = |key: &str| {
+        let v = r[key].as_f64().unwrap_or(-1.0);
+        assert!(v > 0.0, "{key}: {r:#}");
+        v
+    };
+    let floor = micros("decode_order_micros_per_order")
+        + micros("fingerprint_micros_per_order")
+        + micros("durable_copy_micros_per_order");
+    micros("read_json_micros_per_order");
+    micros("decode_value_micros_per_order");
+    assert!(
+        (micros("floor_micros_per_order") - floor).abs() < 0.2,
+        "{r:#}"
+    );
+
+    let human = run(&dir, &["bench", "--floor", "--orders", "5"]);
+    assert_eq!(human.code, 0, "{human:#?}");
+    assert!(human.stdout.contains("durable copy"), "{human:#?}");
+    assert!(human.stdout.contains("floor"), "{human:#?}");
+
+    let refused = run(&dir, &["bench", "--floor", "--chaos-kills", "2"]);
+    assert_eq!(refused.code, 2, "{refused:#?}");
+    assert!(refused.stderr.contains("--chaos-kills"), "{refused:#?}");
+}

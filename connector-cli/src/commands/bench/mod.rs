@@ -10,6 +10,7 @@
 mod chaos;
 mod check;
 mod drive;
+mod floor;
 mod setup;
 mod sims;
 mod usage;
@@ -55,6 +56,9 @@ pub async fn bench(ctx: &Context, args: &BenchArgs) -> anyhow::Result<()> {
     }
     if args.orders == 0 {
         return Err(usage_error("--orders must be at least 1"));
+    }
+    if args.floor {
+        return floor::floor(ctx, args).await;
     }
     let preset = sims::preset(args)?;
     let (dir, temporary) = match &args.dir {

@@ -27,6 +27,7 @@ use crate::mapping::{MappingContext, ReferenceData};
 use crate::plan::{CustomerAction, NewCustomer, PostingPlan, SourceDocument};
 use crate::state::{
     EntityKind, Record, RecordFilter, RecordKey, RecordState, StoreError, SysproKeys, Target,
+    Transition,
 };
 
 /// What planning a record gave.
@@ -597,14 +598,19 @@ impl Engine {
                         },
                         Some(Self::rendered(&plan)),
                     );
-                    self.stage_move(
+                    // The move expects the version the plan was made from: a newer version
+                    // stored meanwhile refuses it (see `flush_mapped`).
+                    self.stage_transition(
                         &mut pending,
-                        &record,
-                        Target::Mapped {
-                            syspro: Self::keys_of(&plan),
-                        },
-                        "mapped",
-                        None,
+                        Transition::new(
+                            record.key.clone(),
+                            record.state,
+                            Target::Mapped {
+                                syspro: Self::keys_of(&plan),
+                            },
+                            "mapped",
+                        )
+                        .expecting_version(record.version),
                     );
                     self.inner.plans.keep(&record, plan);
                     staged += 1;
@@ -625,7 +631,7 @@ impl Engine {
                 }
             }
             if staged >= flush_every {
-                self.flush(&mut pending).await?;
+                staged -= self.flush_mapped(&mut pending).await?;
                 if let Some(pipeline) = pipeline {
                     pipeline.note_mapped(staged);
                     pipeline.wait_for_room().await;
@@ -634,13 +640,47 @@ impl Engine {
                 staged = 0;
             }
         }
-        self.flush(&mut pending).await?;
+        staged -= self.flush_mapped(&mut pending).await?;
         if let Some(pipeline) = pipeline
             && staged > 0
         {
             pipeline.note_mapped(staged);
         }
         Ok(mapped + staged)
+    }
+
+    /// Writes what a mapping pass staged, as [`Engine::flush`] does, except for a move to
+    /// `mapped` refused because the record took a newer version while its plan was made: that is
+    /// no failure. The plan of the older version is set aside (the audit trail says so, after its
+    /// "plan rendered" entry) and the record, still `received`, is mapped from its newer version
+    /// in the same pass. Returns how many moves were refused so.
+    async fn flush_mapped(&self, pending: &mut Pending) -> Result<usize, StoreError> {
+        let mut set_aside = Pending::default();
+        let mut refused = 0;
+        for outcome in self.write_pending(pending).await? {
+            match outcome.result {
+                Ok(()) => {}
+                Err(StoreError::VersionConflict {
+                    expected, actual, ..
+                }) if outcome.to == RecordState::Mapped => {
+                    self.inner.plans.forget(&outcome.key);
+                    self.stage_audit(
+                        &mut set_aside,
+                        &outcome.key,
+                        AuditKind::Decided,
+                        format!(
+                            "plan set aside: it was made from version {expected} of the record, \
+                             which took version {actual} meanwhile; the newer version is mapped next"
+                        ),
+                        None,
+                    );
+                    refused += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.flush(&mut set_aside).await?;
+        Ok(refused)
     }
 
     pub(super) async fn halt(

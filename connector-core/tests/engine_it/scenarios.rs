@@ -669,12 +669,29 @@ async fn a_plan_made_from_an_older_version_is_never_posted() {
     let record = store.get(&key).await.unwrap().expect("the changed record");
     let trail = audit_messages(&*store, &key, None).await;
     assert_eq!(record.state, RecordState::Posted, "{trail:?}");
-    // The mapper planned the older version (its number), but what was posted is the version the
-    // record held when it was claimed.
-    assert!(
+    // The mapper planned the older version (its number); that plan was set aside when the move
+    // to `mapped` found the newer version, which was then planned, mapped and posted. (The trail
+    // lists the newest entry first.)
+    let at = |wanted: &dyn Fn(&str) -> bool| {
         trail
             .iter()
-            .any(|m| m.contains("plan rendered") && !m.contains("000000901")),
+            .position(|m| wanted(m))
+            .unwrap_or_else(|| panic!("{trail:?}"))
+    };
+    let newer = at(&|m| m.starts_with("plan rendered") && m.contains("000000901"));
+    let set_aside = at(&|m| m.starts_with("plan set aside"));
+    let older = at(&|m| m.starts_with("plan rendered") && !m.contains("000000901"));
+    let mapped = at(&|m| m.ends_with("-> mapped: mapped"));
+    assert!(
+        mapped < newer && newer < set_aside && set_aside < older,
+        "{trail:?}"
+    );
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|m| m.ends_with("-> mapped: mapped"))
+            .count(),
+        1,
         "{trail:?}"
     );
     let number = record.syspro.invoice.clone().expect("an invoice number");

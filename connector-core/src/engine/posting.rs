@@ -579,6 +579,10 @@ impl Engine {
         let mut pending = Pending::default();
         let mut staged = 0;
         for (record, source) in page.into_iter().zip(sources) {
+            // A closing engine plans no more: what is left stays `received` for the next start.
+            if self.closing() {
+                break;
+            }
             // A page's plans are CPU work without a wait: other tasks (the poster's answers
             // among them) get their turn between records.
             tokio::task::yield_now().await;

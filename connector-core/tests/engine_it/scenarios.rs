@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -828,6 +829,78 @@ async fn closing_an_engine_mid_cycle_finishes_the_batch_in_hand_and_claims_no_mo
         matches!(refused, Err(EngineError::Closed { .. })),
         "{refused:?}"
     );
+
+    let engine = h.engine(&setup, store.clone()).await;
+    let rest = engine.run_cycle().await.expect("cycle");
+    assert!(rest.halted.is_empty(), "{:?}", rest.halted);
+    let orders = h.commerce_orders().await;
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(posted.len(), orders.len(), "{rest:?}");
+    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    h.sims.shutdown().await;
+}
+
+/// Plans with the default mapper, slowly, and counts the plans made.
+struct SlowMapper {
+    inner: DefaultMapper,
+    planned: AtomicUsize,
+}
+
+impl Mapper for SlowMapper {
+    fn plan(
+        &self,
+        doc: &SourceDocument,
+        ctx: &MappingContext<'_>,
+    ) -> Result<PostingPlan, MappingError> {
+        // Planning is synchronous: a short block stands for a slow mapper.
+        #[allow(clippy::disallowed_methods)]
+        std::thread::sleep(Duration::from_millis(10));
+        self.planned.fetch_add(1, Ordering::SeqCst);
+        self.inner.plan(doc, ctx)
+    }
+}
+
+/// Closing an engine while it maps a page stops the mapping at the next document: the rest stay
+/// `received`, untouched, and a new engine maps and posts them once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_engine_while_it_maps_leaves_the_rest_received() {
+    let h = Harness::start(shop(40)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup::default();
+    let mapper = Arc::new(SlowMapper {
+        inner: DefaultMapper::for_connection(&h.connection(&setup)),
+        planned: AtomicUsize::new(0),
+    });
+    let engine = h
+        .engine_with_mapper(&setup, store.clone(), mapper.clone())
+        .await;
+    let cycle = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run_cycle().await }
+    });
+    for _ in 0..400 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if mapper.planned.load(Ordering::SeqCst) >= 3 {
+            break;
+        }
+    }
+    tokio::time::timeout(Duration::from_secs(10), engine.close())
+        .await
+        .expect("close waits for the document in hand only");
+    let summary = cycle.await.expect("no panic").expect("the cycle ends well");
+    assert!(summary.halted.is_empty(), "{:?}", summary.halted);
+    let left = records(&*store, EntityKind::Order).await;
+    let received = left
+        .iter()
+        .filter(|r| r.state == RecordState::Received)
+        .count();
+    assert!(received > 0, "mapping went on after the close: {summary:?}");
+    let spent: Vec<_> = left
+        .iter()
+        .filter(|r| !matches!(r.state, RecordState::Received | RecordState::Mapped))
+        .map(|r| (r.key.to_string(), r.state, r.attempts, r.reason.clone()))
+        .collect();
+    assert!(spent.is_empty(), "{spent:?}");
 
     let engine = h.engine(&setup, store.clone()).await;
     let rest = engine.run_cycle().await.expect("cycle");

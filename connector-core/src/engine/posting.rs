@@ -523,6 +523,10 @@ impl Engine {
             summary.customers_created += self.prepare_customers(&page, &[], reference).await?;
             let mut pending = Pending::default();
             for record in page {
+                // A closing engine works on no further customer: the rest stay `received`.
+                if self.closing() {
+                    break;
+                }
                 self.process_customer(&record, &mut pending, summary)
                     .await?;
             }
@@ -572,12 +576,17 @@ impl Engine {
         postponed: &mut HashSet<RecordKey>,
     ) -> Result<usize, EngineError> {
         // Each document is read from its payload once, for the customer look-ups and the plan.
+        if self.closing() {
+            return Ok(0);
+        }
         let sources: Vec<_> = page.iter().map(|r| self.source_document(r)).collect();
         summary.customers_created += self.prepare_customers(&page, &sources, reference).await?;
         let flush_every = self.batch_size();
         let mut mapped = 0;
         let mut pending = Pending::default();
         let mut staged = 0;
+        // Halts staged since the last flush, reported once their moves are written.
+        let mut halts = Vec::new();
         for (record, source) in page.into_iter().zip(sources) {
             // A closing engine plans no more: what is left stays `received` for the next start.
             if self.closing() {
@@ -621,7 +630,20 @@ impl Engine {
                 }
                 Planned::Halt(reason) => {
                     self.inner.plans.forget(&record.key);
-                    self.stage_halt(&mut pending, &record, reason, summary);
+                    // Like the move to `mapped`, a halt holds only for the version decided on.
+                    self.stage_transition(
+                        &mut pending,
+                        Transition::new(
+                            record.key.clone(),
+                            record.state,
+                            Target::Halted {
+                                reason: reason.clone(),
+                            },
+                            "halted",
+                        )
+                        .expecting_version(record.version),
+                    );
+                    halts.push((record.key, reason));
                 }
                 Planned::Transient(reason) => {
                     self.inner.plans.forget(&record.key);
@@ -635,7 +657,7 @@ impl Engine {
                 }
             }
             if staged >= flush_every {
-                staged -= self.flush_mapped(&mut pending).await?;
+                staged -= self.flush_mapped(&mut pending, &mut halts, summary).await?;
                 if let Some(pipeline) = pipeline {
                     pipeline.note_mapped(staged);
                     pipeline.wait_for_room().await;
@@ -644,7 +666,7 @@ impl Engine {
                 staged = 0;
             }
         }
-        staged -= self.flush_mapped(&mut pending).await?;
+        staged -= self.flush_mapped(&mut pending, &mut halts, summary).await?;
         if let Some(pipeline) = pipeline
             && staged > 0
         {
@@ -654,37 +676,62 @@ impl Engine {
     }
 
     /// Writes what a mapping pass staged, as [`Engine::flush`] does, except for a move to
-    /// `mapped` refused because the record took a newer version while its plan was made: that is
-    /// no failure. The plan of the older version is set aside (the audit trail says so, after its
-    /// "plan rendered" entry) and the record, still `received`, is mapped from its newer version
-    /// in the same pass. Returns how many moves were refused so.
-    async fn flush_mapped(&self, pending: &mut Pending) -> Result<usize, StoreError> {
+    /// `mapped` or `halted` refused because the record took a newer version while it was planned:
+    /// that is no failure. The decision on the older version is set aside (the audit trail says
+    /// so, after its "plan rendered" entry when there is one) and the record, still `received`, is
+    /// planned again from its newer version in the same pass. The halts in `halts` whose moves
+    /// were written go to the summary. Returns how many moves to `mapped` were refused.
+    async fn flush_mapped(
+        &self,
+        pending: &mut Pending,
+        halts: &mut Vec<(RecordKey, String)>,
+        summary: &mut super::CycleSummary,
+    ) -> Result<usize, StoreError> {
         let mut set_aside = Pending::default();
-        let mut refused = 0;
+        let mut refused = HashSet::new();
+        let mut refused_mapped = 0;
+        let mut failure = None;
         for outcome in self.write_pending(pending).await? {
             match outcome.result {
                 Ok(()) => {}
                 Err(StoreError::VersionConflict {
                     expected, actual, ..
-                }) if outcome.to == RecordState::Mapped => {
+                }) if matches!(outcome.to, RecordState::Mapped | RecordState::Halted) => {
                     self.inner.plans.forget(&outcome.key);
+                    let what = if outcome.to == RecordState::Mapped {
+                        refused_mapped += 1;
+                        "plan set aside: it was made from"
+                    } else {
+                        "halt set aside: it was decided on"
+                    };
                     self.stage_audit(
                         &mut set_aside,
                         &outcome.key,
                         AuditKind::Decided,
                         format!(
-                            "plan set aside: it was made from version {expected} of the record, \
-                             which took version {actual} meanwhile; the newer version is mapped next"
+                            "{what} version {expected} of the record; version {actual} was \
+                             stored meanwhile and is planned again"
                         ),
                         None,
                     );
-                    refused += 1;
+                    refused.insert(outcome.key);
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
         }
+        // Written whatever else failed, so no "plan rendered" entry is left unexplained.
         self.flush(&mut set_aside).await?;
-        Ok(refused)
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        summary.halted.extend(
+            std::mem::take(halts)
+                .into_iter()
+                .filter(|(key, _)| !refused.contains(key)),
+        );
+        Ok(refused_mapped)
     }
 
     pub(super) async fn halt(

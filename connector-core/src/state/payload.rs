@@ -44,7 +44,7 @@ impl Payload {
     /// The payload of a serialisable document: its canonical JSON text (object keys sorted, no
     /// whitespace), written straight from the document. It is the text a [`Value`] of the document
     /// renders, without building that value.
-    pub(crate) fn rendered<T: Serialize + ?Sized>(document: &T) -> Self {
+    pub fn rendered<T: Serialize + ?Sized>(document: &T) -> Self {
         match super::canonical::render(document) {
             Some(text) => Self::from_json_text(text),
             None => Self::from(serde_json::to_value(document).unwrap_or(Value::Null)),

@@ -322,8 +322,9 @@ impl Fingerprint {
     /// [`Fingerprint::of_document`] of a document from its compact `serde_json` rendering, as
     /// [`Payload::json_text`](super::Payload::json_text) gives it for a payload made from a value.
     /// `serde_json` keeps object keys sorted, so that rendering is already canonical and is hashed
-    /// as it is, without walking the document again.
-    pub(crate) fn of_rendered(
+    /// as it is, without walking the document again. The same holds for the text of
+    /// [`Payload::rendered`](super::Payload::rendered).
+    pub fn of_rendered(
         entity_id: impl Into<String>,
         updated_at: OffsetDateTime,
         rendered: &str,

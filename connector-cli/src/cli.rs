@@ -323,7 +323,7 @@ pub struct BenchArgs {
     /// Give up when the backlog is not drained after this many seconds.
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     pub timeout_secs: u64,
-    /// Instead of a run, measure the CPU time per order of the steps every order needs (decoding,
+    /// Instead of a run, measure the time per order of the steps every order needs (decoding,
     /// fingerprinting, a durable copy) on the same seeded orders: a floor no run goes below.
     #[arg(long, conflicts_with_all = ["faults", "chaos_kills", "dir", "timeout_secs", "latency_ms", "item_latency_ms"])]
     pub floor: bool,

@@ -36,13 +36,7 @@ async fn invoices_a_closed_client_cannot_send_wait_instead_of_halting() {
     assert_eq!((closed.posted, closed.retried), (0, 2), "{closed:?}");
 
     h.clock.advance(Duration::from_secs(3600));
-    let engine = h.engine(&setup, store.clone()).await;
-    let rest = engine.run_cycle().await.expect("cycle");
-    assert!(rest.halted.is_empty(), "{:?}", rest.halted);
-    let orders = h.commerce_orders().await;
-    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
-    assert_eq!(posted.len(), orders.len(), "{rest:?}");
-    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    a_new_engine_posts_every_order_once(&h, &setup, &store).await;
     h.sims.shutdown().await;
 }
 
@@ -783,16 +777,13 @@ async fn a_shutdown_while_the_mapper_waits_for_the_poster_stops_the_cycle() {
         let engine = engine.clone();
         async move { engine.run(shutdown).await }
     });
-    for _ in 0..400 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        if in_state(&*store, EntityKind::Order, RecordState::Posted)
+    eventually(|| async {
+        in_state(&*store, EntityKind::Order, RecordState::Posted)
             .await
             .len()
             >= 3
-        {
-            break;
-        }
-    }
+    })
+    .await;
     stop.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(10), runner)
         .await
@@ -822,14 +813,8 @@ async fn a_shutdown_while_the_mapper_waits_for_the_poster_stops_the_cycle() {
     );
 
     // A new engine (a restarted service) posts the rest at once.
-    let engine = h.engine(&setup, store.clone()).await;
-    let rest = engine.run_cycle().await.expect("cycle");
+    let rest = a_new_engine_posts_every_order_once(&h, &setup, &store).await;
     assert!(rest.errors.is_empty(), "{:?}", rest.errors);
-    assert!(rest.halted.is_empty(), "{:?}", rest.halted);
-    let orders = h.commerce_orders().await;
-    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
-    assert_eq!(posted.len(), orders.len(), "{rest:?}");
-    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
     h.sims.shutdown().await;
 }
 
@@ -850,16 +835,13 @@ async fn closing_an_engine_mid_cycle_finishes_the_batch_in_hand_and_claims_no_mo
         let engine = engine.clone();
         async move { engine.run_cycle().await }
     });
-    for _ in 0..400 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        if in_state(&*store, EntityKind::Order, RecordState::Posted)
+    eventually(|| async {
+        in_state(&*store, EntityKind::Order, RecordState::Posted)
             .await
             .len()
             >= 3
-        {
-            break;
-        }
-    }
+    })
+    .await;
     tokio::time::timeout(Duration::from_secs(10), engine.close())
         .await
         .expect("close waits for the batch in hand only");
@@ -894,13 +876,7 @@ async fn closing_an_engine_mid_cycle_finishes_the_batch_in_hand_and_claims_no_mo
         "{refused:?}"
     );
 
-    let engine = h.engine(&setup, store.clone()).await;
-    let rest = engine.run_cycle().await.expect("cycle");
-    assert!(rest.halted.is_empty(), "{:?}", rest.halted);
-    let orders = h.commerce_orders().await;
-    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
-    assert_eq!(posted.len(), orders.len(), "{rest:?}");
-    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    a_new_engine_posts_every_order_once(&h, &setup, &store).await;
     h.sims.shutdown().await;
 }
 
@@ -950,12 +926,7 @@ async fn closing_an_engine_while_it_maps_leaves_the_rest_received() {
             .filter(|r| r.state != RecordState::Received)
             .count()
     };
-    for _ in 0..400 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        if worked_on().await >= 4 {
-            break;
-        }
-    }
+    eventually(|| async { worked_on().await >= 4 }).await;
     tokio::time::timeout(Duration::from_secs(10), engine.close())
         .await
         .expect("close waits for the document in hand only");
@@ -980,13 +951,7 @@ async fn closing_an_engine_while_it_maps_leaves_the_rest_received() {
         .collect();
     assert!(spent.is_empty(), "{spent:?}");
 
-    let engine = h.engine(&setup, store.clone()).await;
-    let rest = engine.run_cycle().await.expect("cycle");
-    assert!(rest.halted.is_empty(), "{:?}", rest.halted);
-    let orders = h.commerce_orders().await;
-    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
-    assert_eq!(posted.len(), orders.len(), "{rest:?}");
-    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    a_new_engine_posts_every_order_once(&h, &setup, &store).await;
     h.sims.shutdown().await;
 }
 
@@ -1026,16 +991,13 @@ async fn closing_an_engine_while_a_notification_posts_claims_no_more() {
                 .await
         }
     });
-    for _ in 0..400 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        if in_state(&*store, EntityKind::Order, RecordState::Posted)
+    eventually(|| async {
+        in_state(&*store, EntityKind::Order, RecordState::Posted)
             .await
             .len()
             >= 3
-        {
-            break;
-        }
-    }
+    })
+    .await;
     tokio::time::timeout(Duration::from_secs(10), engine.close())
         .await
         .expect("close waits for the batch in hand only");
@@ -1099,13 +1061,7 @@ async fn a_look_up_the_closed_client_cannot_make_halts_nothing() {
     assert!(closed.halted.is_empty(), "{:?}", closed.halted);
     assert_eq!(closed.intake_new, 2, "{closed:?}");
 
-    let engine = h.engine(&setup, store.clone()).await;
-    let summary = engine.run_cycle().await.expect("cycle");
-    assert!(summary.halted.is_empty(), "{:?}", summary.halted);
-    let orders = h.commerce_orders().await;
-    assert_eq!(orders.len(), 3);
-    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
-    assert_eq!(posted.len(), orders.len(), "{summary:?}");
-    assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    a_new_engine_posts_every_order_once(&h, &setup, &store).await;
+    assert_eq!(h.commerce_orders().await.len(), 3);
     h.sims.shutdown().await;
 }

@@ -10,7 +10,7 @@ use connector_core::audit::{
 };
 use connector_core::clock::{Clock, ManualClock, SystemClock};
 use connector_core::config::{Config, ConnectionConfig};
-use connector_core::engine::{Engine, EngineOptions};
+use connector_core::engine::{CycleSummary, Engine, EngineOptions};
 use connector_core::mapping::Mapper;
 use connector_core::state::{
     ConnectionName, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome,
@@ -579,6 +579,41 @@ pub async fn assert_posted_once(
             );
         }
     }
+}
+
+/// Runs a cycle on a new engine for `setup` (a restarted service) and checks that every Commerce
+/// order is then posted exactly once, with nothing halted. Returns the cycle's summary.
+pub async fn a_new_engine_posts_every_order_once<S>(
+    h: &Harness,
+    setup: &Setup,
+    store: &Arc<S>,
+) -> CycleSummary
+where
+    S: StateStore + AuditLog + 'static,
+{
+    let engine = h.engine(setup, store.clone()).await;
+    let summary = engine.run_cycle().await.expect("cycle");
+    assert!(summary.halted.is_empty(), "{:?}", summary.halted);
+    let orders = h.commerce_orders().await;
+    let posted = in_state(&**store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(posted.len(), orders.len(), "{summary:?}");
+    assert_posted_once(h, &posted, &grand_totals(&orders)).await;
+    summary
+}
+
+/// Asks `done` every 5 ms for at most 2 s, until it says yes; whether it did.
+pub async fn eventually<F, Fut>(mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..400 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if done().await {
+            return true;
+        }
+    }
+    false
 }
 
 pub fn grand_totals(documents: &[Value]) -> BTreeMap<String, Decimal> {

@@ -18,7 +18,11 @@
 //!   [`PageStream::stop_reason`] once the stream has ended.
 //!
 //! Entities are de-duplicated by id across pages (rows move between pages while paging), so each
-//! id is yielded at most once per stream.
+//! id is yielded at most once per stream. [`PageStream::repeated`] counts the rows dropped so. With
+//! the recommended sort, an entity updated after its page was read moves to the end, comes again
+//! and is counted; every row after its old place moved up one, so the first row of the next page
+//! was never served. A caller that must see every row reads the search again when the count is not
+//! zero.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -170,6 +174,7 @@ pub struct PageStream<T> {
     first_page: u32,
     next_page: u32,
     seen: HashSet<u64>,
+    repeated: u64,
     previous_first: Option<u64>,
     in_flight: Option<BoxFuture<'static, Result<SearchResults<T>, Error>>>,
     pending_error: Option<Error>,
@@ -209,6 +214,7 @@ impl<T: Entity> PageStream<T> {
             first_page,
             next_page: first_page,
             seen: HashSet::new(),
+            repeated: 0,
             previous_first: None,
             in_flight: None,
             pending_error,
@@ -219,6 +225,12 @@ impl<T: Entity> PageStream<T> {
     /// Why the stream ended; `None` while it is still running.
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.stop
+    }
+
+    /// Rows dropped so far because their entity came on an earlier page: rows moved between pages
+    /// while paging, so another row may have been skipped (see the [module docs](self)).
+    pub fn repeated(&self) -> u64 {
+        self.repeated
     }
 
     /// A stream of the entities instead of the pages.
@@ -267,8 +279,13 @@ impl<T: Entity> PageStream<T> {
         self.previous_first = first_key;
         self.next_page = requested.saturating_add(1);
         let seen = &mut self.seen;
+        let repeated = &mut self.repeated;
         page.items.retain(|item| match item.entity_key() {
-            Some(key) => seen.insert(key),
+            Some(key) => {
+                let new = seen.insert(key);
+                *repeated += u64::from(!new);
+                new
+            }
             None => true,
         });
         page
@@ -327,6 +344,11 @@ impl<T: Entity> ItemStream<T> {
     /// Why the stream ended; `None` while it is still running.
     pub fn stop_reason(&self) -> Option<StopReason> {
         self.pages.stop_reason()
+    }
+
+    /// See [`PageStream::repeated`].
+    pub fn repeated(&self) -> u64 {
+        self.pages.repeated()
     }
 }
 
@@ -505,6 +527,29 @@ mod tests {
         let unique: HashSet<u64> = got.iter().copied().collect();
         assert_eq!(unique.len(), got.len(), "no id twice: {got:?}");
         assert!(got.contains(&19) && got.contains(&20));
+        assert_eq!(stream.repeated(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_entity_updated_after_its_page_is_counted_when_it_comes_again() {
+        // 3 is updated after page 1 was read: it moves to the end, so 11 moves onto page 1 and is
+        // never served. The stream cannot see the gap, but it counts 3 coming again.
+        let moving = fake((1..=20).collect(), |page, ids| {
+            if page == 2 {
+                ids.retain(|id| *id != 3);
+                ids.push(3);
+            }
+        });
+        let mut stream =
+            PageStream::new(fetcher(moving), SearchCriteria::new().page_size(10)).items();
+        let got = collect(&mut stream).await;
+        assert!(!got.contains(&11), "{got:?}");
+        assert_eq!(stream.repeated(), 1);
+        let quiet = fake((1..=20).collect(), |_, _| {});
+        let mut stream =
+            PageStream::new(fetcher(quiet), SearchCriteria::new().page_size(10)).items();
+        assert_eq!(collect(&mut stream).await.len(), 20);
+        assert_eq!(stream.repeated(), 0);
     }
 
     #[tokio::test]

@@ -59,12 +59,13 @@ impl Engine {
 
     /// Reads the credit memo stream with `criteria` and stores each memo with its order and
     /// invoice, raising `stored_up_to` past each stored change.
+    /// Returns the rows its pages repeated (see `PageStream::repeated`).
     pub(super) async fn read_credit_memos(
         &self,
         criteria: SearchCriteria,
         summary: &mut super::CycleSummary,
         stored_up_to: &mut Option<OffsetDateTime>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<u64, EngineError> {
         let mut items = self.inner.commerce.credit_memos().search(criteria).stream();
         let mut orders = HashMap::new();
         let mut invoices = HashMap::new();
@@ -81,7 +82,7 @@ impl Engine {
                 *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
             }
         }
-        Ok(())
+        Ok(items.repeated())
     }
 
     /// Reads one credit memo with its order and invoice (replay and webhooks).

@@ -1225,8 +1225,65 @@ impl Engine {
             .page_size(c.commerce.page_size);
         let before = (summary.read, summary.intake_new);
         let mut stored_up_to: Option<OffsetDateTime> = None;
-        let result: Result<(), EngineError> = async {
-            match kind {
+        let mut pass = 0;
+        let result: Result<(), EngineError> = loop {
+            pass += 1;
+            let read = self
+                .read_pass(
+                    kind,
+                    criteria.clone(),
+                    &store_ids,
+                    summary,
+                    &mut stored_up_to,
+                )
+                .await;
+            let moved = match read {
+                Ok(moved) => moved,
+                Err(e) => break Err(e),
+            };
+            if !moved {
+                break Ok(());
+            }
+            // The pages are read by offset: a document that changed after its page was read moved
+            // to the end (read again there), and every later one moved up a place, so the first
+            // of the next page was never read. Another pass from the same point reads it; what
+            // is unchanged is recognised and not stored again.
+            if pass >= READ_PASSES {
+                // What was stored stays stored; the watermark stays where it was, so the next
+                // cycle reads the stream again from the same point.
+                tracing::warn!(
+                    connection = %self.inner.name,
+                    stream = kind.as_str(),
+                    "documents kept changing while the stream was read; the next cycle reads it again from the same point"
+                );
+                stored_up_to = None;
+                break Ok(());
+            }
+            tracing::info!(
+                connection = %self.inner.name,
+                stream = kind.as_str(),
+                "a document changed while the stream was read; reading it again so that none is skipped"
+            );
+        };
+        // Changes are stored in `updated_at` order, so everything up to the last stored change is
+        // durable even when the stream failed part-way.
+        self.finish_stream(kind, &stream, stored_up_to, before, result, summary)
+            .await
+    }
+
+    /// One pass over a stream's pages, from the start of `criteria`: stores every document read.
+    /// Returns whether rows moved between pages meanwhile (see `PageStream::repeated`), so that
+    /// one may have been skipped.
+    async fn read_pass(
+        &self,
+        kind: EntityKind,
+        criteria: SearchCriteria,
+        store_ids: &[u32],
+        summary: &mut CycleSummary,
+        stored_up_to: &mut Option<OffsetDateTime>,
+    ) -> Result<bool, EngineError> {
+        {
+            let moved = match kind {
                 EntityKind::Order => {
                     let mut pages = self.inner.commerce.orders().search(criteria).pages();
                     while let Some(page) = pages.next().await {
@@ -1240,9 +1297,10 @@ impl Engine {
                             .map(|order| Fetched::Order(Box::new(order)))
                             .collect();
                         if let Some(at) = self.take_in_many(kind, fetched, summary).await? {
-                            stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
+                            *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
                         }
                     }
+                    pages.repeated()
                 }
                 EntityKind::Invoice => {
                     let mut pages = self.inner.commerce.invoices().search(criteria).pages();
@@ -1260,9 +1318,10 @@ impl Engine {
                             fetched.push(Fetched::Invoice(Box::new(invoice), Box::new(order)));
                         }
                         if let Some(at) = self.take_in_many(kind, fetched, summary).await? {
-                            stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
+                            *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
                         }
                     }
+                    pages.repeated()
                 }
                 EntityKind::Customer => {
                     let mut pages = self.inner.commerce.customers().search(criteria).pages();
@@ -1288,26 +1347,36 @@ impl Engine {
                         }
                         self.take_in_many(kind, fetched, summary).await?;
                         if let Some(at) = page_up_to {
-                            stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
+                            *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
                         }
                     }
+                    pages.repeated()
                 }
                 EntityKind::CreditMemo => {
-                    self.read_credit_memos(criteria, summary, &mut stored_up_to)
-                        .await?;
+                    self.read_credit_memos(criteria, summary, stored_up_to)
+                        .await?
                 }
-            }
-            Ok(())
+            };
+            Ok(moved > 0)
         }
-        .await;
-        // Changes are stored in `updated_at` order, so everything up to the last stored change is
-        // durable even when the stream failed part-way.
+    }
+
+    /// Advances the stream's watermark to what was stored and reports how its reading went.
+    async fn finish_stream(
+        &self,
+        kind: EntityKind,
+        stream: &StreamName,
+        stored_up_to: Option<OffsetDateTime>,
+        before: (usize, usize),
+        result: Result<(), EngineError>,
+        summary: &mut CycleSummary,
+    ) -> Result<(), EngineError> {
         if let Some(to) = stored_up_to {
             let _turn = self.inner.writes.lock().await;
             let to = self
                 .inner
                 .store
-                .advance_watermark(&self.inner.name, &stream, to)
+                .advance_watermark(&self.inner.name, stream, to)
                 .await?;
             self.emit(EngineEvent::WatermarkAdvanced { kind, to });
         }
@@ -1495,6 +1564,10 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     }
     out
 }
+
+/// Passes over one stream in a cycle at most: a pass is repeated when rows moved between its pages
+/// (see `read_stream`).
+const READ_PASSES: u32 = 3;
 
 /// Whether a failed SYSPRO call may succeed later: SYSPRO's own transient failures, and the
 /// client being unable to send at all (closed, or never started). In the latter case SYSPRO never

@@ -644,6 +644,34 @@ async fn the_poster_posts_the_plan_the_mapping_made_without_planning_again() {
     h.sims.shutdown().await;
 }
 
+/// Commerce changes an order after the page holding it was read: it moves to the end, every later
+/// order moves up a place, and the one that moves onto the page already read is never served by
+/// that pass. The stream is read again, so that order is still taken in and posted in the cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_changed_while_its_stream_is_read_hides_no_other() {
+    let h = Harness::start(shop(20)).await;
+    let store = Arc::new(HookedStore {
+        inner: MemoryStore::new(Arc::new(h.clock.clone())),
+        hooks: TouchedMidRead::new(&h),
+    });
+    let setup = Setup {
+        page_size: 5,
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    let summary = engine.run_cycle().await.expect("cycle");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    let orders = h.commerce_orders().await;
+    let taken_in = records(&*store, EntityKind::Order).await;
+    assert_eq!(taken_in.len(), orders.len(), "{summary:?}");
+    let settled = taken_in
+        .iter()
+        .filter(|r| matches!(r.state, RecordState::Posted | RecordState::Halted))
+        .count();
+    assert_eq!(settled, orders.len(), "{summary:?}");
+    h.sims.shutdown().await;
+}
+
 /// Halts the document numbered `refused` (as a mapping gap would) and plans the rest with the
 /// default mapper.
 struct RefusingMapper {

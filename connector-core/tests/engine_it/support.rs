@@ -637,6 +637,8 @@ pub trait StoreHooks: Send + Sync {
     }
     /// Runs after each listing, with the store and the records it returned.
     async fn after_list(&self, _store: &MemoryStore, _filter: &RecordFilter, _page: &[Record]) {}
+    /// Runs after each document is taken in.
+    async fn after_intake(&self, _key: &RecordKey) {}
 }
 
 /// A memory store with [`StoreHooks`], to make a store fail or change at a chosen moment. Batch
@@ -649,7 +651,10 @@ pub struct HookedStore<H> {
 #[async_trait::async_trait]
 impl<H: StoreHooks> StateStore for HookedStore<H> {
     async fn intake(&self, intake: Intake) -> Result<IntakeOutcome, StoreError> {
-        self.inner.intake(intake).await
+        let key = intake.key.clone();
+        let outcome = self.inner.intake(intake).await;
+        self.hooks.after_intake(&key).await;
+        outcome
     }
     async fn transition(&self, transition: Transition) -> Result<Record, StoreError> {
         self.hooks.before_transition(&transition)?;
@@ -732,6 +737,51 @@ impl<H: StoreHooks> AuditLog for HookedStore<H> {
     }
     async fn query(&self, query: &AuditQuery) -> Result<AuditPage, StoreError> {
         self.inner.query(query).await
+    }
+}
+
+/// Changes (touches) the first order taken in, in the Commerce simulator, right after it is
+/// stored: Commerce changed it while the later pages of its stream were still to be read.
+pub struct TouchedMidRead {
+    commerce_url: String,
+    http: reqwest::Client,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl TouchedMidRead {
+    pub fn new(h: &Harness) -> Self {
+        Self {
+            commerce_url: h.sims.commerce.base_url(),
+            http: h.http.clone(),
+            armed: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl StoreHooks for TouchedMidRead {
+    async fn after_intake(&self, key: &RecordKey) {
+        if key.kind != EntityKind::Order
+            || !self.armed.swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let url = format!(
+            "{}/__sim/orders/{}/touch",
+            self.commerce_url, key.commerce_id
+        );
+        let response = self
+            .http
+            .post(&url)
+            .json(&serde_json::json!({"comment": "changed while its stream was read"}))
+            .send()
+            .await
+            .expect("touch");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
     }
 }
 

@@ -18,11 +18,12 @@
 //!   [`PageStream::stop_reason`] once the stream has ended.
 //!
 //! Entities are de-duplicated by id across pages (rows move between pages while paging), so each
-//! id is yielded at most once per stream. [`PageStream::repeated`] counts the rows dropped so. With
-//! the recommended sort, an entity updated after its page was read moves to the end, comes again
-//! and is counted; every row after its old place moved up one, so the first row of the next page
-//! was never served. A caller that must see every row reads the search again when the count is not
-//! zero.
+//! id is yielded at most once per stream. [`PageStream::repeated`] names the entities whose rows
+//! were dropped so (not counting a page that did not advance). With the recommended sort, an
+//! entity updated after its page was read moves to the end and comes again; every row after its
+//! old place moved up one, so the first row of the next page was never served. Rows before that
+//! old place did not move: a caller that must see every row reads the search again from the
+//! `updated_at` the entity had when it was first served.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -174,7 +175,7 @@ pub struct PageStream<T> {
     first_page: u32,
     next_page: u32,
     seen: HashSet<u64>,
-    repeated: u64,
+    repeated: Vec<u64>,
     previous_first: Option<u64>,
     in_flight: Option<BoxFuture<'static, Result<SearchResults<T>, Error>>>,
     pending_error: Option<Error>,
@@ -214,7 +215,7 @@ impl<T: Entity> PageStream<T> {
             first_page,
             next_page: first_page,
             seen: HashSet::new(),
-            repeated: 0,
+            repeated: Vec::new(),
             previous_first: None,
             in_flight: None,
             pending_error,
@@ -227,10 +228,11 @@ impl<T: Entity> PageStream<T> {
         self.stop
     }
 
-    /// Rows dropped so far because their entity came on an earlier page: rows moved between pages
-    /// while paging, so another row may have been skipped (see the [module docs](self)).
-    pub fn repeated(&self) -> u64 {
-        self.repeated
+    /// The entities whose rows were dropped so far because they came on an earlier page: rows
+    /// moved between pages while paging, so another row may have been skipped (see the
+    /// [module docs](self)). The rows of a page that did not advance are not counted.
+    pub fn repeated(&self) -> &[u64] {
+        &self.repeated
     }
 
     /// A stream of the entities instead of the pages.
@@ -280,10 +282,13 @@ impl<T: Entity> PageStream<T> {
         self.next_page = requested.saturating_add(1);
         let seen = &mut self.seen;
         let repeated = &mut self.repeated;
+        let advancing = !matches!(self.stop, Some(StopReason::NotAdvancing { .. }));
         page.items.retain(|item| match item.entity_key() {
             Some(key) => {
                 let new = seen.insert(key);
-                *repeated += u64::from(!new);
+                if !new && advancing {
+                    repeated.push(key);
+                }
                 new
             }
             None => true,
@@ -347,7 +352,7 @@ impl<T: Entity> ItemStream<T> {
     }
 
     /// See [`PageStream::repeated`].
-    pub fn repeated(&self) -> u64 {
+    pub fn repeated(&self) -> &[u64] {
         self.pages.repeated()
     }
 }
@@ -527,7 +532,7 @@ mod tests {
         let unique: HashSet<u64> = got.iter().copied().collect();
         assert_eq!(unique.len(), got.len(), "no id twice: {got:?}");
         assert!(got.contains(&19) && got.contains(&20));
-        assert_eq!(stream.repeated(), 1);
+        assert_eq!(stream.repeated(), [19]);
     }
 
     #[tokio::test]
@@ -544,12 +549,12 @@ mod tests {
             PageStream::new(fetcher(moving), SearchCriteria::new().page_size(10)).items();
         let got = collect(&mut stream).await;
         assert!(!got.contains(&11), "{got:?}");
-        assert_eq!(stream.repeated(), 1);
+        assert_eq!(stream.repeated(), [3]);
         let quiet = fake((1..=20).collect(), |_, _| {});
         let mut stream =
             PageStream::new(fetcher(quiet), SearchCriteria::new().page_size(10)).items();
         assert_eq!(collect(&mut stream).await.len(), 20);
-        assert_eq!(stream.repeated(), 0);
+        assert!(stream.repeated().is_empty());
     }
 
     #[tokio::test]
@@ -571,6 +576,8 @@ mod tests {
             stream.stop_reason(),
             Some(StopReason::NotAdvancing { page: 2 })
         );
+        // The page served again is no sign of rows moving.
+        assert!(stream.repeated().is_empty(), "{:?}", stream.repeated());
     }
 
     #[tokio::test]

@@ -59,13 +59,15 @@ impl Engine {
 
     /// Reads the credit memo stream with `criteria` and stores each memo with its order and
     /// invoice, raising `stored_up_to` past each stored change.
-    /// Returns the rows its pages repeated (see `PageStream::repeated`).
+    /// Notes when each memo was first read in `first_read`; returns the memos whose rows came
+    /// again (see `PageStream::repeated`).
     pub(super) async fn read_credit_memos(
         &self,
         criteria: SearchCriteria,
+        first_read: &mut HashMap<u64, OffsetDateTime>,
         summary: &mut super::CycleSummary,
         stored_up_to: &mut Option<OffsetDateTime>,
-    ) -> Result<u64, EngineError> {
+    ) -> Result<Vec<u64>, EngineError> {
         let mut items = self.inner.commerce.credit_memos().search(criteria).stream();
         let mut orders = HashMap::new();
         let mut invoices = HashMap::new();
@@ -74,6 +76,11 @@ impl Engine {
                 operation: "creditmemos.search",
                 source,
             })?;
+            super::note_first_read(
+                first_read,
+                memo.entity_id.map(|id| id.get()),
+                memo.updated_at.or(memo.created_at),
+            );
             let fetched = self.with_context(memo, &mut orders, &mut invoices).await?;
             if let Some(at) = self
                 .take_in(EntityKind::CreditMemo, fetched, summary)
@@ -82,7 +89,7 @@ impl Engine {
                 *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
             }
         }
-        Ok(items.repeated())
+        Ok(items.repeated().to_vec())
     }
 
     /// Reads one credit memo with its order and invoice (replay and webhooks).

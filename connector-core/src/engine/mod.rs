@@ -1198,6 +1198,13 @@ impl Engine {
     }
 
     /// Reads one stream from `watermark - overlap` and stores every change in order.
+    ///
+    /// Commerce pages by offset. A document updated after its page was read moves to the end and
+    /// every later row moves up a place, so the first row of the next page is never served. The
+    /// page stream names the documents that came again; rows before the first place one of them
+    /// had did not move. So the stream is read again from the `updated_at` that document had when
+    /// first read, and the watermark goes no further than that point until a pass sees no row
+    /// move (at most [`READ_PASSES`] passes a cycle; the next cycle goes on from there).
     async fn read_stream(
         &self,
         kind: EntityKind,
@@ -1210,70 +1217,81 @@ impl Engine {
             .store
             .watermark(&self.inner.name, &stream)
             .await?;
-        let mut criteria = SearchCriteria::new();
-        if let Some(mark) = watermark {
-            let overlap = time::Duration::try_from(c.overlap.get()).unwrap_or(time::Duration::ZERO);
-            criteria = criteria.updated_since(mark - overlap);
-        }
+        let overlap = time::Duration::try_from(c.overlap.get()).unwrap_or(time::Duration::ZERO);
         let store_ids: Vec<u32> = c.commerce.stores.iter().map(|s| s.id).collect();
-        if kind != EntityKind::Customer {
-            criteria = criteria.filter(Filter::in_list("store_id", store_ids.iter()));
-        }
-        let criteria = criteria
-            .sort_by("updated_at", SortDirection::Asc)
-            .sort_by("entity_id", SortDirection::Asc)
-            .page_size(c.commerce.page_size);
+        let criteria_from = |from: Option<OffsetDateTime>| {
+            let mut criteria = SearchCriteria::new();
+            if let Some(from) = from {
+                criteria = criteria.updated_since(from);
+            }
+            if kind != EntityKind::Customer {
+                criteria = criteria.filter(Filter::in_list("store_id", store_ids.iter()));
+            }
+            criteria
+                .sort_by("updated_at", SortDirection::Asc)
+                .sort_by("entity_id", SortDirection::Asc)
+                .page_size(c.commerce.page_size)
+        };
         let before = (summary.read, summary.intake_new);
+        let mut from = watermark.map(|mark| mark - overlap);
+        // Everything up to this `updated_at` is stored: changes are stored in `updated_at` order,
+        // so a pass that failed part-way keeps what it stored.
         let mut stored_up_to: Option<OffsetDateTime> = None;
         let mut pass = 0;
         let result: Result<(), EngineError> = loop {
             pass += 1;
+            let mut pass_up_to = None;
             let read = self
                 .read_pass(
                     kind,
-                    criteria.clone(),
+                    criteria_from(from),
                     &store_ids,
                     summary,
-                    &mut stored_up_to,
+                    &mut pass_up_to,
                 )
                 .await;
             let moved = match read {
                 Ok(moved) => moved,
-                Err(e) => break Err(e),
+                Err(e) => {
+                    stored_up_to = stored_up_to.max(pass_up_to);
+                    break Err(e);
+                }
             };
-            if !moved {
+            let Some(again_from) = moved else {
+                stored_up_to = stored_up_to.max(pass_up_to);
                 break Ok(());
-            }
-            // The pages are read by offset: a document that changed after its page was read moved
-            // to the end (read again there), and every later one moved up a place, so the first
-            // of the next page was never read. Another pass from the same point reads it; what
-            // is unchanged is recognised and not stored again.
+            };
+            // Stored for sure: what comes before the first place a moved document had.
+            let sure = match (again_from, pass_up_to) {
+                (Some(again), Some(up_to)) => Some(again.min(up_to)),
+                _ => None,
+            };
+            stored_up_to = stored_up_to.max(sure);
             if pass >= READ_PASSES {
-                // What was stored stays stored; the watermark stays where it was, so the next
-                // cycle reads the stream again from the same point.
                 tracing::warn!(
                     connection = %self.inner.name,
                     stream = kind.as_str(),
-                    "documents kept changing while the stream was read; the next cycle reads it again from the same point"
+                    "documents kept changing while the stream was read; the next cycle reads it again from where they first moved"
                 );
-                stored_up_to = None;
                 break Ok(());
             }
             tracing::info!(
                 connection = %self.inner.name,
                 stream = kind.as_str(),
-                "a document changed while the stream was read; reading it again so that none is skipped"
+                "a document changed while the stream was read; reading it again from where it was, so that none is skipped"
             );
+            if again_from.is_some() {
+                from = again_from;
+            }
         };
-        // Changes are stored in `updated_at` order, so everything up to the last stored change is
-        // durable even when the stream failed part-way.
         self.finish_stream(kind, &stream, stored_up_to, before, result, summary)
             .await
     }
 
     /// One pass over a stream's pages, from the start of `criteria`: stores every document read.
-    /// Returns whether rows moved between pages meanwhile (see `PageStream::repeated`), so that
-    /// one may have been skipped.
+    /// Returns `None` when no row moved between pages meanwhile; otherwise the `updated_at` from
+    /// which to read again (see [`Engine::read_stream`]), itself `None` when unknown (the pass is
+    /// then read again from its start).
     async fn read_pass(
         &self,
         kind: EntityKind,
@@ -1281,9 +1299,11 @@ impl Engine {
         store_ids: &[u32],
         summary: &mut CycleSummary,
         stored_up_to: &mut Option<OffsetDateTime>,
-    ) -> Result<bool, EngineError> {
+    ) -> Result<Option<Option<OffsetDateTime>>, EngineError> {
+        // When each document was first read in this pass, by id.
+        let mut first_read: HashMap<u64, OffsetDateTime> = HashMap::new();
         {
-            let moved = match kind {
+            let repeated: Vec<u64> = match kind {
                 EntityKind::Order => {
                     let mut pages = self.inner.commerce.orders().search(criteria).pages();
                     while let Some(page) = pages.next().await {
@@ -1294,13 +1314,20 @@ impl Engine {
                         let fetched = page
                             .items
                             .into_iter()
-                            .map(|order| Fetched::Order(Box::new(order)))
+                            .map(|order| {
+                                note_first_read(
+                                    &mut first_read,
+                                    order.entity_id.map(|id| id.get()),
+                                    order.updated_at.or(order.created_at),
+                                );
+                                Fetched::Order(Box::new(order))
+                            })
                             .collect();
                         if let Some(at) = self.take_in_many(kind, fetched, summary).await? {
                             *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
                         }
                     }
-                    pages.repeated()
+                    pages.repeated().to_vec()
                 }
                 EntityKind::Invoice => {
                     let mut pages = self.inner.commerce.invoices().search(criteria).pages();
@@ -1314,6 +1341,11 @@ impl Engine {
                         let mut orders = self.orders_of(&page.items).await?;
                         let mut fetched = Vec::with_capacity(page.items.len());
                         for invoice in page.items {
+                            note_first_read(
+                                &mut first_read,
+                                invoice.entity_id.map(|id| id.get()),
+                                invoice.updated_at.or(invoice.created_at),
+                            );
                             let order = self.order_of(&invoice, &mut orders).await?;
                             fetched.push(Fetched::Invoice(Box::new(invoice), Box::new(order)));
                         }
@@ -1321,7 +1353,7 @@ impl Engine {
                             *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
                         }
                     }
-                    pages.repeated()
+                    pages.repeated().to_vec()
                 }
                 EntityKind::Customer => {
                     let mut pages = self.inner.commerce.customers().search(criteria).pages();
@@ -1335,6 +1367,11 @@ impl Engine {
                         let mut page_up_to: Option<OffsetDateTime> = None;
                         let mut fetched = Vec::with_capacity(page.items.len());
                         for customer in page.items {
+                            note_first_read(
+                                &mut first_read,
+                                customer.id.map(|id| id.get()),
+                                customer.updated_at.or(customer.created_at),
+                            );
                             if let Some(at) = customer.updated_at.or(customer.created_at) {
                                 page_up_to = Some(page_up_to.map_or(at, |s| s.max(at)));
                             }
@@ -1350,14 +1387,22 @@ impl Engine {
                             *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
                         }
                     }
-                    pages.repeated()
+                    pages.repeated().to_vec()
                 }
                 EntityKind::CreditMemo => {
-                    self.read_credit_memos(criteria, summary, stored_up_to)
+                    self.read_credit_memos(criteria, &mut first_read, summary, stored_up_to)
                         .await?
                 }
             };
-            Ok(moved > 0)
+            if repeated.is_empty() {
+                return Ok(None);
+            }
+            let again_from = repeated
+                .iter()
+                .map(|id| first_read.get(id).copied())
+                .collect::<Option<Vec<_>>>()
+                .and_then(|times| times.into_iter().min());
+            Ok(Some(again_from))
         }
     }
 
@@ -1563,6 +1608,17 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     out
+}
+
+/// Notes when a document was first read in a pass (see [`Engine::read_stream`]).
+pub(crate) fn note_first_read(
+    first_read: &mut HashMap<u64, OffsetDateTime>,
+    id: Option<u64>,
+    at: Option<OffsetDateTime>,
+) {
+    if let (Some(id), Some(at)) = (id, at) {
+        first_read.entry(id).or_insert(at);
+    }
 }
 
 /// Passes over one stream in a cycle at most: a pass is repeated when rows moved between its pages

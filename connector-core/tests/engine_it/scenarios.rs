@@ -669,6 +669,27 @@ async fn an_order_changed_while_its_stream_is_read_hides_no_other() {
         .filter(|r| matches!(r.state, RecordState::Posted | RecordState::Halted))
         .count();
     assert_eq!(settled, orders.len(), "{summary:?}");
+    // The second pass saw no row move, so the watermark reached the latest change: the touched
+    // order's new `updated_at`.
+    let commerce_time =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let latest = orders
+        .iter()
+        .map(|o| {
+            time::PrimitiveDateTime::parse(o["updated_at"].as_str().unwrap(), &commerce_time)
+                .unwrap()
+                .assume_utc()
+        })
+        .max()
+        .unwrap();
+    let watermark = store
+        .watermark(
+            &connector_core::state::ConnectionName::new(CONNECTION).unwrap(),
+            &connector_core::state::StreamName::from(EntityKind::Order),
+        )
+        .await
+        .unwrap();
+    assert_eq!(watermark, Some(latest));
     h.sims.shutdown().await;
 }
 

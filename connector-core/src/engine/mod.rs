@@ -1241,6 +1241,7 @@ impl Engine {
         let result: Result<(), EngineError> = loop {
             pass += 1;
             let mut pass_up_to = None;
+            let unchanged_before = summary.intake_unchanged;
             let read = self
                 .read_pass(
                     kind,
@@ -1250,6 +1251,13 @@ impl Engine {
                     &mut pass_up_to,
                 )
                 .await;
+            if pass > 1 {
+                // A pass read again counts only the changes it found: what it found unchanged
+                // was counted by the pass before.
+                let again = summary.intake_unchanged - unchanged_before;
+                summary.read -= again;
+                summary.intake_unchanged = unchanged_before;
+            }
             let moved = match read {
                 Ok(moved) => moved,
                 Err(e) => {

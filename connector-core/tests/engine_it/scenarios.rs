@@ -664,6 +664,10 @@ async fn an_order_changed_while_its_stream_is_read_hides_no_other() {
     let orders = h.commerce_orders().await;
     let taken_in = records(&*store, EntityKind::Order).await;
     assert_eq!(taken_in.len(), orders.len(), "{summary:?}");
+    // The pass read again counts only what it found new: the order that had gone unread and the
+    // touched order's new version.
+    assert_eq!(summary.intake_unchanged, 0, "{summary:?}");
+    assert_eq!(summary.read, summary.intake_new, "{summary:?}");
     let settled = taken_in
         .iter()
         .filter(|r| matches!(r.state, RecordState::Posted | RecordState::Halted))

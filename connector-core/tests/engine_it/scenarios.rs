@@ -652,7 +652,7 @@ async fn an_order_changed_while_its_stream_is_read_hides_no_other() {
     let h = Harness::start(shop(20)).await;
     let store = Arc::new(HookedStore {
         inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: TouchedMidRead::new(&h),
+        hooks: TouchedMidRead::new(&h, 1),
     });
     let setup = Setup {
         page_size: 5,
@@ -675,25 +675,62 @@ async fn an_order_changed_while_its_stream_is_read_hides_no_other() {
     assert_eq!(settled, orders.len(), "{summary:?}");
     // The second pass saw no row move, so the watermark reached the latest change: the touched
     // order's new `updated_at`.
-    let commerce_time =
-        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    let latest = orders
-        .iter()
-        .map(|o| {
-            time::PrimitiveDateTime::parse(o["updated_at"].as_str().unwrap(), &commerce_time)
-                .unwrap()
-                .assume_utc()
-        })
-        .max()
-        .unwrap();
-    let watermark = store
+    let latest = orders.iter().map(commerce_updated_at).max().unwrap();
+    assert_eq!(order_watermark(&*store).await, Some(latest));
+    h.sims.shutdown().await;
+}
+
+/// An order's `updated_at` as the Commerce simulator shows it.
+fn commerce_updated_at(order: &serde_json::Value) -> time::OffsetDateTime {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::PrimitiveDateTime::parse(order["updated_at"].as_str().unwrap(), &format)
+        .unwrap()
+        .assume_utc()
+}
+
+async fn order_watermark<S: StateStore>(store: &S) -> Option<time::OffsetDateTime> {
+    store
         .watermark(
             &connector_core::state::ConnectionName::new(CONNECTION).unwrap(),
             &connector_core::state::StreamName::from(EntityKind::Order),
         )
         .await
-        .unwrap();
-    assert_eq!(watermark, Some(latest));
+        .unwrap()
+}
+
+/// Orders keep changing while their stream is read: each of the cycle's three passes sees one
+/// move. The cycle stops after the third, with the watermark where the last moved order was first
+/// read (no further, and not left where it was), and the next cycle takes in what is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_changing_on_every_pass_end_the_passes_but_not_the_watermark() {
+    let h = Harness::start(shop(20)).await;
+    let mut oldest = h.commerce_orders().await;
+    oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
+    let store = Arc::new(HookedStore {
+        inner: MemoryStore::new(Arc::new(h.clock.clone())),
+        hooks: TouchedMidRead::new(&h, 3),
+    });
+    let setup = Setup {
+        page_size: 5,
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    let first = engine.run_cycle().await.expect("cycle");
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    // The third pass began with the third oldest order, and saw it move.
+    assert_eq!(
+        order_watermark(&*store).await,
+        Some(commerce_updated_at(&oldest[2])),
+        "{first:?}"
+    );
+
+    let second = engine.run_cycle().await.expect("cycle");
+    assert!(second.errors.is_empty(), "{:?}", second.errors);
+    let orders = h.commerce_orders().await;
+    let taken_in = records(&*store, EntityKind::Order).await;
+    assert_eq!(taken_in.len(), orders.len(), "{first:?} {second:?}");
+    let latest = orders.iter().map(commerce_updated_at).max().unwrap();
+    assert_eq!(order_watermark(&*store).await, Some(latest));
     h.sims.shutdown().await;
 }
 

@@ -637,8 +637,8 @@ pub trait StoreHooks: Send + Sync {
     }
     /// Runs after each listing, with the store and the records it returned.
     async fn after_list(&self, _store: &MemoryStore, _filter: &RecordFilter, _page: &[Record]) {}
-    /// Runs after each document is taken in.
-    async fn after_intake(&self, _key: &RecordKey) {}
+    /// Runs after each document is taken in, with its key and `updated_at`.
+    async fn after_intake(&self, _key: &RecordKey, _updated_at: OffsetDateTime) {}
 }
 
 /// A memory store with [`StoreHooks`], to make a store fail or change at a chosen moment. Batch
@@ -652,8 +652,9 @@ pub struct HookedStore<H> {
 impl<H: StoreHooks> StateStore for HookedStore<H> {
     async fn intake(&self, intake: Intake) -> Result<IntakeOutcome, StoreError> {
         let key = intake.key.clone();
+        let updated_at = intake.fingerprint.updated_at;
         let outcome = self.inner.intake(intake).await;
-        self.hooks.after_intake(&key).await;
+        self.hooks.after_intake(&key, updated_at).await;
         outcome
     }
     async fn transition(&self, transition: Transition) -> Result<Record, StoreError> {
@@ -740,32 +741,46 @@ impl<H: StoreHooks> AuditLog for HookedStore<H> {
     }
 }
 
-/// Changes (touches) the first order taken in, in the Commerce simulator, right after it is
-/// stored: Commerce changed it while the later pages of its stream were still to be read.
+/// Changes (touches) the first order each pass over the order stream takes in, in the Commerce
+/// simulator, right after it is stored, for the first `passes` passes: Commerce changed it while
+/// the later pages of its stream were still to be read. A pass begins with the first order taken
+/// in, or with one older than the order taken in before it (the stream read again).
 pub struct TouchedMidRead {
     commerce_url: String,
     http: reqwest::Client,
-    armed: std::sync::atomic::AtomicBool,
+    passes: std::sync::atomic::AtomicU32,
+    last: std::sync::Mutex<Option<OffsetDateTime>>,
 }
 
 impl TouchedMidRead {
-    pub fn new(h: &Harness) -> Self {
+    pub fn new(h: &Harness, passes: u32) -> Self {
         Self {
             commerce_url: h.sims.commerce.base_url(),
             http: h.http.clone(),
-            armed: std::sync::atomic::AtomicBool::new(true),
+            passes: std::sync::atomic::AtomicU32::new(passes),
+            last: std::sync::Mutex::new(None),
         }
     }
 }
 
 #[async_trait::async_trait]
 impl StoreHooks for TouchedMidRead {
-    async fn after_intake(&self, key: &RecordKey) {
-        if key.kind != EntityKind::Order
-            || !self.armed.swap(false, std::sync::atomic::Ordering::SeqCst)
-        {
+    async fn after_intake(&self, key: &RecordKey, updated_at: OffsetDateTime) {
+        if key.kind != EntityKind::Order {
             return;
         }
+        let starts_pass = {
+            let mut last = self.last.lock().unwrap();
+            let starts = last.is_none_or(|last| updated_at < last);
+            *last = Some(updated_at);
+            starts
+        };
+        let left = self.passes.load(std::sync::atomic::Ordering::SeqCst);
+        if !starts_pass || left == 0 {
+            return;
+        }
+        self.passes
+            .store(left - 1, std::sync::atomic::Ordering::SeqCst);
         let url = format!(
             "{}/__sim/orders/{}/touch",
             self.commerce_url, key.commerce_id

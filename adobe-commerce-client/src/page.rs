@@ -23,9 +23,9 @@
 //! entity updated after its page was read moves to the end and comes again; every row after its
 //! old place moved up one, so the first row of the next page was never served. Rows before that
 //! old place did not move: a caller that must see every row reads the search again from the
-//! `updated_at` the entity had when it was first served.
+//! `updated_at` the entity had when it was first served ([`PageStream::moved_from`]).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -34,6 +34,7 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use futures::future::BoxFuture;
 use serde::Serialize;
+use time::OffsetDateTime;
 
 use crate::error::Error;
 use crate::models::{CreditMemo, Customer, Invoice, Order, Product, SearchResults};
@@ -100,11 +101,20 @@ pub trait Entity {
     /// The entity's id (`entity_id`, or `id` for customers and products); `None` when a `fields`
     /// projection left it out, in which case the entity is never treated as a duplicate.
     fn entity_key(&self) -> Option<u64>;
+
+    /// When the entity last changed (`updated_at`, else `created_at`); `None` when unknown.
+    fn changed_at(&self) -> Option<OffsetDateTime> {
+        None
+    }
 }
 
 impl Entity for Order {
     fn entity_key(&self) -> Option<u64> {
         self.entity_id.map(|id| id.get())
+    }
+
+    fn changed_at(&self) -> Option<OffsetDateTime> {
+        self.updated_at.or(self.created_at)
     }
 }
 
@@ -112,11 +122,19 @@ impl Entity for Invoice {
     fn entity_key(&self) -> Option<u64> {
         self.entity_id.map(|id| id.get())
     }
+
+    fn changed_at(&self) -> Option<OffsetDateTime> {
+        self.updated_at.or(self.created_at)
+    }
 }
 
 impl Entity for CreditMemo {
     fn entity_key(&self) -> Option<u64> {
         self.entity_id.map(|id| id.get())
+    }
+
+    fn changed_at(&self) -> Option<OffsetDateTime> {
+        self.updated_at.or(self.created_at)
     }
 }
 
@@ -124,11 +142,19 @@ impl Entity for Customer {
     fn entity_key(&self) -> Option<u64> {
         self.id.map(|id| id.get())
     }
+
+    fn changed_at(&self) -> Option<OffsetDateTime> {
+        self.updated_at.or(self.created_at)
+    }
 }
 
 impl Entity for Product {
     fn entity_key(&self) -> Option<u64> {
         self.id.map(|id| id.get())
+    }
+
+    fn changed_at(&self) -> Option<OffsetDateTime> {
+        self.updated_at.or(self.created_at)
     }
 }
 
@@ -174,7 +200,8 @@ pub struct PageStream<T> {
     page_size: u32,
     first_page: u32,
     next_page: u32,
-    seen: HashSet<u64>,
+    /// Every entity served, with when it had last changed then.
+    seen: HashMap<u64, Option<OffsetDateTime>>,
     repeated: Vec<u64>,
     previous_first: Option<u64>,
     in_flight: Option<BoxFuture<'static, Result<SearchResults<T>, Error>>>,
@@ -214,7 +241,7 @@ impl<T: Entity> PageStream<T> {
             page_size,
             first_page,
             next_page: first_page,
-            seen: HashSet::new(),
+            seen: HashMap::new(),
             repeated: Vec::new(),
             previous_first: None,
             in_flight: None,
@@ -233,6 +260,23 @@ impl<T: Entity> PageStream<T> {
     /// [module docs](self)). The rows of a page that did not advance are not counted.
     pub fn repeated(&self) -> &[u64] {
         &self.repeated
+    }
+
+    /// `None` while no row came again ([`PageStream::repeated`]). Otherwise where a search read
+    /// again would miss nothing: the earliest [`Entity::changed_at`] a repeated entity had when it
+    /// was first served (rows before its old place did not move), or `Some(None)` (from the
+    /// start) when one of them had none.
+    pub fn moved_from(&self) -> Option<Option<OffsetDateTime>> {
+        if self.repeated.is_empty() {
+            return None;
+        }
+        Some(
+            self.repeated
+                .iter()
+                .map(|id| self.seen.get(id).copied().flatten())
+                .collect::<Option<Vec<_>>>()
+                .and_then(|times| times.into_iter().min()),
+        )
     }
 
     /// A stream of the entities instead of the pages.
@@ -285,8 +329,10 @@ impl<T: Entity> PageStream<T> {
         let advancing = !matches!(self.stop, Some(StopReason::NotAdvancing { .. }));
         page.items.retain(|item| match item.entity_key() {
             Some(key) => {
-                let new = seen.insert(key);
-                if !new && advancing {
+                let new = !seen.contains_key(&key);
+                if new {
+                    seen.insert(key, item.changed_at());
+                } else if advancing {
                     repeated.push(key);
                 }
                 new
@@ -355,6 +401,11 @@ impl<T: Entity> ItemStream<T> {
     pub fn repeated(&self) -> &[u64] {
         self.pages.repeated()
     }
+
+    /// See [`PageStream::moved_from`].
+    pub fn moved_from(&self) -> Option<Option<OffsetDateTime>> {
+        self.pages.moved_from()
+    }
 }
 
 impl<T: Entity> Stream for ItemStream<T> {
@@ -381,6 +432,7 @@ mod tests {
     use super::*;
     use futures::StreamExt;
     use serde_json::{Value, json};
+    use std::collections::HashSet;
     use std::sync::Mutex;
 
     type Script = Box<dyn Fn(u32, &mut Vec<u64>) + Send + Sync>;
@@ -550,11 +602,14 @@ mod tests {
         let got = collect(&mut stream).await;
         assert!(!got.contains(&11), "{got:?}");
         assert_eq!(stream.repeated(), [3]);
+        // These entities carry no time: read again from the start.
+        assert_eq!(stream.moved_from(), Some(None));
         let quiet = fake((1..=20).collect(), |_, _| {});
         let mut stream =
             PageStream::new(fetcher(quiet), SearchCriteria::new().page_size(10)).items();
         assert_eq!(collect(&mut stream).await.len(), 20);
         assert!(stream.repeated().is_empty());
+        assert_eq!(stream.moved_from(), None);
     }
 
     #[tokio::test]

@@ -59,15 +59,13 @@ impl Engine {
 
     /// Reads the credit memo stream with `criteria` and stores each memo with its order and
     /// invoice, raising `stored_up_to` past each stored change.
-    /// Notes when each memo was first read in `first_read`; returns the memos whose rows came
-    /// again (see `PageStream::repeated`).
+    /// Returns where to read again when rows moved while paging (see `PageStream::moved_from`).
     pub(super) async fn read_credit_memos(
         &self,
         criteria: SearchCriteria,
-        first_read: &mut HashMap<u64, OffsetDateTime>,
         summary: &mut super::CycleSummary,
         stored_up_to: &mut Option<OffsetDateTime>,
-    ) -> Result<Vec<u64>, EngineError> {
+    ) -> Result<Option<Option<OffsetDateTime>>, EngineError> {
         let mut items = self.inner.commerce.credit_memos().search(criteria).stream();
         let mut orders = HashMap::new();
         let mut invoices = HashMap::new();
@@ -76,11 +74,6 @@ impl Engine {
                 operation: "creditmemos.search",
                 source,
             })?;
-            super::note_first_read(
-                first_read,
-                memo.entity_id.map(|id| id.get()),
-                memo.updated_at.or(memo.created_at),
-            );
             let fetched = self.with_context(memo, &mut orders, &mut invoices).await?;
             if let Some(at) = self
                 .take_in(EntityKind::CreditMemo, fetched, summary)
@@ -89,7 +82,7 @@ impl Engine {
                 *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
             }
         }
-        Ok(items.repeated().to_vec())
+        Ok(items.moved_from())
     }
 
     /// Reads one credit memo with its order and invoice (replay and webhooks).

@@ -1308,110 +1308,81 @@ impl Engine {
         summary: &mut CycleSummary,
         stored_up_to: &mut Option<OffsetDateTime>,
     ) -> Result<Option<Option<OffsetDateTime>>, EngineError> {
-        // When each document was first read in this pass, by id.
-        let mut first_read: HashMap<u64, OffsetDateTime> = HashMap::new();
-        {
-            let repeated: Vec<u64> = match kind {
-                EntityKind::Order => {
-                    let mut pages = self.inner.commerce.orders().search(criteria).pages();
-                    while let Some(page) = pages.next().await {
-                        let page = page.map_err(|source| EngineError::Commerce {
-                            operation: "orders.search",
-                            source,
-                        })?;
-                        let fetched = page
-                            .items
-                            .into_iter()
-                            .map(|order| {
-                                note_first_read(
-                                    &mut first_read,
-                                    order.entity_id.map(|id| id.get()),
-                                    order.updated_at.or(order.created_at),
-                                );
-                                Fetched::Order(Box::new(order))
-                            })
-                            .collect();
-                        if let Some(at) = self.take_in_many(kind, fetched, summary).await? {
-                            *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
-                        }
+        let moved = match kind {
+            EntityKind::Order => {
+                let mut pages = self.inner.commerce.orders().search(criteria).pages();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|source| EngineError::Commerce {
+                        operation: "orders.search",
+                        source,
+                    })?;
+                    let fetched = page
+                        .items
+                        .into_iter()
+                        .map(|order| Fetched::Order(Box::new(order)))
+                        .collect();
+                    if let Some(at) = self.take_in_many(kind, fetched, summary).await? {
+                        *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
                     }
-                    pages.repeated().to_vec()
                 }
-                EntityKind::Invoice => {
-                    let mut pages = self.inner.commerce.invoices().search(criteria).pages();
-                    while let Some(page) = pages.next().await {
-                        let page = page.map_err(|source| EngineError::Commerce {
-                            operation: "invoices.search",
-                            source,
-                        })?;
-                        // The orders of a whole page come in one search; the cache is per page, so
-                        // memory stays flat however long the stream is.
-                        let mut orders = self.orders_of(&page.items).await?;
-                        let mut fetched = Vec::with_capacity(page.items.len());
-                        for invoice in page.items {
-                            note_first_read(
-                                &mut first_read,
-                                invoice.entity_id.map(|id| id.get()),
-                                invoice.updated_at.or(invoice.created_at),
-                            );
-                            let order = self.order_of(&invoice, &mut orders).await?;
-                            fetched.push(Fetched::Invoice(Box::new(invoice), Box::new(order)));
-                        }
-                        if let Some(at) = self.take_in_many(kind, fetched, summary).await? {
-                            *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
-                        }
-                    }
-                    pages.repeated().to_vec()
-                }
-                EntityKind::Customer => {
-                    let mut pages = self.inner.commerce.customers().search(criteria).pages();
-                    while let Some(page) = pages.next().await {
-                        let page = page.map_err(|source| EngineError::Commerce {
-                            operation: "customers.search",
-                            source,
-                        })?;
-                        // Customers of other stores are not stored, but the watermark passes them
-                        // once the page they came in is stored.
-                        let mut page_up_to: Option<OffsetDateTime> = None;
-                        let mut fetched = Vec::with_capacity(page.items.len());
-                        for customer in page.items {
-                            note_first_read(
-                                &mut first_read,
-                                customer.id.map(|id| id.get()),
-                                customer.updated_at.or(customer.created_at),
-                            );
-                            if let Some(at) = customer.updated_at.or(customer.created_at) {
-                                page_up_to = Some(page_up_to.map_or(at, |s| s.max(at)));
-                            }
-                            let in_scope = customer.store_id.is_some_and(|s| {
-                                store_ids.iter().any(|id| u64::from(*id) == s.get())
-                            });
-                            if in_scope {
-                                fetched.push(Fetched::Customer(Box::new(customer)));
-                            }
-                        }
-                        self.take_in_many(kind, fetched, summary).await?;
-                        if let Some(at) = page_up_to {
-                            *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
-                        }
-                    }
-                    pages.repeated().to_vec()
-                }
-                EntityKind::CreditMemo => {
-                    self.read_credit_memos(criteria, &mut first_read, summary, stored_up_to)
-                        .await?
-                }
-            };
-            if repeated.is_empty() {
-                return Ok(None);
+                pages.moved_from()
             }
-            let again_from = repeated
-                .iter()
-                .map(|id| first_read.get(id).copied())
-                .collect::<Option<Vec<_>>>()
-                .and_then(|times| times.into_iter().min());
-            Ok(Some(again_from))
-        }
+            EntityKind::Invoice => {
+                let mut pages = self.inner.commerce.invoices().search(criteria).pages();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|source| EngineError::Commerce {
+                        operation: "invoices.search",
+                        source,
+                    })?;
+                    // The orders of a whole page come in one search; the cache is per page, so
+                    // memory stays flat however long the stream is.
+                    let mut orders = self.orders_of(&page.items).await?;
+                    let mut fetched = Vec::with_capacity(page.items.len());
+                    for invoice in page.items {
+                        let order = self.order_of(&invoice, &mut orders).await?;
+                        fetched.push(Fetched::Invoice(Box::new(invoice), Box::new(order)));
+                    }
+                    if let Some(at) = self.take_in_many(kind, fetched, summary).await? {
+                        *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
+                    }
+                }
+                pages.moved_from()
+            }
+            EntityKind::Customer => {
+                let mut pages = self.inner.commerce.customers().search(criteria).pages();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|source| EngineError::Commerce {
+                        operation: "customers.search",
+                        source,
+                    })?;
+                    // Customers of other stores are not stored, but the watermark passes them
+                    // once the page they came in is stored.
+                    let mut page_up_to: Option<OffsetDateTime> = None;
+                    let mut fetched = Vec::with_capacity(page.items.len());
+                    for customer in page.items {
+                        if let Some(at) = customer.updated_at.or(customer.created_at) {
+                            page_up_to = Some(page_up_to.map_or(at, |s| s.max(at)));
+                        }
+                        let in_scope = customer
+                            .store_id
+                            .is_some_and(|s| store_ids.iter().any(|id| u64::from(*id) == s.get()));
+                        if in_scope {
+                            fetched.push(Fetched::Customer(Box::new(customer)));
+                        }
+                    }
+                    self.take_in_many(kind, fetched, summary).await?;
+                    if let Some(at) = page_up_to {
+                        *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
+                    }
+                }
+                pages.moved_from()
+            }
+            EntityKind::CreditMemo => {
+                self.read_credit_memos(criteria, summary, stored_up_to)
+                    .await?
+            }
+        };
+        Ok(moved)
     }
 
     /// Advances the stream's watermark to what was stored and reports how its reading went.
@@ -1616,17 +1587,6 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     out
-}
-
-/// Notes when a document was first read in a pass (see [`Engine::read_stream`]).
-pub(crate) fn note_first_read(
-    first_read: &mut HashMap<u64, OffsetDateTime>,
-    id: Option<u64>,
-    at: Option<OffsetDateTime>,
-) {
-    if let (Some(id), Some(at)) = (id, at) {
-        first_read.entry(id).or_insert(at);
-    }
 }
 
 /// Passes over one stream in a cycle at most: a pass is repeated when rows moved between its pages

@@ -867,13 +867,7 @@ async fn a_shutdown_while_the_mapper_waits_for_the_poster_stops_the_cycle() {
         let engine = engine.clone();
         async move { engine.run(shutdown).await }
     });
-    eventually(|| async {
-        in_state(&*store, EntityKind::Order, RecordState::Posted)
-            .await
-            .len()
-            >= 3
-    })
-    .await;
+    eventually(|| async { orders_posted(&*store).await >= 3 }).await;
     stop.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(10), runner)
         .await
@@ -925,13 +919,7 @@ async fn closing_an_engine_mid_cycle_finishes_the_batch_in_hand_and_claims_no_mo
         let engine = engine.clone();
         async move { engine.run_cycle().await }
     });
-    eventually(|| async {
-        in_state(&*store, EntityKind::Order, RecordState::Posted)
-            .await
-            .len()
-            >= 3
-    })
-    .await;
+    eventually(|| async { orders_posted(&*store).await >= 3 }).await;
     tokio::time::timeout(Duration::from_secs(10), engine.close())
         .await
         .expect("close waits for the batch in hand only");
@@ -947,17 +935,12 @@ async fn closing_an_engine_mid_cycle_finishes_the_batch_in_hand_and_claims_no_mo
         (3..40).contains(&posted),
         "stopped before the end: {posted}"
     );
-    let spent: Vec<_> = left
-        .iter()
-        .filter(|r| {
-            !matches!(
-                r.state,
-                RecordState::Posted | RecordState::Received | RecordState::Mapped
-            ) || r.attempts > 1
-        })
-        .map(|r| (r.key.to_string(), r.state, r.attempts, r.reason.clone()))
-        .collect();
-    assert!(spent.is_empty(), "{spent:?}");
+    assert_all(&left, |r| {
+        matches!(
+            r.state,
+            RecordState::Posted | RecordState::Received | RecordState::Mapped
+        ) && r.attempts <= 1
+    });
     let refused = engine
         .notify(EntityKind::Order, &left[0].key.commerce_id)
         .await;
@@ -1029,17 +1012,12 @@ async fn closing_an_engine_while_it_maps_leaves_the_rest_received() {
         .count();
     assert!(received > 0, "mapping went on after the close: {summary:?}");
     assert!(worked_on().await >= 4, "{summary:?}");
-    let spent: Vec<_> = left
-        .iter()
-        .filter(|r| {
-            !matches!(
-                r.state,
-                RecordState::Received | RecordState::Mapped | RecordState::Posted
-            )
-        })
-        .map(|r| (r.key.to_string(), r.state, r.attempts, r.reason.clone()))
-        .collect();
-    assert!(spent.is_empty(), "{spent:?}");
+    assert_all(&left, |r| {
+        matches!(
+            r.state,
+            RecordState::Received | RecordState::Mapped | RecordState::Posted
+        )
+    });
 
     a_new_engine_posts_every_order_once(&h, &setup, &store).await;
     h.sims.shutdown().await;
@@ -1081,13 +1059,7 @@ async fn closing_an_engine_while_a_notification_posts_claims_no_more() {
                 .await
         }
     });
-    eventually(|| async {
-        in_state(&*store, EntityKind::Order, RecordState::Posted)
-            .await
-            .len()
-            >= 3
-    })
-    .await;
+    eventually(|| async { orders_posted(&*store).await >= 3 }).await;
     tokio::time::timeout(Duration::from_secs(10), engine.close())
         .await
         .expect("close waits for the batch in hand only");
@@ -1105,16 +1077,11 @@ async fn closing_an_engine_while_a_notification_posts_claims_no_more() {
         (3..40).contains(&posted),
         "stopped before the end: {posted}"
     );
-    let spent: Vec<_> = left
-        .iter()
-        .filter(|r| match r.state {
-            RecordState::Posted => false,
-            RecordState::RetryWait => r.attempts != 1,
-            _ => true,
-        })
-        .map(|r| (r.key.to_string(), r.state, r.attempts, r.reason.clone()))
-        .collect();
-    assert!(spent.is_empty(), "{spent:?}");
+    assert_all(&left, |r| match r.state {
+        RecordState::Posted => true,
+        RecordState::RetryWait => r.attempts == 1,
+        _ => false,
+    });
     h.sims.shutdown().await;
 }
 

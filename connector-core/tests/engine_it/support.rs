@@ -601,6 +601,23 @@ where
     summary
 }
 
+/// Order records in `posted`.
+pub async fn orders_posted<S: StateStore>(store: &S) -> usize {
+    in_state(store, EntityKind::Order, RecordState::Posted)
+        .await
+        .len()
+}
+
+/// Fails naming every record of `records` that `expected` refuses (key, state, attempts, reason).
+pub fn assert_all(records: &[Record], expected: impl Fn(&Record) -> bool) {
+    let unexpected: Vec<_> = records
+        .iter()
+        .filter(|r| !expected(r))
+        .map(|r| (r.key.to_string(), r.state, r.attempts, r.reason.clone()))
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:?}");
+}
+
 /// Asks `done` every 5 ms for at most 2 s, until it says yes; whether it did.
 pub async fn eventually<F, Fut>(mut done: F) -> bool
 where

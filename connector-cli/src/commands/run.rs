@@ -1,8 +1,8 @@
 //! `run`: the service. Every connection polls on its adaptive schedule; an optional listener takes
 //! Commerce webhooks (signature checked before anything is queued) and serves `/healthz` and
-//! `/metrics`. SIGINT or SIGTERM stops it gracefully: the batch in hand is finished, webhooks
-//! already accepted are taken or queued for the next start, leases are released and SYSPRO is
-//! logged off.
+//! `/metrics`. SIGINT or SIGTERM stops it gracefully: the batches in hand are finished, webhooks
+//! already accepted are taken or queued for the next start, SYSPRO is logged off and the leases
+//! are released.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

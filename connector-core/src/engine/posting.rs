@@ -611,37 +611,26 @@ impl Engine {
                         },
                         Some(Self::rendered(&plan)),
                     );
-                    // The move expects the version the plan was made from: a newer version
-                    // stored meanwhile refuses it (see `flush_mapped`).
-                    self.stage_transition(
+                    self.stage_decided(
                         &mut pending,
-                        Transition::new(
-                            record.key.clone(),
-                            record.state,
-                            Target::Mapped {
-                                syspro: Self::keys_of(&plan),
-                            },
-                            "mapped",
-                        )
-                        .expecting_version(record.version),
+                        &record,
+                        Target::Mapped {
+                            syspro: Self::keys_of(&plan),
+                        },
+                        "mapped",
                     );
                     self.inner.plans.keep(&record, plan);
                     staged += 1;
                 }
                 Planned::Halt(reason) => {
                     self.inner.plans.forget(&record.key);
-                    // Like the move to `mapped`, a halt holds only for the version decided on.
-                    self.stage_transition(
+                    self.stage_decided(
                         &mut pending,
-                        Transition::new(
-                            record.key.clone(),
-                            record.state,
-                            Target::Halted {
-                                reason: reason.clone(),
-                            },
-                            "halted",
-                        )
-                        .expecting_version(record.version),
+                        &record,
+                        Target::Halted {
+                            reason: reason.clone(),
+                        },
+                        "halted",
                     );
                     halts.push((record.key, reason));
                 }
@@ -673,6 +662,16 @@ impl Engine {
             pipeline.note_mapped(staged);
         }
         Ok(mapped + staged)
+    }
+
+    /// Stages the move a mapping pass decided for `record`. It expects the version the decision
+    /// was made on: a newer version stored meanwhile refuses it (see [`Engine::flush_mapped`]).
+    fn stage_decided(&self, pending: &mut Pending, record: &Record, to: Target, message: &str) {
+        self.stage_transition(
+            pending,
+            Transition::new(record.key.clone(), record.state, to, message)
+                .expecting_version(record.version),
+        );
     }
 
     /// Writes what a mapping pass staged, as [`Engine::flush`] does, except for a move to

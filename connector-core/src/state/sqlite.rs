@@ -222,9 +222,30 @@ const PAYLOAD_UPSERT: &str = " ON CONFLICT (connection, kind, commerce_id) DO UP
 const AUDIT_INSERT: &str =
     "INSERT INTO audit (at, connection, kind, commerce_id, entry_kind, message, document) ";
 
-/// Rows per multi-row statement. A record row binds 21 parameters, so a statement stays near 10,000,
-/// a third of the 32,766 SQLite accepts.
-const ROWS_PER_STATEMENT: usize = 500;
+/// Most rows in one multi-row statement. A record row binds 21 parameters, so a statement binds at
+/// most 2,688, well under the 32,766 SQLite accepts.
+const ROWS_PER_STATEMENT: usize = 128;
+
+/// Prepared statements each connection keeps.
+const STATEMENT_CACHE: usize = 200;
+
+/// `items` in the slices a multi-row statement takes, each as long as a power of two, longest first,
+/// at most [`ROWS_PER_STATEMENT`]. A batch of any length is written with statements of eight shapes
+/// (128, 64, ..., 1 rows) per kind, so each is prepared once per connection and kept, instead of one
+/// statement prepared, run once and thrown away per batch.
+fn statement_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if items.is_empty() {
+            return None;
+        }
+        let len = items.len().min(ROWS_PER_STATEMENT);
+        // The largest power of two not above `len` (`len` is at least 1).
+        let shape = 1 << (usize::BITS - 1 - len.leading_zeros());
+        let (chunk, rest) = items.split_at(shape);
+        items = rest;
+        Some(chunk)
+    })
+}
 
 /// How to open the SQLite store.
 #[derive(Debug, Clone)]
@@ -297,7 +318,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(options.busy_timeout);
+            .busy_timeout(options.busy_timeout)
+            // Each kind of multi-row statement comes in eight shapes (`statement_chunks`), and
+            // about ten kinds run on the writing connection: room for all, and for the rest.
+            .statement_cache_capacity(STATEMENT_CACHE);
         // A write waits its turn for the writing connection instead of in SQLite's lock, so it
         // gets as long as a wait for the lock would.
         let acquire_timeout = options.busy_timeout + Duration::from_secs(5);
@@ -475,12 +499,9 @@ impl SqliteStore {
         };
         let keys: Vec<&RecordKey> = keys.iter().collect();
         let mut found = BTreeMap::new();
-        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        for chunk in statement_chunks(&keys) {
             let rows = with_keys(format!("SELECT {columns} FROM records"), chunk)
                 .build()
-                // Batch statements vary in row count: caching each shape would keep hundreds of
-                // large prepared statements per connection.
-                .persistent(false)
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(self.db(operation, subject))?;
@@ -492,8 +513,8 @@ impl SqliteStore {
         Ok(found)
     }
 
-    /// Runs a multi-row write. Batch statements vary in row count: caching each shape would keep
-    /// hundreds of large prepared statements per connection, so none is cached.
+    /// Runs a multi-row write (of a slice from [`statement_chunks`], so its prepared statement is
+    /// kept).
     async fn execute_batch(
         &self,
         query: &mut QueryBuilder<'_, Sqlite>,
@@ -503,7 +524,6 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         query
             .build()
-            .persistent(false)
             .execute(&mut *conn)
             .await
             .map_err(self.db(operation, subject))?;
@@ -522,7 +542,7 @@ impl SqliteStore {
         operation: &'static str,
         subject: &str,
     ) -> Result<(), StoreError> {
-        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        for chunk in statement_chunks(records) {
             let mut query: QueryBuilder<'_, Sqlite> =
                 QueryBuilder::new(format!("INSERT INTO records ({RECORD_ROW_COLUMNS}) "));
             query.push_values(chunk, |mut row, record| {
@@ -560,7 +580,7 @@ impl SqliteStore {
             .copied()
             .filter(|record| payloads.get(&record.key) == Some(&None))
             .collect();
-        for chunk in in_table.chunks(ROWS_PER_STATEMENT) {
+        for chunk in statement_chunks(&in_table) {
             let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(
                 "INSERT INTO legacy_payloads (connection, kind, commerce_id, payload) ",
             );
@@ -582,7 +602,7 @@ impl SqliteStore {
                 .filter(|(_, entry)| entry.is_some())
                 .map(|(key, _)| *key)
                 .collect();
-            for chunk in referred.chunks(ROWS_PER_STATEMENT) {
+            for chunk in statement_chunks(&referred) {
                 let mut query = with_keys("DELETE FROM legacy_payloads".to_owned(), chunk);
                 self.execute_batch(&mut query, conn, operation, subject)
                     .await?;
@@ -604,7 +624,7 @@ impl SqliteStore {
     ) -> Result<Vec<i64>, StoreError> {
         let at = micros(now);
         let mut ids = Vec::with_capacity(if with_ids { entries.len() } else { 0 });
-        for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        for chunk in statement_chunks(entries) {
             let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(AUDIT_INSERT);
             query.push_values(chunk, |mut row, entry| {
                 row.push_bind(at)
@@ -623,7 +643,6 @@ impl SqliteStore {
             query.push(" RETURNING id");
             let mut chunk_ids: Vec<i64> = query
                 .build_query_scalar()
-                .persistent(false)
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(self.db("append audit entries", subject))?;
@@ -1482,5 +1501,36 @@ impl AuditLog for SqliteStore {
             entries,
             next_before,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ROWS_PER_STATEMENT, statement_chunks};
+
+    fn shapes(len: usize) -> Vec<usize> {
+        let items: Vec<usize> = (0..len).collect();
+        let chunks: Vec<&[usize]> = statement_chunks(&items).collect();
+        let rejoined: Vec<usize> = chunks.concat();
+        assert_eq!(rejoined, items, "every item once, in order");
+        chunks.iter().map(|c| c.len()).collect()
+    }
+
+    #[test]
+    fn batches_are_cut_into_powers_of_two_longest_first() {
+        assert_eq!(shapes(0), Vec::<usize>::new());
+        assert_eq!(shapes(1), vec![1]);
+        assert_eq!(shapes(7), vec![4, 2, 1]);
+        assert_eq!(shapes(128), vec![128]);
+        assert_eq!(shapes(500), vec![128, 128, 128, 64, 32, 16, 4]);
+        let mut seen = std::collections::BTreeSet::new();
+        for len in 0..=1_000 {
+            seen.extend(shapes(len));
+        }
+        assert_eq!(seen.len(), 8, "{seen:?}");
+        assert!(
+            seen.iter()
+                .all(|&n| n.is_power_of_two() && n <= ROWS_PER_STATEMENT)
+        );
     }
 }

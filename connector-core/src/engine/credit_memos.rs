@@ -14,7 +14,7 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 
 use super::convert;
-use super::{Engine, EngineError, Fetched};
+use super::{Engine, EngineError, Fetched, PassEnd, PassProgress};
 use crate::config::Trigger;
 use crate::plan::CreditMemoDetails;
 use crate::state::{EntityKind, Payload, Record};
@@ -58,31 +58,40 @@ impl Engine {
     }
 
     /// Reads the credit memo stream with `criteria` and stores each memo with its order and
-    /// invoice, raising `stored_up_to` past each stored change.
-    /// Returns where to read again when rows moved while paging (see `PageStream::moved_from`).
+    /// invoice, noting each in `progress`, until the stream ends, a read fails or `stopping`.
+    /// Also returns where to read again when rows moved while paging (see
+    /// `PageStream::moved_from`).
     pub(super) async fn read_credit_memos(
         &self,
         criteria: SearchCriteria,
         summary: &mut super::CycleSummary,
-        stored_up_to: &mut Option<OffsetDateTime>,
-    ) -> Result<Option<Option<OffsetDateTime>>, EngineError> {
+        progress: &mut PassProgress,
+        stopping: &impl Fn() -> bool,
+    ) -> (Option<Option<OffsetDateTime>>, Result<PassEnd, EngineError>) {
         let mut items = self.inner.commerce.credit_memos().search(criteria).stream();
         let mut orders = HashMap::new();
         let mut invoices = HashMap::new();
-        while let Some(memo) = items.next().await {
-            let memo = memo.map_err(|source| EngineError::Commerce {
-                operation: "creditmemos.search",
-                source,
-            })?;
-            let fetched = self.with_context(memo, &mut orders, &mut invoices).await?;
-            if let Some(at) = self
-                .take_in(EntityKind::CreditMemo, fetched, summary)
-                .await?
-            {
-                *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
+        let end = async {
+            while !stopping() {
+                let Some(memo) = items.next().await else {
+                    return Ok(PassEnd::Read);
+                };
+                let memo = memo.map_err(|source| EngineError::Commerce {
+                    operation: "creditmemos.search",
+                    source,
+                })?;
+                let fetched = self.with_context(memo, &mut orders, &mut invoices).await?;
+                // Read one by one, each memo counts as a page: the first is all a pass cut short
+                // vouches for.
+                let at = self
+                    .take_in(EntityKind::CreditMemo, fetched, summary)
+                    .await?;
+                progress.page_stored(at);
             }
+            Ok(PassEnd::Stopped)
         }
-        Ok(items.moved_from())
+        .await;
+        (items.moved_from(), end)
     }
 
     /// Reads one credit memo with its order and invoice (replay and webhooks).

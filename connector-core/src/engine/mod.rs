@@ -1205,10 +1205,15 @@ impl Engine {
     /// had did not move. So the stream is read again from the `updated_at` that document had when
     /// first read, and the watermark goes no further than that point until a pass sees no row
     /// move (at most [`READ_PASSES`] passes a cycle; the next cycle goes on from there).
+    ///
+    /// A shutdown (`stop`, or [`Engine::close`]) ends the reading before the next page: what was
+    /// stored stays stored, the watermark goes no further than a pass cut short could vouch for,
+    /// and `summary.interrupted` is set. A failed page keeps the same bounds.
     async fn read_stream(
         &self,
         kind: EntityKind,
         summary: &mut CycleSummary,
+        stop: Option<&watch::Receiver<bool>>,
     ) -> Result<(), EngineError> {
         let stream = StreamName::from(kind);
         let c = &self.inner.connection;
@@ -1234,21 +1239,21 @@ impl Engine {
         };
         let before = (summary.read, summary.intake_new);
         let mut from = watermark.map(|mark| mark - overlap);
-        // Everything up to this `updated_at` is stored: changes are stored in `updated_at` order,
-        // so a pass that failed part-way keeps what it stored.
+        // Everything up to this `updated_at` is stored, with no change left unread before it.
         let mut stored_up_to: Option<OffsetDateTime> = None;
         let mut pass = 0;
         let result: Result<(), EngineError> = loop {
             pass += 1;
-            let mut pass_up_to = None;
+            let mut progress = PassProgress::default();
             let unchanged_before = summary.intake_unchanged;
-            let read = self
+            let (moved, end) = self
                 .read_pass(
                     kind,
                     criteria_from(from),
                     &store_ids,
                     summary,
-                    &mut pass_up_to,
+                    &mut progress,
+                    stop,
                 )
                 .await;
             if pass > 1 {
@@ -1258,23 +1263,32 @@ impl Engine {
                 summary.read -= again;
                 summary.intake_unchanged = unchanged_before;
             }
-            let moved = match read {
-                Ok(moved) => moved,
-                Err(e) => {
-                    stored_up_to = stored_up_to.max(pass_up_to);
-                    break Err(e);
-                }
+            // Stored for sure: what comes before the first place a moved document had, and of
+            // that, everything the pass stored when it read every page. A pass cut short (a page
+            // failed, or a shutdown began) vouches for its first page alone: a document that
+            // moved from an earlier place is only named when it comes again, at the end of the
+            // stream, and the row it hid is older than the pages read after it.
+            let vouched = match end {
+                Ok(PassEnd::Read) => progress.up_to,
+                Ok(PassEnd::Stopped) | Err(_) => progress.first_page,
             };
-            let Some(again_from) = moved else {
-                stored_up_to = stored_up_to.max(pass_up_to);
-                break Ok(());
-            };
-            // Stored for sure: what comes before the first place a moved document had.
-            let sure = match (again_from, pass_up_to) {
-                (Some(again), Some(up_to)) => Some(again.min(up_to)),
-                _ => None,
+            let sure = match moved {
+                None => vouched,
+                Some(Some(again)) => vouched.map(|up_to| again.min(up_to)),
+                Some(None) => None,
             };
             stored_up_to = stored_up_to.max(sure);
+            match end {
+                Err(e) => break Err(e),
+                Ok(PassEnd::Stopped) => {
+                    summary.interrupted = true;
+                    break Ok(());
+                }
+                Ok(PassEnd::Read) => {}
+            }
+            let Some(again_from) = moved else {
+                break Ok(());
+            };
             if pass >= READ_PASSES {
                 tracing::warn!(
                     connection = %self.inner.name,
@@ -1296,93 +1310,113 @@ impl Engine {
             .await
     }
 
-    /// One pass over a stream's pages, from the start of `criteria`: stores every document read.
-    /// Returns `None` when no row moved between pages meanwhile; otherwise the `updated_at` from
-    /// which to read again (see [`Engine::read_stream`]), itself `None` when unknown (the pass is
-    /// then read again from its start).
+    /// One pass over a stream's pages, from the start of `criteria`: stores every document read,
+    /// until the stream ends, a page fails or a shutdown begins (checked before each page).
+    ///
+    /// Also returns, however the pass ended, `None` when no row moved between the pages read;
+    /// otherwise the `updated_at` from which to read again (see [`Engine::read_stream`]), itself
+    /// `None` when unknown (the pass is then read again from its start).
     async fn read_pass(
         &self,
         kind: EntityKind,
         criteria: SearchCriteria,
         store_ids: &[u32],
         summary: &mut CycleSummary,
-        stored_up_to: &mut Option<OffsetDateTime>,
-    ) -> Result<Option<Option<OffsetDateTime>>, EngineError> {
-        let moved = match kind {
+        progress: &mut PassProgress,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> (Option<Option<OffsetDateTime>>, Result<PassEnd, EngineError>) {
+        let stopping = || self.closing() || stop.is_some_and(|s| *s.borrow());
+        match kind {
             EntityKind::Order => {
                 let mut pages = self.inner.commerce.orders().search(criteria).pages();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|source| EngineError::Commerce {
-                        operation: "orders.search",
-                        source,
-                    })?;
-                    let fetched = page
-                        .items
-                        .into_iter()
-                        .map(|order| Fetched::Order(Box::new(order)))
-                        .collect();
-                    if let Some(at) = self.take_in_many(kind, fetched, summary).await? {
-                        *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
+                let end = async {
+                    while !stopping() {
+                        let Some(page) = pages.next().await else {
+                            return Ok(PassEnd::Read);
+                        };
+                        let page = page.map_err(|source| EngineError::Commerce {
+                            operation: "orders.search",
+                            source,
+                        })?;
+                        let fetched = page
+                            .items
+                            .into_iter()
+                            .map(|order| Fetched::Order(Box::new(order)))
+                            .collect();
+                        let at = self.take_in_many(kind, fetched, summary).await?;
+                        progress.page_stored(at);
                     }
+                    Ok(PassEnd::Stopped)
                 }
-                pages.moved_from()
+                .await;
+                (pages.moved_from(), end)
             }
             EntityKind::Invoice => {
                 let mut pages = self.inner.commerce.invoices().search(criteria).pages();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|source| EngineError::Commerce {
-                        operation: "invoices.search",
-                        source,
-                    })?;
-                    // The orders of a whole page come in one search; the cache is per page, so
-                    // memory stays flat however long the stream is.
-                    let mut orders = self.orders_of(&page.items).await?;
-                    let mut fetched = Vec::with_capacity(page.items.len());
-                    for invoice in page.items {
-                        let order = self.order_of(&invoice, &mut orders).await?;
-                        fetched.push(Fetched::Invoice(Box::new(invoice), Box::new(order)));
+                let end = async {
+                    while !stopping() {
+                        let Some(page) = pages.next().await else {
+                            return Ok(PassEnd::Read);
+                        };
+                        let page = page.map_err(|source| EngineError::Commerce {
+                            operation: "invoices.search",
+                            source,
+                        })?;
+                        // The orders of a whole page come in one search; the cache is per page, so
+                        // memory stays flat however long the stream is.
+                        let mut orders = self.orders_of(&page.items).await?;
+                        let mut fetched = Vec::with_capacity(page.items.len());
+                        for invoice in page.items {
+                            let order = self.order_of(&invoice, &mut orders).await?;
+                            fetched.push(Fetched::Invoice(Box::new(invoice), Box::new(order)));
+                        }
+                        let at = self.take_in_many(kind, fetched, summary).await?;
+                        progress.page_stored(at);
                     }
-                    if let Some(at) = self.take_in_many(kind, fetched, summary).await? {
-                        *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
-                    }
+                    Ok(PassEnd::Stopped)
                 }
-                pages.moved_from()
+                .await;
+                (pages.moved_from(), end)
             }
             EntityKind::Customer => {
                 let mut pages = self.inner.commerce.customers().search(criteria).pages();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|source| EngineError::Commerce {
-                        operation: "customers.search",
-                        source,
-                    })?;
-                    // Customers of other stores are not stored, but the watermark passes them
-                    // once the page they came in is stored.
-                    let mut page_up_to: Option<OffsetDateTime> = None;
-                    let mut fetched = Vec::with_capacity(page.items.len());
-                    for customer in page.items {
-                        if let Some(at) = customer.updated_at.or(customer.created_at) {
-                            page_up_to = Some(page_up_to.map_or(at, |s| s.max(at)));
+                let end = async {
+                    while !stopping() {
+                        let Some(page) = pages.next().await else {
+                            return Ok(PassEnd::Read);
+                        };
+                        let page = page.map_err(|source| EngineError::Commerce {
+                            operation: "customers.search",
+                            source,
+                        })?;
+                        // Customers of other stores are not stored, but the watermark passes them
+                        // once the page they came in is stored.
+                        let mut page_up_to: Option<OffsetDateTime> = None;
+                        let mut fetched = Vec::with_capacity(page.items.len());
+                        for customer in page.items {
+                            if let Some(at) = customer.updated_at.or(customer.created_at) {
+                                page_up_to = Some(page_up_to.map_or(at, |s| s.max(at)));
+                            }
+                            let in_scope = customer.store_id.is_some_and(|s| {
+                                store_ids.iter().any(|id| u64::from(*id) == s.get())
+                            });
+                            if in_scope {
+                                fetched.push(Fetched::Customer(Box::new(customer)));
+                            }
                         }
-                        let in_scope = customer
-                            .store_id
-                            .is_some_and(|s| store_ids.iter().any(|id| u64::from(*id) == s.get()));
-                        if in_scope {
-                            fetched.push(Fetched::Customer(Box::new(customer)));
-                        }
+                        self.take_in_many(kind, fetched, summary).await?;
+                        progress.page_stored(page_up_to);
                     }
-                    self.take_in_many(kind, fetched, summary).await?;
-                    if let Some(at) = page_up_to {
-                        *stored_up_to = Some(stored_up_to.map_or(at, |s| s.max(at)));
-                    }
+                    Ok(PassEnd::Stopped)
                 }
-                pages.moved_from()
+                .await;
+                (pages.moved_from(), end)
             }
             EntityKind::CreditMemo => {
-                self.read_credit_memos(criteria, summary, stored_up_to)
-                    .await?
+                self.read_credit_memos(criteria, summary, progress, &stopping)
+                    .await
             }
-        };
-        Ok(moved)
+        }
     }
 
     /// Advances the stream's watermark to what was stored and reports how its reading went.
@@ -1587,6 +1621,37 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     out
+}
+
+/// How far a pass over a stream's pages stored the changes it read, by `updated_at`.
+#[derive(Debug, Default)]
+pub(crate) struct PassProgress {
+    /// The latest `updated_at` stored (changes are stored in `updated_at` order).
+    up_to: Option<OffsetDateTime>,
+    /// [`Self::up_to`] once the first page was stored.
+    first_page: Option<OffsetDateTime>,
+    /// Pages stored.
+    pages: usize,
+}
+
+impl PassProgress {
+    /// A page was stored, its latest `updated_at` being `at` (`None` for a page of nothing).
+    pub(crate) fn page_stored(&mut self, at: Option<OffsetDateTime>) {
+        self.up_to = self.up_to.max(at);
+        if self.pages == 0 {
+            self.first_page = self.up_to;
+        }
+        self.pages += 1;
+    }
+}
+
+/// How a pass over a stream's pages ended, when no page failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PassEnd {
+    /// The stream ended: every page was read.
+    Read,
+    /// A shutdown began; the pages after the last one read are left for a later cycle.
+    Stopped,
 }
 
 /// Passes over one stream in a cycle at most: a pass is repeated when rows moved between its pages

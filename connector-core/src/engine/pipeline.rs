@@ -208,7 +208,8 @@ impl Engine {
         let reference = Arc::new(reference.clone());
         let reader = Stage::spawn({
             let (engine, progress) = (self.clone(), Arc::clone(&progress));
-            async move { engine.read_stage(&progress).await }
+            let stop = stop.cloned();
+            async move { engine.read_stage(&progress, stop.as_ref()).await }
         });
         let poster = Stage::spawn({
             let (engine, progress, reference) =
@@ -233,11 +234,19 @@ impl Engine {
         Ok(())
     }
 
-    async fn read_stage(&self, progress: &Progress) -> Result<CycleSummary, EngineError> {
+    async fn read_stage(
+        &self,
+        progress: &Progress,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<CycleSummary, EngineError> {
         let mut summary = CycleSummary::default();
         let result = async {
             for kind in self.streams() {
-                self.read_stream(kind, &mut summary).await?;
+                self.read_stream(kind, &mut summary, stop).await?;
+                if summary.interrupted {
+                    // A shutdown began: the streams not read yet wait for a later cycle.
+                    break;
+                }
             }
             Ok::<_, EngineError>(())
         }

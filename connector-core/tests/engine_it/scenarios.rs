@@ -734,6 +734,169 @@ async fn orders_changing_on_every_pass_end_the_passes_but_not_the_watermark() {
     h.sims.shutdown().await;
 }
 
+/// Touches the first order of the first pass as it is taken in (see [`TouchedMidRead`]), then
+/// makes every Commerce call fail once `fail_after` orders were taken in.
+struct TouchedThenFailing {
+    touched: TouchedMidRead,
+    fail_after: usize,
+    taken_in: std::sync::atomic::AtomicUsize,
+    faults_url: String,
+    http: reqwest::Client,
+}
+
+#[async_trait::async_trait]
+impl StoreHooks for TouchedThenFailing {
+    async fn after_intake(&self, key: &connector_core::state::RecordKey, at: time::OffsetDateTime) {
+        self.touched.after_intake(key, at).await;
+        let n = self
+            .taken_in
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if n == self.fail_after {
+            let faults = CommerceFaults {
+                server_error_rate: 1.0,
+                ..CommerceFaults::default()
+            };
+            let response = self
+                .http
+                .put(&self.faults_url)
+                .json(&faults)
+                .send()
+                .await
+                .expect("set faults");
+            assert!(response.status().is_success(), "{}", response.status());
+        }
+    }
+}
+
+/// A read that fails part-way, after an order changed on a page already read: the change moved
+/// a later order onto that page, so the pages read after it are not vouched for. The watermark
+/// stays at the end of the first page, and the next cycle takes in the order that went unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_that_fails_after_an_order_moved_vouches_for_its_first_page_only() {
+    let h = Harness::start(shop(20)).await;
+    let mut oldest = h.commerce_orders().await;
+    oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
+    let faults_url = format!("{}/__sim/faults", h.sims.commerce.base_url());
+    let store = Arc::new(HookedStore {
+        inner: MemoryStore::new(Arc::new(h.clock.clone())),
+        hooks: TouchedThenFailing {
+            touched: TouchedMidRead::new(&h, 1),
+            // The first two pages; the third fails.
+            fail_after: 10,
+            taken_in: std::sync::atomic::AtomicUsize::new(0),
+            faults_url: faults_url.clone(),
+            http: h.http.clone(),
+        },
+    });
+    let setup = Setup {
+        page_size: 5,
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    let first = engine.run_cycle().await.expect("cycle");
+    assert!(
+        first
+            .errors
+            .iter()
+            .any(|(kind, _)| *kind == EntityKind::Order),
+        "{first:?}"
+    );
+    assert_eq!(records(&*store, EntityKind::Order).await.len(), 10);
+    assert_eq!(
+        order_watermark(&*store).await,
+        Some(commerce_updated_at(&oldest[4])),
+        "{first:?}"
+    );
+
+    let response = h
+        .http
+        .put(&faults_url)
+        .json(&CommerceFaults::default())
+        .send()
+        .await
+        .expect("clear faults");
+    assert!(response.status().is_success());
+    let second = engine.run_cycle().await.expect("cycle");
+    assert!(second.errors.is_empty(), "{:?}", second.errors);
+    let orders = h.commerce_orders().await;
+    let taken_in = records(&*store, EntityKind::Order).await;
+    assert_eq!(taken_in.len(), orders.len(), "{second:?}");
+    assert_all(&taken_in, |r| r.state == RecordState::Posted);
+    h.sims.shutdown().await;
+}
+
+/// Closes the engine it is given as the `close_after`-th order is taken in; the close goes on in a
+/// task of its own.
+struct ClosingMidRead {
+    engine: std::sync::OnceLock<connector_core::engine::Engine>,
+    close_after: usize,
+    taken_in: std::sync::atomic::AtomicUsize,
+    closed: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+#[async_trait::async_trait]
+impl StoreHooks for ClosingMidRead {
+    async fn after_intake(&self, _: &connector_core::state::RecordKey, _: time::OffsetDateTime) {
+        let n = self
+            .taken_in
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if n != self.close_after {
+            return;
+        }
+        let engine = self.engine.get().expect("engine set").clone();
+        let mut close = Box::pin(async move { engine.close().await });
+        // The first step of `close` marks the engine closing; the rest waits for the cycle.
+        assert!(futures::poll!(close.as_mut()).is_pending());
+        *self.closed.lock().unwrap() = Some(tokio::spawn(close));
+    }
+}
+
+/// An engine closed while it reads a stream reads no further page: the cycle ends interrupted
+/// with the first page taken in, the watermark at its end, and a new engine posts every order once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_engine_while_it_reads_reads_no_further_page() {
+    let h = Harness::start(shop(20)).await;
+    let mut oldest = h.commerce_orders().await;
+    oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
+    let store = Arc::new(HookedStore {
+        inner: MemoryStore::new(Arc::new(h.clock.clone())),
+        hooks: ClosingMidRead {
+            engine: std::sync::OnceLock::new(),
+            close_after: 1,
+            taken_in: std::sync::atomic::AtomicUsize::new(0),
+            closed: Mutex::new(None),
+        },
+    });
+    let setup = Setup {
+        page_size: 5,
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    assert!(store.hooks.engine.set(engine.clone()).is_ok(), "set once");
+    let summary = engine.run_cycle().await.expect("the cycle ends well");
+    assert!(summary.interrupted, "{summary:?}");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    let close = store.hooks.closed.lock().unwrap().take().expect("closed");
+    tokio::time::timeout(Duration::from_secs(10), close)
+        .await
+        .expect("close ends with the cycle")
+        .expect("no panic");
+    let taken_in = records(&*store, EntityKind::Order).await;
+    assert_eq!(taken_in.len(), 5, "{summary:?}");
+    assert_eq!(
+        order_watermark(&*store).await,
+        Some(commerce_updated_at(&oldest[4]))
+    );
+    assert_all(&taken_in, |r| {
+        r.state == RecordState::Received && r.attempts == 0
+    });
+
+    a_new_engine_posts_every_order_once(&h, &setup, &store).await;
+    h.sims.shutdown().await;
+}
+
 /// Halts the document numbered `refused` (as a mapping gap would) and plans the rest with the
 /// default mapper.
 struct RefusingMapper {

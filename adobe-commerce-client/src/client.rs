@@ -780,12 +780,15 @@ impl Client {
 /// Decodes a JSON answer, naming the JSON path of the first mismatch.
 ///
 /// A body that decodes is read once, without tracking paths; only a body that fails is read
-/// again to find where.
+/// again to find where. The body's UTF-8 is checked once, as a whole, rather than string by
+/// string as the parser would (a page of orders holds thousands of short strings).
 ///
 /// # Errors
 /// [`Error::Decode`] with the status, the path and the (cut) raw body.
 pub fn decode_json<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, Error> {
-    if let Ok(value) = serde_json::from_slice(body) {
+    if let Ok(text) = std::str::from_utf8(body)
+        && let Ok(value) = serde_json::from_str(text)
+    {
         return Ok(value);
     }
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -961,5 +964,20 @@ mod tests {
             decode_json::<Page>(200, br#"{"items":[]} trailing"#),
             Err(Error::Decode { .. })
         ));
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_a_decode_error_naming_where() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Item {
+            sku: String,
+        }
+        let good: Vec<Item> = decode_json(200, "[{\"sku\":\"Crème\"}]".as_bytes()).expect("UTF-8");
+        assert_eq!(good[0].sku, "Crème");
+        // "Crème" in Windows-1252: 0xE8 is not UTF-8.
+        match decode_json::<Vec<Item>>(200, b"[{\"sku\":\"x\"},{\"sku\":\"Cr\xE8me\"}]") {
+            Err(Error::Decode { path, .. }) => assert_eq!(path, "[1].sku"),
+            other => panic!("expected a decode error, got {other:?}"),
+        }
     }
 }

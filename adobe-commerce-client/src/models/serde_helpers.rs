@@ -127,6 +127,34 @@ pub(crate) fn parse_decimal(text: &str) -> Result<Decimal, String> {
     })
 }
 
+/// The decimal with the fewest fraction digits, at most [`SHORT_DIGITS`], that reads back as `v`;
+/// `None` when it needs more digits or `v` is too large to scale exactly.
+///
+/// That decimal is the one `Display` prints (the shortest text reading back as `v`), found
+/// without text: money comes with at most four decimals, and formatting then parsing each of the
+/// hundreds of amounts on an order costs more than the rest of decoding them. `m / 10^k` with `m`
+/// and `10^k` below 2^53 is exact in both operands, and IEEE division rounds the quotient to the
+/// nearest float, as parsing the text `m·10^-k` does; so the check below is exactly "this text
+/// reads back as `v`". Below 10^11, `v·10^k` is far enough from 2^53 that `m` is the only
+/// candidate with `k` digits.
+fn short_decimal(v: f64) -> Option<Decimal> {
+    const SHORT_DIGITS: u32 = 4;
+    const SCALES: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
+    if !v.is_finite() || v.abs() >= 1e11 {
+        return None;
+    }
+    for k in 0..=SHORT_DIGITS {
+        let scale = SCALES[k as usize];
+        let m = (v * scale).round();
+        if m / scale == v {
+            // |m| < 10^15: exact as an i64.
+            #[allow(clippy::cast_possible_truncation)]
+            return Some(Decimal::new(m as i64, k));
+        }
+    }
+    None
+}
+
 struct DecimalVisitor;
 
 impl Visitor<'_> for DecimalVisitor {
@@ -153,6 +181,9 @@ impl Visitor<'_> for DecimalVisitor {
         // `Display` for f64 prints the shortest text that reads back as the same float. PHP's
         // `json_encode` (serialize_precision -1) writes exactly that text too, so parsing it
         // reproduces the number Commerce sent, noise digits included.
+        if let Some(exact) = short_decimal(v) {
+            return Ok(exact);
+        }
         parse_decimal(&v.to_string()).map_err(E::custom)
     }
 
@@ -676,5 +707,80 @@ mod tests {
         assert_eq!(probe(r#"{"count":"42"}"#).unwrap().count, Some(42));
         assert_eq!(probe(r#"{"count":42}"#).unwrap().count, Some(42));
         assert!(probe(r#"{"count":"4x"}"#).is_err());
+    }
+
+    /// What `visit_f64` gave before its short path: the float's shortest text, parsed.
+    fn by_text(v: f64) -> Decimal {
+        parse_decimal(&v.to_string()).expect("a finite float's text")
+    }
+
+    fn same_as_text(v: f64) {
+        if let Some(short) = short_decimal(v) {
+            let text = by_text(v);
+            // Equal, with the same scale and sign: they print alike.
+            assert_eq!(short.to_string(), text.to_string(), "{v:?}");
+            assert_eq!(short.scale(), text.scale(), "{v:?}");
+            assert_eq!(short.is_sign_negative(), text.is_sign_negative(), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn short_decimals_match_the_floats_text() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            0.2,
+            0.3,
+            19.99,
+            1_999.95,
+            0.0001,
+            -0.0005,
+            12.5,
+            1e10,
+            99_999_999_999.99,
+            0.1 + 0.2,
+            1.005,
+            2.675,
+            1e-5,
+            123.456_78,
+        ] {
+            same_as_text(v);
+        }
+        assert_eq!(short_decimal(19.99).unwrap().to_string(), "19.99");
+        assert_eq!(short_decimal(165.0).unwrap().to_string(), "165");
+        // Noise digits take the long way, and still read as the float's text.
+        assert_eq!(short_decimal(0.1 + 0.2), None);
+        assert_eq!(by_text(0.1 + 0.2).to_string(), "0.30000000000000004");
+        assert_eq!(short_decimal(1e12), None);
+        assert_eq!(short_decimal(f64::NAN), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn amounts_with_few_decimals_match_the_floats_text(
+            units in -99_999_999_999i64..99_999_999_999i64,
+            fraction in 0u32..1_000_000,
+            digits in 0u32..7,
+        ) {
+            let fraction = fraction % 10u32.pow(digits);
+            let text = if digits == 0 {
+                units.to_string()
+            } else {
+                format!("{units}.{fraction:0width$}", width = digits as usize)
+            };
+            let v: f64 = text.parse().expect("decimal text");
+            same_as_text(v);
+        }
+
+        #[test]
+        fn any_float_matches_its_text(bits in proptest::num::u64::ANY) {
+            let v = f64::from_bits(bits);
+            if v.is_finite() {
+                same_as_text(v);
+            }
+        }
     }
 }

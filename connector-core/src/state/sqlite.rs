@@ -320,7 +320,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(options.busy_timeout)
             // Each kind of multi-row statement comes in eight shapes (`statement_chunks`), and
-            // about ten kinds run on the writing connection: room for all, and for the rest.
+            // seven kinds run on the writing connection: room for all, and for the rest.
             .statement_cache_capacity(STATEMENT_CACHE);
         // A write waits its turn for the writing connection instead of in SQLite's lock, so it
         // gets as long as a wait for the lock would.
@@ -482,8 +482,8 @@ impl SqliteStore {
         row.map(|row| self.record_from_row(&row)).transpose()
     }
 
-    /// Reads the records with these keys (those that exist), in one statement per
-    /// [`ROWS_PER_STATEMENT`] keys.
+    /// Reads the records with these keys (those that exist), in statements of the shapes
+    /// [`statement_chunks`] cuts.
     async fn fetch_records(
         &self,
         conn: &mut SqliteConnection,
@@ -530,7 +530,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Inserts or replaces `records`, in one statement per [`ROWS_PER_STATEMENT`] records. A record
+    /// Inserts or replaces `records`, in statements of the shapes [`statement_chunks`] cuts. A record
     /// in `payloads` took a new payload: it refers to the audit entry holding it, or with no such
     /// entry has it written to `legacy_payloads`. Any other record keeps the payload it has (moves
     /// never change one).
@@ -611,9 +611,9 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Appends `entries` in order, all stamped `now`, in one statement per [`ROWS_PER_STATEMENT`]
-    /// entries (SQLite numbers the rows of one statement in order). Returns the entries' ids, in
-    /// order, when `with_ids`.
+    /// Appends `entries` in order, all stamped `now`, in statements of the shapes
+    /// [`statement_chunks`] cuts (SQLite numbers the rows of one statement in order). Returns the
+    /// entries' ids, in order, when `with_ids`.
     async fn insert_audits(
         &self,
         conn: &mut SqliteConnection,

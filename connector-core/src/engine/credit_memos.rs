@@ -60,10 +60,11 @@ impl Engine {
     /// Reads the credit memo stream with `criteria` and stores each memo with its order and
     /// invoice, noting each in `progress`, until the stream ends, a read fails or `stopping`.
     /// Also returns where to read again when rows moved while paging (see
-    /// `PageStream::moved_from`).
+    /// `PageStream::moved_from`, and `check` in [`Engine::check_cut_short`]).
     pub(super) async fn read_credit_memos(
         &self,
         criteria: SearchCriteria,
+        check: SearchCriteria,
         summary: &mut super::CycleSummary,
         progress: &mut PassProgress,
         stopping: &impl Fn() -> bool,
@@ -72,7 +73,12 @@ impl Engine {
         let mut orders = HashMap::new();
         let mut invoices = HashMap::new();
         let end = async {
-            while !stopping() {
+            loop {
+                // Pages after the last one read are left for later; a stream already
+                // at its end was read whole.
+                if stopping() && items.stop_reason().is_none() {
+                    return Ok(PassEnd::Stopped);
+                }
                 let Some(memo) = items.next().await else {
                     return Ok(PassEnd::Read);
                 };
@@ -88,10 +94,18 @@ impl Engine {
                     .await?;
                 progress.page_stored(at);
             }
-            Ok(PassEnd::Stopped)
         }
         .await;
-        (items.moved_from(), end)
+        let moved = self
+            .check_cut_short(
+                &end,
+                progress,
+                items.moved_from(),
+                || self.inner.commerce.credit_memos().search(check),
+                move |id| items.served(id),
+            )
+            .await;
+        (moved, end)
     }
 
     /// Reads one credit memo with its order and invoice (replay and webhooks).

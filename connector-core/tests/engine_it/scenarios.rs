@@ -853,8 +853,49 @@ impl StoreHooks for ClosingMidRead {
     }
 }
 
-/// An engine closed while it reads a stream reads no further page: the cycle ends interrupted
-/// with the first page taken in, the watermark at its end, and a new engine posts every order once.
+impl ClosingMidRead {
+    fn after(close_after: usize) -> Self {
+        Self {
+            engine: std::sync::OnceLock::new(),
+            close_after,
+            taken_in: std::sync::atomic::AtomicUsize::new(0),
+            closed: Mutex::new(None),
+        }
+    }
+}
+
+/// Two hooks, one after the other.
+struct Both<A, B>(A, B);
+
+#[async_trait::async_trait]
+impl<A: StoreHooks, B: StoreHooks> StoreHooks for Both<A, B> {
+    async fn after_intake(&self, key: &connector_core::state::RecordKey, at: time::OffsetDateTime) {
+        self.0.after_intake(key, at).await;
+        self.1.after_intake(key, at).await;
+    }
+}
+
+/// Runs a cycle of `engine` that `closing` closes while it reads; returns the cycle's summary
+/// once the close has ended.
+async fn a_cycle_closed_mid_read(
+    engine: &connector_core::engine::Engine,
+    closing: &ClosingMidRead,
+) -> connector_core::engine::CycleSummary {
+    assert!(closing.engine.set(engine.clone()).is_ok(), "set once");
+    let summary = engine.run_cycle().await.expect("the cycle ends well");
+    assert!(summary.interrupted, "{summary:?}");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    let close = closing.closed.lock().unwrap().take().expect("closed");
+    tokio::time::timeout(Duration::from_secs(10), close)
+        .await
+        .expect("close ends with the cycle")
+        .expect("no panic");
+    summary
+}
+
+/// An engine closed while it reads a stream reads no further page. Nothing changed meanwhile (a
+/// search of what changed since the read began says so), so the watermark passes both pages read.
+/// A new engine posts every order once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_an_engine_while_it_reads_reads_no_further_page() {
     let h = Harness::start(shop(20)).await;
@@ -862,36 +903,59 @@ async fn closing_an_engine_while_it_reads_reads_no_further_page() {
     oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
     let store = Arc::new(HookedStore {
         inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: ClosingMidRead {
-            engine: std::sync::OnceLock::new(),
-            close_after: 1,
-            taken_in: std::sync::atomic::AtomicUsize::new(0),
-            closed: Mutex::new(None),
-        },
+        hooks: ClosingMidRead::after(10),
     });
     let setup = Setup {
         page_size: 5,
         ..Setup::default()
     };
     let engine = h.engine(&setup, store.clone()).await;
-    assert!(store.hooks.engine.set(engine.clone()).is_ok(), "set once");
-    let summary = engine.run_cycle().await.expect("the cycle ends well");
-    assert!(summary.interrupted, "{summary:?}");
-    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
-    let close = store.hooks.closed.lock().unwrap().take().expect("closed");
-    tokio::time::timeout(Duration::from_secs(10), close)
-        .await
-        .expect("close ends with the cycle")
-        .expect("no panic");
+    let summary = a_cycle_closed_mid_read(&engine, &store.hooks).await;
     let taken_in = records(&*store, EntityKind::Order).await;
-    assert_eq!(taken_in.len(), 5, "{summary:?}");
+    assert_eq!(taken_in.len(), 10, "{summary:?}");
     assert_eq!(
         order_watermark(&*store).await,
-        Some(commerce_updated_at(&oldest[4]))
+        Some(commerce_updated_at(&oldest[9]))
     );
     assert_all(&taken_in, |r| {
         r.state == RecordState::Received && r.attempts == 0
     });
+
+    a_new_engine_posts_every_order_once(&h, &setup, &store).await;
+    h.sims.shutdown().await;
+}
+
+/// An engine closed while it reads, after an order on the first page changed and hid the first
+/// order of the second page. The search of what changed since the read began finds the changed
+/// order among those read: the watermark stays where that order was, and a new engine takes in
+/// the hidden one and posts every order once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_engine_while_it_reads_after_an_order_moved_keeps_the_hidden_one() {
+    let h = Harness::start(shop(20)).await;
+    let mut oldest = h.commerce_orders().await;
+    oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
+    let store = Arc::new(HookedStore {
+        inner: MemoryStore::new(Arc::new(h.clock.clone())),
+        hooks: Both(TouchedMidRead::new(&h, 1), ClosingMidRead::after(10)),
+    });
+    let setup = Setup {
+        page_size: 5,
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    let summary = a_cycle_closed_mid_read(&engine, &store.hooks.1).await;
+    // The first order, touched, was read before it moved; the sixth went unread.
+    let taken_in = records(&*store, EntityKind::Order).await;
+    assert_eq!(taken_in.len(), 10, "{summary:?}");
+    let sixth = oldest[5]["entity_id"].as_u64().unwrap().to_string();
+    assert!(
+        taken_in.iter().all(|r| r.key.commerce_id != sixth),
+        "{taken_in:?}"
+    );
+    assert_eq!(
+        order_watermark(&*store).await,
+        Some(commerce_updated_at(&oldest[0]))
+    );
 
     a_new_engine_posts_every_order_once(&h, &setup, &store).await;
     h.sims.shutdown().await;

@@ -279,13 +279,6 @@ impl<T: Entity> PageStream<T> {
         )
     }
 
-    /// Whether the entity `id` was served, and if so the [`Entity::changed_at`] it had then. A
-    /// search made after a stream was cut short tells from this which entities changed while it
-    /// was read (their `changed_at` is no longer the one served).
-    pub fn served(&self, id: u64) -> Option<Option<OffsetDateTime>> {
-        self.seen.get(&id).copied()
-    }
-
     /// A stream of the entities instead of the pages.
     pub fn items(self) -> ItemStream<T> {
         ItemStream {
@@ -412,12 +405,6 @@ impl<T: Entity> ItemStream<T> {
     /// See [`PageStream::moved_from`].
     pub fn moved_from(&self) -> Option<Option<OffsetDateTime>> {
         self.pages.moved_from()
-    }
-
-    /// See [`PageStream::served`]: the entities of a page are served when the page is read, before
-    /// this stream yields them one by one.
-    pub fn served(&self, id: u64) -> Option<Option<OffsetDateTime>> {
-        self.pages.served(id)
     }
 }
 
@@ -615,9 +602,6 @@ mod tests {
         let got = collect(&mut stream).await;
         assert!(!got.contains(&11), "{got:?}");
         assert_eq!(stream.repeated(), [3]);
-        // Served, with no time; 11 never was.
-        assert_eq!(stream.served(3), Some(None));
-        assert_eq!(stream.served(11), None);
         // These entities carry no time: read again from the start.
         assert_eq!(stream.moved_from(), Some(None));
         let quiet = fake((1..=20).collect(), |_, _| {});

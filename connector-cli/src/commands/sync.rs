@@ -103,7 +103,6 @@ pub fn summary_json(connection: &str, s: &CycleSummary) -> serde_json::Value {
         "reconciled": s.reconciled,
         "changed_after_posting": s.changed_after_posting,
         "errors": s.errors.iter().map(|(k, e)| json!({ "kind": k.as_str(), "error": e })).collect::<Vec<_>>(),
-        "interrupted": s.interrupted,
         "seconds": s.duration.as_secs_f64(),
     })
 }

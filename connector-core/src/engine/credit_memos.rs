@@ -60,11 +60,10 @@ impl Engine {
     /// Reads the credit memo stream with `criteria` and stores each memo with its order and
     /// invoice, noting each in `progress`, until the stream ends, a read fails or `stopping`.
     /// Also returns where to read again when rows moved while paging (see
-    /// `PageStream::moved_from`, and `check` in [`Engine::check_cut_short`]).
+    /// `PageStream::moved_from`).
     pub(super) async fn read_credit_memos(
         &self,
         criteria: SearchCriteria,
-        check: SearchCriteria,
         summary: &mut super::CycleSummary,
         progress: &mut PassProgress,
         stopping: &impl Fn() -> bool,
@@ -96,16 +95,7 @@ impl Engine {
             }
         }
         .await;
-        let moved = self
-            .check_cut_short(
-                &end,
-                progress,
-                items.moved_from(),
-                || self.inner.commerce.credit_memos().search(check),
-                move |id| items.served(id),
-            )
-            .await;
-        (moved, end)
+        (items.moved_from(), end)
     }
 
     /// Reads one credit memo with its order and invoice (replay and webhooks).

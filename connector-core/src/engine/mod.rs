@@ -672,21 +672,20 @@ impl Engine {
                     };
                     let (wait, outcome, fatal) = match result {
                         Ok(summary) => {
-                            let outcome = if summary.interrupted {
-                                format!(
-                                    "stopped part-way by a shutdown ({} read, {} posted)",
-                                    summary.read, summary.posted
-                                )
-                            } else if summary.errors.is_empty() {
-                                format!("ok ({} read, {} posted)", summary.read, summary.posted)
-                            } else {
-                                format!(
-                                    "ok with {} error(s) ({} read, {} posted)",
-                                    summary.errors.len(),
-                                    summary.read,
-                                    summary.posted
-                                )
+                            let errors = match summary.errors.len() {
+                                0 => String::new(),
+                                n => format!(" with {n} error(s)"),
                             };
+                            let outcome = format!(
+                                "{}{errors} ({} read, {} posted)",
+                                if summary.interrupted {
+                                    "stopped part-way by a shutdown"
+                                } else {
+                                    "ok"
+                                },
+                                summary.read,
+                                summary.posted
+                            );
                             (plan.next(summary.had_work()), outcome, None)
                         }
                         Err(EngineError::Store(e)) if !e.is_transient() => {
@@ -1251,14 +1250,10 @@ impl Engine {
             pass += 1;
             let mut progress = PassProgress::default();
             let unchanged_before = summary.intake_unchanged;
-            // What changed since the pass began, with the overlap's allowance for clocks that
-            // differ: searched only if the pass is cut short (see `PassProgress::checked`).
-            let check = criteria_from(Some(self.inner.clock.now() - overlap));
             let (moved, end) = self
                 .read_pass(
                     kind,
                     criteria_from(from),
-                    check,
                     &store_ids,
                     summary,
                     &mut progress,
@@ -1273,14 +1268,12 @@ impl Engine {
                 summary.intake_unchanged = unchanged_before;
             }
             // Stored for sure: what comes before the first place a moved document had, and of
-            // that, everything the pass stored when it read every page, or when it was cut short
-            // (a page failed, or a shutdown began) and a search of what changed meanwhile could
-            // be made. Without that search, a pass cut short vouches for its first page alone: a
-            // document that moved from an earlier place is only named when it comes again, at the
-            // end of the stream, and the row it hid is older than the pages read after it.
+            // that, everything the pass stored when it read every page. A pass cut short (a page
+            // failed, or a shutdown began) vouches for its first page alone: a document that
+            // moved from an earlier place is only named when it comes again, at the end of the
+            // stream, and the row it hid is older than the pages read after it.
             let vouched = match end {
                 Ok(PassEnd::Read) => progress.up_to,
-                _ if progress.checked => progress.up_to,
                 Ok(PassEnd::Stopped) | Err(_) => progress.first_page,
             };
             let sure = match moved {
@@ -1327,12 +1320,10 @@ impl Engine {
     /// Also returns, however the pass ended, `None` when no row moved between the pages read;
     /// otherwise the `updated_at` from which to read again (see [`Engine::read_stream`]), itself
     /// `None` when unknown (the pass is then read again from its start).
-    #[allow(clippy::too_many_arguments)]
     async fn read_pass(
         &self,
         kind: EntityKind,
         criteria: SearchCriteria,
-        check: SearchCriteria,
         store_ids: &[u32],
         summary: &mut CycleSummary,
         progress: &mut PassProgress,
@@ -1366,16 +1357,7 @@ impl Engine {
                     }
                 }
                 .await;
-                let moved = self
-                    .check_cut_short(
-                        &end,
-                        progress,
-                        pages.moved_from(),
-                        || self.inner.commerce.orders().search(check),
-                        move |id| pages.served(id),
-                    )
-                    .await;
-                (moved, end)
+                (pages.moved_from(), end)
             }
             EntityKind::Invoice => {
                 let mut pages = self.inner.commerce.invoices().search(criteria).pages();
@@ -1406,16 +1388,7 @@ impl Engine {
                     }
                 }
                 .await;
-                let moved = self
-                    .check_cut_short(
-                        &end,
-                        progress,
-                        pages.moved_from(),
-                        || self.inner.commerce.invoices().search(check),
-                        move |id| pages.served(id),
-                    )
-                    .await;
-                (moved, end)
+                (pages.moved_from(), end)
             }
             EntityKind::Customer => {
                 let mut pages = self.inner.commerce.customers().search(criteria).pages();
@@ -1453,95 +1426,13 @@ impl Engine {
                     }
                 }
                 .await;
-                let moved = self
-                    .check_cut_short(
-                        &end,
-                        progress,
-                        pages.moved_from(),
-                        || self.inner.commerce.customers().search(check),
-                        move |id| pages.served(id),
-                    )
-                    .await;
-                (moved, end)
+                (pages.moved_from(), end)
             }
             EntityKind::CreditMemo => {
-                self.read_credit_memos(criteria, check, summary, progress, &stopping)
+                self.read_credit_memos(criteria, summary, progress, &stopping)
                     .await
             }
         }
-    }
-
-    /// Where to read again after a pass that ended with `end`: `moved` (from its page stream), or
-    /// for a pass cut short after its first page, that together with what
-    /// [`Engine::moved_while_read`] finds with the search `check` makes; `served` is the pass's
-    /// [`PageStream::served`](adobe_commerce_client::PageStream::served). Marks `progress`
-    /// checked when that search could be made.
-    pub(crate) async fn check_cut_short<T>(
-        &self,
-        end: &Result<PassEnd, EngineError>,
-        progress: &mut PassProgress,
-        moved: Option<Option<OffsetDateTime>>,
-        check: impl FnOnce() -> adobe_commerce_client::SearchRequest<T>,
-        served: impl Fn(u64) -> Option<Option<OffsetDateTime>>,
-    ) -> Option<Option<OffsetDateTime>>
-    where
-        T: serde::de::DeserializeOwned + adobe_commerce_client::page::Entity + Send + 'static,
-    {
-        if matches!(end, Ok(PassEnd::Read)) || progress.pages < 2 {
-            return moved;
-        }
-        let Some(found) = self.moved_while_read(check(), served).await else {
-            return moved;
-        };
-        progress.checked = true;
-        match (moved, found) {
-            (None, other) | (other, None) => other,
-            (Some(Some(a)), Some(Some(b))) => Some(Some(a.min(b))),
-            _ => Some(None),
-        }
-    }
-
-    /// Searches what changed since a pass cut short began (`search`) and compares it with what
-    /// the pass served: a document served and changed since then left its place, and every row
-    /// after that place moved up one, so one may have gone unread. Returns, as
-    /// [`PageStream::moved_from`](adobe_commerce_client::PageStream::moved_from) does, `None`
-    /// when no served document changed, else where to read again. Returns `None` outright (no
-    /// answer) when the search fails, when rows moved while it was read, or when a served
-    /// document's time is unknown.
-    ///
-    /// A document changed during the pass has an `updated_at` after the pass began, so the search
-    /// finds it. A document created during the pass comes after every row and moves none.
-    async fn moved_while_read<T>(
-        &self,
-        search: adobe_commerce_client::SearchRequest<T>,
-        served: impl Fn(u64) -> Option<Option<OffsetDateTime>>,
-    ) -> Option<Option<Option<OffsetDateTime>>>
-    where
-        T: serde::de::DeserializeOwned + adobe_commerce_client::page::Entity + Send + 'static,
-    {
-        let mut pages = search.pages();
-        let mut from: Option<OffsetDateTime> = None;
-        let mut moved = false;
-        while let Some(page) = pages.next().await {
-            let Ok(page) = page else {
-                return None;
-            };
-            for entity in &page.items {
-                let Some(then) = served(entity.entity_key()?) else {
-                    continue;
-                };
-                // A document served without a time cannot be told apart from a changed one.
-                let then = then?;
-                if entity.changed_at() != Some(then) {
-                    moved = true;
-                    from = Some(from.map_or(then, |from| from.min(then)));
-                }
-            }
-        }
-        if !pages.repeated().is_empty() {
-            return None;
-        }
-        Some(moved.then_some(from))
     }
 
     /// Advances the stream's watermark to what was stored and reports how its reading went.
@@ -1757,10 +1648,6 @@ pub(crate) struct PassProgress {
     first_page: Option<OffsetDateTime>,
     /// Pages stored.
     pages: usize,
-    /// The pass was cut short after its first page, and a search of what changed since it began
-    /// found where rows moved (if they did) among what it had read: see
-    /// [`Engine::moved_while_read`].
-    checked: bool,
 }
 
 impl PassProgress {

@@ -13,9 +13,9 @@ use connector_core::config::{Config, ConnectionConfig};
 use connector_core::engine::{CycleSummary, Engine, EngineOptions};
 use connector_core::mapping::Mapper;
 use connector_core::state::{
-    ConnectionName, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease, LeaseOutcome,
-    MemoryStore, Record, RecordFilter, RecordKey, RecordState, StateCounts, StateStore, StoreError,
-    StreamName, Transition,
+    ConnectionName, CycleReport, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease,
+    LeaseOutcome, MemoryStore, Record, RecordFilter, RecordKey, RecordState, StateCounts,
+    StateStore, StoreError, StreamName, Transition,
 };
 use connector_core::vault::{MemorySecretStore, SecretStore};
 use rust_decimal::Decimal;
@@ -744,6 +744,12 @@ impl<H: StoreHooks> StateStore for HookedStore<H> {
     }
     async fn leases(&self) -> Result<Vec<Lease>, StoreError> {
         self.inner.leases().await
+    }
+    async fn record_cycle(&self, report: &CycleReport) -> Result<(), StoreError> {
+        self.inner.record_cycle(report).await
+    }
+    async fn cycle_reports(&self) -> Result<Vec<CycleReport>, StoreError> {
+        self.inner.cycle_reports().await
     }
 }
 

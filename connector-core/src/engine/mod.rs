@@ -1335,18 +1335,10 @@ impl Engine {
                 let mut pages = self.inner.commerce.orders().search(criteria).pages();
                 let end = async {
                     loop {
-                        // Pages after the last one read are left for later; a stream already
-                        // at its end was read whole.
-                        if stopping() && pages.stop_reason().is_none() {
-                            return Ok(PassEnd::Stopped);
-                        }
-                        let Some(page) = pages.next().await else {
-                            return Ok(PassEnd::Read);
+                        let page = match next_page(&mut pages, &stopping, "orders.search").await? {
+                            Ok(page) => page,
+                            Err(end) => return Ok(end),
                         };
-                        let page = page.map_err(|source| EngineError::Commerce {
-                            operation: "orders.search",
-                            source,
-                        })?;
                         let fetched = page
                             .items
                             .into_iter()
@@ -1363,18 +1355,11 @@ impl Engine {
                 let mut pages = self.inner.commerce.invoices().search(criteria).pages();
                 let end = async {
                     loop {
-                        // Pages after the last one read are left for later; a stream already
-                        // at its end was read whole.
-                        if stopping() && pages.stop_reason().is_none() {
-                            return Ok(PassEnd::Stopped);
-                        }
-                        let Some(page) = pages.next().await else {
-                            return Ok(PassEnd::Read);
+                        let page = match next_page(&mut pages, &stopping, "invoices.search").await?
+                        {
+                            Ok(page) => page,
+                            Err(end) => return Ok(end),
                         };
-                        let page = page.map_err(|source| EngineError::Commerce {
-                            operation: "invoices.search",
-                            source,
-                        })?;
                         // The orders of a whole page come in one search; the cache is per page, so
                         // memory stays flat however long the stream is.
                         let mut orders = self.orders_of(&page.items).await?;
@@ -1394,18 +1379,11 @@ impl Engine {
                 let mut pages = self.inner.commerce.customers().search(criteria).pages();
                 let end = async {
                     loop {
-                        // Pages after the last one read are left for later; a stream already
-                        // at its end was read whole.
-                        if stopping() && pages.stop_reason().is_none() {
-                            return Ok(PassEnd::Stopped);
-                        }
-                        let Some(page) = pages.next().await else {
-                            return Ok(PassEnd::Read);
-                        };
-                        let page = page.map_err(|source| EngineError::Commerce {
-                            operation: "customers.search",
-                            source,
-                        })?;
+                        let page =
+                            match next_page(&mut pages, &stopping, "customers.search").await? {
+                                Ok(page) => page,
+                                Err(end) => return Ok(end),
+                            };
                         // Customers of other stores are not stored, but the watermark passes them
                         // once the page they came in is stored.
                         let mut page_up_to: Option<OffsetDateTime> = None;
@@ -1637,6 +1615,25 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     out
+}
+
+/// The next page of a pass, or how the pass ends: with the stream, or, before a page is
+/// requested, when `stopping` (pages after the last one read are left for later; a stream already
+/// at its end was read whole).
+async fn next_page<T: adobe_commerce_client::page::Entity>(
+    pages: &mut adobe_commerce_client::PageStream<T>,
+    stopping: &impl Fn() -> bool,
+    operation: &'static str,
+) -> Result<Result<adobe_commerce_client::Page<T>, PassEnd>, EngineError> {
+    if stopping() && pages.stop_reason().is_none() {
+        return Ok(Err(PassEnd::Stopped));
+    }
+    match pages.next().await {
+        None => Ok(Err(PassEnd::Read)),
+        Some(page) => page
+            .map(Ok)
+            .map_err(|source| EngineError::Commerce { operation, source }),
+    }
 }
 
 /// How far a pass over a stream's pages stored the changes it read, by `updated_at`.

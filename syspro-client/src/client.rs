@@ -141,11 +141,14 @@ struct Inner {
     io: Option<IoThread>,
 }
 
+/// Work a client's thread does before it stops.
+type LastWork = futures::future::BoxFuture<'static, ()>;
+
 /// A thread running a single-threaded runtime on which session calls are made. It stops when the
-/// client is dropped.
+/// client is dropped, after the last work it is given (see [`IoThread::finish_with`]).
 struct IoThread {
     handle: tokio::runtime::Handle,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<Option<LastWork>>>,
 }
 
 impl IoThread {
@@ -154,13 +157,15 @@ impl IoThread {
             .enable_all()
             .build()?;
         let handle = runtime.handle().clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<Option<LastWork>>();
         std::thread::Builder::new()
             .name("syspro-enet".to_owned())
             .spawn(move || {
                 runtime.block_on(async {
                     // A dropped sender stops the thread as well as a sent one.
-                    let _ = stopped.await;
+                    if let Ok(Some(last)) = stopped.await {
+                        last.await;
+                    }
                 });
             })?;
         Ok(Self {
@@ -168,12 +173,20 @@ impl IoThread {
             stop: Some(stop),
         })
     }
+
+    /// Stops the thread once `last` has run on it. The thread is not joined: whoever drops the
+    /// client does not wait.
+    fn finish_with(&mut self, last: LastWork) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(Some(last));
+        }
+    }
 }
 
 impl Drop for IoThread {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(None);
         }
     }
 }
@@ -756,22 +769,28 @@ impl Drop for Inner {
         let Some(session) = slot.session.take() else {
             return;
         };
-        // Never block in drop: hand a best-effort logoff to the runtime if there is one; otherwise
+        // Never block in drop: hand a best-effort logoff to the client's own thread, which sends
+        // it before it stops, or else to the runtime the drop happens on, if any. Otherwise
         // SYSPRO frees the seat when the session times out.
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            tracing::debug!("client dropped outside a runtime without close(); no logoff sent");
-            return;
-        };
         let url = endpoint_url(
             self.config.base_url(),
             Endpoint::Logoff,
             &[("UserId", session.id.as_str())],
         );
         let http = self.http.clone();
-        handle.spawn(async move {
+        let logoff = async move {
             let result = http.get(url).timeout(DROP_LOGOFF_TIMEOUT).send().await;
             tracing::debug!(ok = result.is_ok(), "best-effort logoff after drop");
-        });
+        };
+        if let Some(io) = &mut self.io {
+            io.finish_with(Box::pin(logoff));
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            tracing::debug!("client dropped outside a runtime without close(); no logoff sent");
+            return;
+        };
+        handle.spawn(logoff);
     }
 }
 

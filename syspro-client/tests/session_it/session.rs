@@ -458,6 +458,39 @@ fn dropping_outside_a_runtime_does_not_block_or_panic() {
     drop(server);
 }
 
+/// A client with a thread of its own sends the logoff from that thread, so a drop anywhere (here
+/// outside any runtime) still frees the SYSPRO seat.
+#[test]
+fn a_client_on_its_own_thread_logs_off_when_dropped_outside_a_runtime() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (server, client) = runtime.block_on(async {
+        let server = server().await;
+        logon("SESSION-A").expect(1).mount(&server).await;
+        query_mock("SESSION-A", "<a/>")
+            .expect(1)
+            .mount(&server)
+            .await;
+        logoff("SESSION-A").expect(1).mount(&server).await;
+        let config = config(&server).own_thread(true).build().expect("config");
+        let client = SysproClient::new(config).expect("client");
+        client.query("COMFND", COMFND_IN).await.expect("query");
+        (server, client)
+    });
+    drop(client);
+    runtime.block_on(async {
+        for _ in 0..100 {
+            if !requests_to(&server, "Logoff").await.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no logoff after drop");
+    });
+}
+
 #[tokio::test]
 async fn get_version_needs_no_session() {
     let server = server().await;

@@ -285,7 +285,8 @@ impl EnetConfigBuilder {
     /// every SYSPRO call shares, stands idle. On its own thread the answer is read as it
     /// arrives and the next call goes out at once. A call whose caller stops waiting is
     /// abandoned as before. A client dropped without [`SysproClient::close`](crate::SysproClient::close)
-    /// sends its best-effort logoff from that thread, wherever the drop happens.
+    /// sends its best-effort logoff from that thread, wherever the drop happens (unless the
+    /// process exits first).
     pub fn own_thread(mut self, own: bool) -> Self {
         self.own_thread = own;
         self

@@ -193,7 +193,8 @@ pub struct CycleSummary {
     /// SYSPRO customers created.
     pub customers_created: usize,
     /// Failures that left work for a later cycle (a stream read cut short, a reconciliation
-    /// look-up that failed), by entity kind.
+    /// look-up or a customer update postponed, a posting whose outcome is unknown), by entity
+    /// kind.
     pub errors: Vec<(EntityKind, String)>,
     /// Whether the cycle stopped early for a shutdown.
     pub interrupted: bool,

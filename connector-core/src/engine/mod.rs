@@ -1282,6 +1282,15 @@ impl Engine {
                 Some(None) => None,
             };
             stored_up_to = stored_up_to.max(sure);
+            if !matches!(end, Ok(PassEnd::Read)) && progress.pages > 1 && stored_up_to <= watermark
+            {
+                tracing::warn!(
+                    connection = %self.inner.name,
+                    stream = kind.as_str(),
+                    pages = progress.pages,
+                    "a read cut short vouches for its first page only, and that page lies within the overlap: the watermark stays, and the next cycle reads the stream again from the same place (a larger commerce.page_size or a smaller overlap lets a cut read move it)"
+                );
+            }
             match end {
                 Err(e) => break Err(e),
                 Ok(PassEnd::Stopped) => {

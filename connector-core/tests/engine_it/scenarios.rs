@@ -883,6 +883,7 @@ async fn a_cycle_closed_mid_read(
 ) -> connector_core::engine::CycleSummary {
     assert!(closing.engine.set(engine.clone()).is_ok(), "set once");
     let summary = engine.run_cycle().await.expect("the cycle ends well");
+    assert!(summary.interrupted, "{summary:?}");
     assert!(summary.errors.is_empty(), "{:?}", summary.errors);
     let close = closing.closed.lock().unwrap().take().expect("closed");
     tokio::time::timeout(Duration::from_secs(10), close)
@@ -921,6 +922,35 @@ async fn closing_an_engine_while_it_reads_reads_no_further_page() {
     });
 
     a_new_engine_posts_every_order_once(&h, &setup, &store).await;
+    h.sims.shutdown().await;
+}
+
+/// An engine closed as it takes in the stream's last page: the read was not cut, so the watermark
+/// passes every order, and the streams after it are left for the next cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_engine_on_the_last_page_leaves_the_stream_read_whole() {
+    let h = Harness::start(shop(20)).await;
+    let mut oldest = h.commerce_orders().await;
+    oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
+    let store = Arc::new(HookedStore {
+        inner: MemoryStore::new(Arc::new(h.clock.clone())),
+        hooks: ClosingMidRead::after(20),
+    });
+    let setup = Setup {
+        page_size: 5,
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    let summary = a_cycle_closed_mid_read(&engine, &store.hooks).await;
+    assert_eq!(
+        records(&*store, EntityKind::Order).await.len(),
+        20,
+        "{summary:?}"
+    );
+    assert_eq!(
+        order_watermark(&*store).await,
+        Some(commerce_updated_at(&oldest[19]))
+    );
     h.sims.shutdown().await;
 }
 
@@ -1013,10 +1043,8 @@ async fn a_stop_signal_while_the_run_loop_reads_reads_no_further_page() {
     );
     let reports = store.cycle_reports().await.expect("cycle reports");
     assert_eq!(reports.len(), 1, "{reports:?}");
-    assert!(
-        reports[0]
-            .outcome
-            .starts_with("stopped part-way by a shutdown"),
+    assert_eq!(
+        reports[0].outcome, "stopped part-way by a shutdown (10 read, 0 posted)",
         "{reports:?}"
     );
     h.sims.shutdown().await;

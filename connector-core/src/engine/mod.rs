@@ -706,7 +706,9 @@ impl Engine {
                         }
                     };
                     let finished = self.inner.clock.now();
-                    let next = fatal.is_none().then(|| finished + wait);
+                    // A worker that is stopping plans no next cycle.
+                    let stopping = *shutdown.borrow();
+                    let next = (fatal.is_none() && !stopping).then(|| finished + wait);
                     self.report_cycle(started, Some(finished), outcome, next)
                         .await;
                     if let Some(e) = fatal {

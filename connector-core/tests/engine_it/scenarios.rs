@@ -1047,6 +1047,10 @@ async fn a_stop_signal_while_the_run_loop_reads_reads_no_further_page() {
         reports[0].outcome, "stopped part-way by a shutdown (10 read, 0 posted)",
         "{reports:?}"
     );
+    assert_eq!(
+        reports[0].next_due_at, None,
+        "a stopped worker plans no next cycle"
+    );
     h.sims.shutdown().await;
 }
 

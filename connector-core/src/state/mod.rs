@@ -55,6 +55,7 @@
 //! ([`StateStore::push_notification`], [`StateStore::take_notifications`]), and each worker reports
 //! its cycles ([`StateStore::record_cycle`]) so `status` can show who does what.
 
+mod batch;
 mod canonical;
 pub mod conformance;
 mod error;

@@ -28,6 +28,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::{Connection as _, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 
+use super::batch::statement_chunks;
 use super::logic;
 use super::memory::{BatchWrites, apply_intakes, apply_transitions, batch_subject, keys_to_read};
 use super::payload::Payload;
@@ -161,10 +162,6 @@ const RECORD_UPSERT: &str = " ON CONFLICT (connection, kind, commerce_id) DO UPD
 
 const AUDIT_INSERT: &str =
     "INSERT INTO audit (at, connection, kind, commerce_id, entry_kind, message, document) ";
-
-/// Rows per multi-row statement. A record row binds 21 parameters, so a statement stays near 10,500,
-/// far below the 65,535 the PostgreSQL protocol allows.
-const ROWS_PER_STATEMENT: usize = 500;
 
 /// The first key of the advisory lock taken while migrating ("mlco"); the second is the schema's
 /// hash, so deployments in different schemas do not wait on each other.
@@ -467,7 +464,7 @@ impl PostgresStore {
     }
 
     /// Reads and locks (`FOR UPDATE`) the records with these keys (those that exist), in one
-    /// statement per [`ROWS_PER_STATEMENT`] keys. Rows are locked in key order, the order every
+    /// statement per slice [`statement_chunks`] cuts. Rows are locked in key order, the order every
     /// batch uses, so two batches sharing records wait for each other instead of deadlocking.
     async fn lock_records(
         &self,
@@ -478,7 +475,7 @@ impl PostgresStore {
     ) -> Result<BTreeMap<RecordKey, Record>, StoreError> {
         let keys: Vec<&RecordKey> = keys.iter().collect();
         let mut found = BTreeMap::new();
-        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        for chunk in statement_chunks(&keys) {
             let mut query: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
                 "SELECT {RECORD_COLUMNS} FROM records WHERE (connection, kind, commerce_id) IN ("
             ));
@@ -493,9 +490,6 @@ impl PostgresStore {
             );
             let rows = query
                 .build()
-                // Batch statements vary in row count: caching each shape would keep hundreds of
-                // large prepared statements per connection.
-                .persistent(false)
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(self.db(operation, subject))?;
@@ -507,7 +501,7 @@ impl PostgresStore {
         Ok(found)
     }
 
-    /// Writes `records`, in one statement per [`ROWS_PER_STATEMENT`] records. With `new`, a plain
+    /// Writes `records`, in one statement per slice [`statement_chunks`] cuts. With `new`, a plain
     /// insert: a record another worker inserted meanwhile fails the transaction on the key (and the
     /// caller decides again), instead of being overwritten. Without, the records were read with
     /// their rows locked and are replaced.
@@ -519,7 +513,7 @@ impl PostgresStore {
         operation: &'static str,
         subject: &str,
     ) -> Result<(), StoreError> {
-        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        for chunk in statement_chunks(records) {
             let mut query: QueryBuilder<'_, Postgres> =
                 QueryBuilder::new(format!("INSERT INTO records ({RECORD_COLUMNS}) "));
             query.push_values(chunk, |mut row, record| {
@@ -551,9 +545,6 @@ impl PostgresStore {
             }
             query
                 .build()
-                // Batch statements vary in row count: caching each shape would keep hundreds of
-                // large prepared statements per connection.
-                .persistent(false)
                 .execute(&mut *conn)
                 .await
                 .map_err(self.db(operation, subject))?;
@@ -561,8 +552,8 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Appends `entries` in order, all stamped `now`, in one statement per [`ROWS_PER_STATEMENT`]
-    /// entries (the rows of one statement take their ids in order).
+    /// Appends `entries` in order, all stamped `now`, in one statement per slice
+    /// [`statement_chunks`] cuts (the rows of one statement take their ids in order).
     async fn insert_audits(
         &self,
         conn: &mut PgConnection,
@@ -571,7 +562,7 @@ impl PostgresStore {
         subject: &str,
     ) -> Result<(), StoreError> {
         let at = micros(now);
-        for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        for chunk in statement_chunks(entries) {
             let mut query: QueryBuilder<'_, Postgres> = QueryBuilder::new(AUDIT_INSERT);
             query.push_values(chunk, |mut row, entry| {
                 row.push_bind(at)
@@ -584,9 +575,6 @@ impl PostgresStore {
             });
             query
                 .build()
-                // Batch statements vary in row count: caching each shape would keep hundreds of
-                // large prepared statements per connection.
-                .persistent(false)
                 .execute(&mut *conn)
                 .await
                 .map_err(self.db("append audit entries", subject))?;

@@ -649,20 +649,12 @@ async fn the_poster_posts_the_plan_the_mapping_made_without_planning_again() {
 /// that pass. The stream is read again, so that order is still taken in and posted in the cycle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_changed_while_its_stream_is_read_hides_no_other() {
-    let h = Harness::start(shop(20)).await;
-    let store = Arc::new(HookedStore {
-        inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: TouchedMidRead::new(&h, 1),
-    });
-    let setup = Setup {
-        page_size: 5,
-        ..Setup::default()
-    };
-    let engine = h.engine(&setup, store.clone()).await;
+    let shop = PagedShop::start(|h| TouchedMidRead::new(h, 1)).await;
+    let (h, store, engine) = (&shop.h, &shop.store, &shop.engine);
     let summary = engine.run_cycle().await.expect("cycle");
     assert!(summary.errors.is_empty(), "{:?}", summary.errors);
     let orders = h.commerce_orders().await;
-    let taken_in = records(&*store, EntityKind::Order).await;
+    let taken_in = records(&**store, EntityKind::Order).await;
     assert_eq!(taken_in.len(), orders.len(), "{summary:?}");
     // The pass read again counts only what it found new: the order that had gone unread and the
     // touched order's new version.
@@ -676,8 +668,8 @@ async fn an_order_changed_while_its_stream_is_read_hides_no_other() {
     // The second pass saw no row move, so the watermark reached the latest change: the touched
     // order's new `updated_at`.
     let latest = orders.iter().map(commerce_updated_at).max().unwrap();
-    assert_eq!(order_watermark(&*store).await, Some(latest));
-    h.sims.shutdown().await;
+    assert_eq!(order_watermark(&**store).await, Some(latest));
+    shop.h.sims.shutdown().await;
 }
 
 /// An order's `updated_at` as the Commerce simulator shows it.
@@ -698,73 +690,91 @@ async fn order_watermark<S: StateStore>(store: &S) -> Option<time::OffsetDateTim
         .unwrap()
 }
 
+/// A shop of 20 orders whose order stream is read in pages of 5, through a memory store with
+/// `hooks`.
+struct PagedShop<H> {
+    h: Harness,
+    store: Arc<HookedStore<H>>,
+    setup: Setup,
+    engine: connector_core::engine::Engine,
+    /// The shop's orders, oldest change first, as the stream serves them.
+    oldest: Vec<serde_json::Value>,
+}
+
+impl<H: StoreHooks + 'static> PagedShop<H> {
+    async fn start(hooks: impl FnOnce(&Harness) -> H) -> Self {
+        let h = Harness::start(shop(20)).await;
+        let mut oldest = h.commerce_orders().await;
+        oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
+        let store = Arc::new(HookedStore {
+            inner: MemoryStore::new(Arc::new(h.clock.clone())),
+            hooks: hooks(&h),
+        });
+        let setup = Setup {
+            page_size: 5,
+            ..Setup::default()
+        };
+        let engine = h.engine(&setup, store.clone()).await;
+        Self {
+            h,
+            store,
+            setup,
+            engine,
+            oldest,
+        }
+    }
+
+    /// The `updated_at` of the `nth` oldest order (from 0).
+    fn updated_at(&self, nth: usize) -> time::OffsetDateTime {
+        commerce_updated_at(&self.oldest[nth])
+    }
+}
+
 /// Orders keep changing while their stream is read: each of the cycle's three passes sees one
 /// move. The cycle stops after the third, with the watermark where the last moved order was first
 /// read (no further, and not left where it was), and the next cycle takes in what is left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_changing_on_every_pass_end_the_passes_but_not_the_watermark() {
-    let h = Harness::start(shop(20)).await;
-    let mut oldest = h.commerce_orders().await;
-    oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
-    let store = Arc::new(HookedStore {
-        inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: TouchedMidRead::new(&h, 3),
-    });
-    let setup = Setup {
-        page_size: 5,
-        ..Setup::default()
-    };
-    let engine = h.engine(&setup, store.clone()).await;
+    let shop = PagedShop::start(|h| TouchedMidRead::new(h, 3)).await;
+    let (h, store, engine) = (&shop.h, &shop.store, &shop.engine);
     let first = engine.run_cycle().await.expect("cycle");
     assert!(first.errors.is_empty(), "{:?}", first.errors);
     // The third pass began with the third oldest order, and saw it move.
     assert_eq!(
-        order_watermark(&*store).await,
-        Some(commerce_updated_at(&oldest[2])),
+        order_watermark(&**store).await,
+        Some(shop.updated_at(2)),
         "{first:?}"
     );
 
     let second = engine.run_cycle().await.expect("cycle");
     assert!(second.errors.is_empty(), "{:?}", second.errors);
     let orders = h.commerce_orders().await;
-    let taken_in = records(&*store, EntityKind::Order).await;
+    let taken_in = records(&**store, EntityKind::Order).await;
     assert_eq!(taken_in.len(), orders.len(), "{first:?} {second:?}");
     let latest = orders.iter().map(commerce_updated_at).max().unwrap();
-    assert_eq!(order_watermark(&*store).await, Some(latest));
-    h.sims.shutdown().await;
+    assert_eq!(order_watermark(&**store).await, Some(latest));
+    shop.h.sims.shutdown().await;
 }
 
 /// Touches the first order of the first pass as it is taken in (see [`TouchedMidRead`]), then
 /// makes every Commerce call fail once `fail_after` orders were taken in.
 struct TouchedThenFailing {
     touched: TouchedMidRead,
-    fail_after: usize,
-    taken_in: std::sync::atomic::AtomicUsize,
-    faults_url: String,
-    http: reqwest::Client,
+    fail_after: Nth,
+    sim: SimApi,
 }
 
 #[async_trait::async_trait]
 impl StoreHooks for TouchedThenFailing {
     async fn after_intake(&self, key: &connector_core::state::RecordKey, at: time::OffsetDateTime) {
         self.touched.after_intake(key, at).await;
-        let n = self
-            .taken_in
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        if n == self.fail_after {
-            let faults = CommerceFaults {
-                server_error_rate: 1.0,
-                ..CommerceFaults::default()
-            };
-            let response = self
-                .http
-                .put(&self.faults_url)
-                .json(&faults)
-                .send()
-                .await
-                .expect("set faults");
-            assert!(response.status().is_success(), "{}", response.status());
+        if self.fail_after.hit() {
+            self.sim
+                .set_faults(&CommerceFaults {
+                    server_error_rate: 1.0,
+                    ..CommerceFaults::default()
+                })
+                .await;
         }
     }
 }
@@ -774,26 +784,14 @@ impl StoreHooks for TouchedThenFailing {
 /// stays at the end of the first page, and the next cycle takes in the order that went unread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_that_fails_after_an_order_moved_vouches_for_its_first_page_only() {
-    let h = Harness::start(shop(20)).await;
-    let mut oldest = h.commerce_orders().await;
-    oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
-    let faults_url = format!("{}/__sim/faults", h.sims.commerce.base_url());
-    let store = Arc::new(HookedStore {
-        inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: TouchedThenFailing {
-            touched: TouchedMidRead::new(&h, 1),
-            // The first two pages; the third fails.
-            fail_after: 10,
-            taken_in: std::sync::atomic::AtomicUsize::new(0),
-            faults_url: faults_url.clone(),
-            http: h.http.clone(),
-        },
-    });
-    let setup = Setup {
-        page_size: 5,
-        ..Setup::default()
-    };
-    let engine = h.engine(&setup, store.clone()).await;
+    let shop = PagedShop::start(|h| TouchedThenFailing {
+        touched: TouchedMidRead::new(h, 1),
+        // The first two pages; the third fails.
+        fail_after: Nth::new(10),
+        sim: h.sim_api(),
+    })
+    .await;
+    let (h, store, engine) = (&shop.h, &shop.store, &shop.engine);
     let first = engine.run_cycle().await.expect("cycle");
     assert!(
         first
@@ -802,47 +800,35 @@ async fn a_read_that_fails_after_an_order_moved_vouches_for_its_first_page_only(
             .any(|(kind, _)| *kind == EntityKind::Order),
         "{first:?}"
     );
-    assert_eq!(records(&*store, EntityKind::Order).await.len(), 10);
+    assert_eq!(records(&**store, EntityKind::Order).await.len(), 10);
     assert_eq!(
-        order_watermark(&*store).await,
-        Some(commerce_updated_at(&oldest[4])),
+        order_watermark(&**store).await,
+        Some(shop.updated_at(4)),
         "{first:?}"
     );
 
-    let response = h
-        .http
-        .put(&faults_url)
-        .json(&CommerceFaults::default())
-        .send()
-        .await
-        .expect("clear faults");
-    assert!(response.status().is_success());
+    h.sim_api().set_faults(&CommerceFaults::default()).await;
     let second = engine.run_cycle().await.expect("cycle");
     assert!(second.errors.is_empty(), "{:?}", second.errors);
     let orders = h.commerce_orders().await;
-    let taken_in = records(&*store, EntityKind::Order).await;
+    let taken_in = records(&**store, EntityKind::Order).await;
     assert_eq!(taken_in.len(), orders.len(), "{second:?}");
     assert_all(&taken_in, |r| r.state == RecordState::Posted);
-    h.sims.shutdown().await;
+    shop.h.sims.shutdown().await;
 }
 
 /// Closes the engine it is given as the `close_after`-th order is taken in; the close goes on in a
 /// task of its own.
 struct ClosingMidRead {
     engine: std::sync::OnceLock<connector_core::engine::Engine>,
-    close_after: usize,
-    taken_in: std::sync::atomic::AtomicUsize,
+    close_after: Nth,
     closed: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 #[async_trait::async_trait]
 impl StoreHooks for ClosingMidRead {
     async fn after_intake(&self, _: &connector_core::state::RecordKey, _: time::OffsetDateTime) {
-        let n = self
-            .taken_in
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        if n != self.close_after {
+        if !self.close_after.hit() {
             return;
         }
         let engine = self.engine.get().expect("engine set").clone();
@@ -857,8 +843,7 @@ impl ClosingMidRead {
     fn after(close_after: usize) -> Self {
         Self {
             engine: std::sync::OnceLock::new(),
-            close_after,
-            taken_in: std::sync::atomic::AtomicUsize::new(0),
+            close_after: Nth::new(close_after),
             closed: Mutex::new(None),
         }
     }
@@ -898,60 +883,34 @@ async fn a_cycle_closed_mid_read(
 /// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_an_engine_while_it_reads_reads_no_further_page() {
-    let h = Harness::start(shop(20)).await;
-    let mut oldest = h.commerce_orders().await;
-    oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
-    let store = Arc::new(HookedStore {
-        inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: ClosingMidRead::after(10),
-    });
-    let setup = Setup {
-        page_size: 5,
-        ..Setup::default()
-    };
-    let engine = h.engine(&setup, store.clone()).await;
-    let summary = a_cycle_closed_mid_read(&engine, &store.hooks).await;
-    let taken_in = records(&*store, EntityKind::Order).await;
+    let shop = PagedShop::start(|_| ClosingMidRead::after(10)).await;
+    let store = &shop.store;
+    let summary = a_cycle_closed_mid_read(&shop.engine, &store.hooks).await;
+    let taken_in = records(&**store, EntityKind::Order).await;
     assert_eq!(taken_in.len(), 10, "{summary:?}");
-    assert_eq!(
-        order_watermark(&*store).await,
-        Some(commerce_updated_at(&oldest[4]))
-    );
+    assert_eq!(order_watermark(&**store).await, Some(shop.updated_at(4)));
     assert_all(&taken_in, |r| {
         r.state == RecordState::Received && r.attempts == 0
     });
 
-    a_new_engine_posts_every_order_once(&h, &setup, &store).await;
-    h.sims.shutdown().await;
+    a_new_engine_posts_every_order_once(&shop.h, &shop.setup, store).await;
+    shop.h.sims.shutdown().await;
 }
 
 /// An engine closed as it takes in the stream's last page: the read was not cut, so the watermark
 /// passes every order, and the streams after it are left for the next cycle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_an_engine_on_the_last_page_leaves_the_stream_read_whole() {
-    let h = Harness::start(shop(20)).await;
-    let mut oldest = h.commerce_orders().await;
-    oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
-    let store = Arc::new(HookedStore {
-        inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: ClosingMidRead::after(20),
-    });
-    let setup = Setup {
-        page_size: 5,
-        ..Setup::default()
-    };
-    let engine = h.engine(&setup, store.clone()).await;
-    let summary = a_cycle_closed_mid_read(&engine, &store.hooks).await;
+    let shop = PagedShop::start(|_| ClosingMidRead::after(20)).await;
+    let store = &shop.store;
+    let summary = a_cycle_closed_mid_read(&shop.engine, &store.hooks).await;
     assert_eq!(
-        records(&*store, EntityKind::Order).await.len(),
+        records(&**store, EntityKind::Order).await.len(),
         20,
         "{summary:?}"
     );
-    assert_eq!(
-        order_watermark(&*store).await,
-        Some(commerce_updated_at(&oldest[19]))
-    );
-    h.sims.shutdown().await;
+    assert_eq!(order_watermark(&**store).await, Some(shop.updated_at(19)));
+    shop.h.sims.shutdown().await;
 }
 
 /// An engine closed while it reads, after an order on the first page changed and hid the first
@@ -960,51 +919,34 @@ async fn closing_an_engine_on_the_last_page_leaves_the_stream_read_whole() {
 /// order and posts every order once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_an_engine_while_it_reads_after_an_order_moved_keeps_the_hidden_one() {
-    let h = Harness::start(shop(20)).await;
-    let mut oldest = h.commerce_orders().await;
-    oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
-    let store = Arc::new(HookedStore {
-        inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: Both(TouchedMidRead::new(&h, 1), ClosingMidRead::after(10)),
-    });
-    let setup = Setup {
-        page_size: 5,
-        ..Setup::default()
-    };
-    let engine = h.engine(&setup, store.clone()).await;
-    let summary = a_cycle_closed_mid_read(&engine, &store.hooks.1).await;
+    let shop =
+        PagedShop::start(|h| Both(TouchedMidRead::new(h, 1), ClosingMidRead::after(10))).await;
+    let store = &shop.store;
+    let summary = a_cycle_closed_mid_read(&shop.engine, &store.hooks.1).await;
     // The first order, touched, was read before it moved; the sixth went unread.
-    let taken_in = records(&*store, EntityKind::Order).await;
+    let taken_in = records(&**store, EntityKind::Order).await;
     assert_eq!(taken_in.len(), 10, "{summary:?}");
-    let sixth = oldest[5]["entity_id"].as_u64().unwrap().to_string();
+    let sixth = shop.oldest[5]["entity_id"].as_u64().unwrap().to_string();
     assert!(
         taken_in.iter().all(|r| r.key.commerce_id != sixth),
         "{taken_in:?}"
     );
-    assert_eq!(
-        order_watermark(&*store).await,
-        Some(commerce_updated_at(&oldest[4]))
-    );
+    assert_eq!(order_watermark(&**store).await, Some(shop.updated_at(4)));
 
-    a_new_engine_posts_every_order_once(&h, &setup, &store).await;
-    h.sims.shutdown().await;
+    a_new_engine_posts_every_order_once(&shop.h, &shop.setup, store).await;
+    shop.h.sims.shutdown().await;
 }
 
 /// Sends the run loop's stop signal as the `stop_after`-th order is taken in.
 struct StoppingMidRead {
     stop: tokio::sync::watch::Sender<bool>,
-    stop_after: usize,
-    taken_in: std::sync::atomic::AtomicUsize,
+    stop_after: Nth,
 }
 
 #[async_trait::async_trait]
 impl StoreHooks for StoppingMidRead {
     async fn after_intake(&self, _: &connector_core::state::RecordKey, _: time::OffsetDateTime) {
-        let n = self
-            .taken_in
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        if n == self.stop_after {
+        if self.stop_after.hit() {
             self.stop.send_replace(true);
         }
     }
@@ -1015,32 +957,19 @@ impl StoreHooks for StoppingMidRead {
 /// that the cycle stopped part-way, and ends cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_signal_while_the_run_loop_reads_reads_no_further_page() {
-    let h = Harness::start(shop(20)).await;
-    let mut oldest = h.commerce_orders().await;
-    oldest.sort_by_key(|o| (commerce_updated_at(o), o["entity_id"].as_u64()));
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let store = Arc::new(HookedStore {
-        inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: StoppingMidRead {
-            stop,
-            stop_after: 10,
-            taken_in: std::sync::atomic::AtomicUsize::new(0),
-        },
-    });
-    let setup = Setup {
-        page_size: 5,
-        ..Setup::default()
-    };
-    let engine = h.engine(&setup, store.clone()).await;
-    tokio::time::timeout(Duration::from_secs(20), engine.run(shutdown))
+    let shop = PagedShop::start(|_| StoppingMidRead {
+        stop,
+        stop_after: Nth::new(10),
+    })
+    .await;
+    let store = &shop.store;
+    tokio::time::timeout(Duration::from_secs(20), shop.engine.run(shutdown))
         .await
         .expect("the loop stops")
         .expect("clean stop");
-    assert_eq!(records(&*store, EntityKind::Order).await.len(), 10);
-    assert_eq!(
-        order_watermark(&*store).await,
-        Some(commerce_updated_at(&oldest[4]))
-    );
+    assert_eq!(records(&**store, EntityKind::Order).await.len(), 10);
+    assert_eq!(order_watermark(&**store).await, Some(shop.updated_at(4)));
     let reports = store.cycle_reports().await.expect("cycle reports");
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert_eq!(
@@ -1051,7 +980,7 @@ async fn a_stop_signal_while_the_run_loop_reads_reads_no_further_page() {
         reports[0].next_due_at, None,
         "a stopped worker plans no next cycle"
     );
-    h.sims.shutdown().await;
+    shop.h.sims.shutdown().await;
 }
 
 /// Halts the document numbered `refused` (as a mapping gap would) and plans the rest with the

@@ -460,11 +460,43 @@ account = "00-4030"
     }
 
     pub async fn sim_post(&self, path: &str, body: Value) -> Value {
-        let url = format!("{}/__sim/{path}", self.sims.commerce.base_url());
+        self.sim_api()
+            .send(reqwest::Method::POST, path, &body)
+            .await
+            .json()
+            .await
+            .expect("sim JSON")
+    }
+
+    /// The Commerce simulator's `/__sim` API, for hooks that act while the engine works.
+    pub fn sim_api(&self) -> SimApi {
+        SimApi {
+            commerce_url: self.sims.commerce.base_url(),
+            http: self.http.clone(),
+        }
+    }
+}
+
+/// The Commerce simulator's `/__sim` API.
+#[derive(Clone)]
+pub struct SimApi {
+    commerce_url: String,
+    http: reqwest::Client,
+}
+
+impl SimApi {
+    /// Sends `body` to `/__sim/{path}`; the simulator must accept it.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> reqwest::Response {
+        let url = format!("{}/__sim/{path}", self.commerce_url);
         let response = self
             .http
-            .post(&url)
-            .json(&body)
+            .request(method, &url)
+            .json(body)
             .send()
             .await
             .expect("sim call");
@@ -473,7 +505,32 @@ account = "00-4030"
             "{url}: {}",
             response.status()
         );
-        response.json().await.expect("sim JSON")
+        response
+    }
+
+    /// Sets the faults Commerce calls meet from now on.
+    pub async fn set_faults(&self, faults: &simulators::commerce::CommerceFaults) {
+        self.send(reqwest::Method::PUT, "faults", faults).await;
+    }
+}
+
+/// Counts calls, and says which one is the `n`-th: for hooks that act once, at a chosen moment.
+pub struct Nth {
+    n: usize,
+    seen: std::sync::atomic::AtomicUsize,
+}
+
+impl Nth {
+    pub fn new(n: usize) -> Self {
+        Self {
+            n,
+            seen: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Counts one call; whether it is the `n`-th.
+    pub fn hit(&self) -> bool {
+        self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == self.n
     }
 }
 
@@ -769,8 +826,7 @@ impl<H: StoreHooks> AuditLog for HookedStore<H> {
 /// the later pages of its stream were still to be read. A pass begins with the first order taken
 /// in, or with one older than the order taken in before it (the stream read again).
 pub struct TouchedMidRead {
-    commerce_url: String,
-    http: reqwest::Client,
+    sim: SimApi,
     passes: std::sync::atomic::AtomicU32,
     last: std::sync::Mutex<Option<OffsetDateTime>>,
 }
@@ -778,8 +834,7 @@ pub struct TouchedMidRead {
 impl TouchedMidRead {
     pub fn new(h: &Harness, passes: u32) -> Self {
         Self {
-            commerce_url: h.sims.commerce.base_url(),
-            http: h.http.clone(),
+            sim: h.sim_api(),
             passes: std::sync::atomic::AtomicU32::new(passes),
             last: std::sync::Mutex::new(None),
         }
@@ -804,22 +859,13 @@ impl StoreHooks for TouchedMidRead {
         }
         self.passes
             .store(left - 1, std::sync::atomic::Ordering::SeqCst);
-        let url = format!(
-            "{}/__sim/orders/{}/touch",
-            self.commerce_url, key.commerce_id
-        );
-        let response = self
-            .http
-            .post(&url)
-            .json(&serde_json::json!({"comment": "changed while its stream was read"}))
-            .send()
-            .await
-            .expect("touch");
-        assert!(
-            response.status().is_success(),
-            "{url}: {}",
-            response.status()
-        );
+        self.sim
+            .send(
+                reqwest::Method::POST,
+                &format!("orders/{}/touch", key.commerce_id),
+                &serde_json::json!({"comment": "changed while its stream was read"}),
+            )
+            .await;
     }
 }
 

@@ -433,8 +433,12 @@ async fn dropping_without_close_logs_off_in_the_background() {
     panic!("no logoff after drop");
 }
 
-#[test]
-fn dropping_outside_a_runtime_does_not_block_or_panic() {
+/// A runtime not entered by the caller, a server on it answering one logon and one query, and a
+/// client (on its own thread or not) that has made that query; with `logoff_too`, a logoff too.
+fn a_session_outside_the_runtime(
+    own_thread: bool,
+    logoff_too: bool,
+) -> (tokio::runtime::Runtime, wiremock::MockServer, SysproClient) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -446,10 +450,23 @@ fn dropping_outside_a_runtime_does_not_block_or_panic() {
             .expect(1)
             .mount(&server)
             .await;
-        let client = client(&server);
+        if logoff_too {
+            logoff("SESSION-A").expect(1).mount(&server).await;
+        }
+        let config = config(&server)
+            .own_thread(own_thread)
+            .build()
+            .expect("config");
+        let client = SysproClient::new(config).expect("client");
         client.query("COMFND", COMFND_IN).await.expect("query");
         (server, client)
     });
+    (runtime, server, client)
+}
+
+#[test]
+fn dropping_outside_a_runtime_does_not_block_or_panic() {
+    let (runtime, server, client) = a_session_outside_the_runtime(false, false);
     // No runtime is entered here: the drop must return at once without sending anything.
     drop(client);
     runtime.block_on(async {
@@ -462,23 +479,7 @@ fn dropping_outside_a_runtime_does_not_block_or_panic() {
 /// outside any runtime) still frees the SYSPRO seat.
 #[test]
 fn a_client_on_its_own_thread_logs_off_when_dropped_outside_a_runtime() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (server, client) = runtime.block_on(async {
-        let server = server().await;
-        logon("SESSION-A").expect(1).mount(&server).await;
-        query_mock("SESSION-A", "<a/>")
-            .expect(1)
-            .mount(&server)
-            .await;
-        logoff("SESSION-A").expect(1).mount(&server).await;
-        let config = config(&server).own_thread(true).build().expect("config");
-        let client = SysproClient::new(config).expect("client");
-        client.query("COMFND", COMFND_IN).await.expect("query");
-        (server, client)
-    });
+    let (runtime, server, client) = a_session_outside_the_runtime(true, true);
     drop(client);
     runtime.block_on(async {
         for _ in 0..100 {

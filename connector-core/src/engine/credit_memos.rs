@@ -73,8 +73,8 @@ impl Engine {
         let mut invoices = HashMap::new();
         let end = async {
             loop {
-                // Pages after the last one read are left for later; a stream already
-                // at its end was read whole.
+                // Memos after the last one taken in are left for later; once the stream's last
+                // page is read, its memos are taken in whole.
                 if stopping() && items.stop_reason().is_none() {
                     return Ok(PassEnd::Stopped);
                 }

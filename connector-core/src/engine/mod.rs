@@ -26,6 +26,7 @@ mod sales_order;
 mod writes;
 
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -1347,8 +1348,8 @@ impl Engine {
                 let end = async {
                     loop {
                         let page = match next_page(&mut pages, &stopping, "orders.search").await? {
-                            Ok(page) => page,
-                            Err(end) => return Ok(end),
+                            ControlFlow::Continue(page) => page,
+                            ControlFlow::Break(end) => return Ok(end),
                         };
                         let fetched = page
                             .items
@@ -1368,8 +1369,8 @@ impl Engine {
                     loop {
                         let page = match next_page(&mut pages, &stopping, "invoices.search").await?
                         {
-                            Ok(page) => page,
-                            Err(end) => return Ok(end),
+                            ControlFlow::Continue(page) => page,
+                            ControlFlow::Break(end) => return Ok(end),
                         };
                         // The orders of a whole page come in one search; the cache is per page, so
                         // memory stays flat however long the stream is.
@@ -1392,8 +1393,8 @@ impl Engine {
                     loop {
                         let page =
                             match next_page(&mut pages, &stopping, "customers.search").await? {
-                                Ok(page) => page,
-                                Err(end) => return Ok(end),
+                                ControlFlow::Continue(page) => page,
+                                ControlFlow::Break(end) => return Ok(end),
                             };
                         // Customers of other stores are not stored, but the watermark passes them
                         // once the page they came in is stored.
@@ -1628,21 +1629,21 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// The next page of a pass, or how the pass ends: with the stream, or, before a page is
-/// requested, when `stopping` (pages after the last one read are left for later; a stream already
-/// at its end was read whole).
+/// The next page of a pass (`Continue`), or how the pass ends (`Break`): with the stream, or,
+/// before a page is requested, when `stopping` (pages after the last one read are left for later;
+/// a stream already at its end was read whole).
 async fn next_page<T: adobe_commerce_client::page::Entity>(
     pages: &mut adobe_commerce_client::PageStream<T>,
     stopping: &impl Fn() -> bool,
     operation: &'static str,
-) -> Result<Result<adobe_commerce_client::Page<T>, PassEnd>, EngineError> {
+) -> Result<ControlFlow<PassEnd, adobe_commerce_client::Page<T>>, EngineError> {
     if stopping() && pages.stop_reason().is_none() {
-        return Ok(Err(PassEnd::Stopped));
+        return Ok(ControlFlow::Break(PassEnd::Stopped));
     }
     match pages.next().await {
-        None => Ok(Err(PassEnd::Read)),
+        None => Ok(ControlFlow::Break(PassEnd::Read)),
         Some(page) => page
-            .map(Ok)
+            .map(ControlFlow::Continue)
             .map_err(|source| EngineError::Commerce { operation, source }),
     }
 }

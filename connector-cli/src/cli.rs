@@ -295,15 +295,27 @@ pub struct DemoArgs {
 
 /// `bench`.
 #[derive(Debug, Args)]
+// Numbers take a leading `-`, so that `--orders -5` is refused as a value of `--orders` (no
+// negative number is one) rather than as an unknown option.
 pub struct BenchArgs {
     /// Orders the simulated shop holds (the backlog to drain).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, allow_negative_numbers = true)]
     pub orders: usize,
     /// Service time of every call on both simulated systems, in milliseconds.
-    #[arg(long, default_value_t = 20, value_name = "L")]
+    #[arg(
+        long,
+        default_value_t = 20,
+        value_name = "L",
+        allow_negative_numbers = true
+    )]
     pub latency_ms: u64,
     /// Extra SYSPRO service time per document item, in milliseconds.
-    #[arg(long, default_value_t = 1, value_name = "M")]
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_name = "M",
+        allow_negative_numbers = true
+    )]
     pub item_latency_ms: u64,
     /// Faults injected by the simulators: none, or storm (429s, 5xx, hangs, lost SYSPRO answers,
     /// invalidated sessions, unmappable orders).
@@ -311,17 +323,27 @@ pub struct BenchArgs {
     pub faults: String,
     /// Run the connector as child processes and kill it (SIGKILL) this many times at random
     /// moments, restarting it each time.
-    #[arg(long, default_value_t = 0, value_name = "K")]
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "K",
+        allow_negative_numbers = true
+    )]
     pub chaos_kills: u32,
     /// Seed of the simulated data, the faults and the kill moments.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, allow_negative_numbers = true)]
     pub seed: u64,
     /// Working folder for the configuration, vault and database [default: a new temporary folder,
     /// removed afterwards].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Give up when the backlog is not drained after this many seconds.
-    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 3600,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     pub timeout_secs: u64,
     /// Instead of a run, measure the time per order of the steps every order needs (decoding,
     /// fingerprinting, a durable copy) on the same seeded orders: a floor no run goes below.

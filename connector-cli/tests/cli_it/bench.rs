@@ -110,6 +110,30 @@ fn bench_refuses_a_folder_that_already_holds_a_database() {
     assert!(out.stderr.contains("already holds"), "{out:#?}");
 }
 
+/// A bad value is refused before anything runs, with exit code 2 and a message naming the option.
+#[test]
+fn bench_names_the_option_a_bad_value_was_given_to() {
+    let dir = scratch("bench-bad-input");
+    for (args, named) in [
+        (&["--faults", "foo"][..], "--faults"),
+        (&["--orders", "0"][..], "--orders"),
+        (&["--orders", "abc"][..], "--orders"),
+        (&["--orders", "-5"][..], "--orders"),
+        (&["--latency-ms", "-1"][..], "--latency-ms"),
+        (&["--item-latency-ms", "x"][..], "--item-latency-ms"),
+        (&["--chaos-kills", "-2"][..], "--chaos-kills"),
+        (&["--seed", "z"][..], "--seed"),
+        (&["--timeout-secs", "-3"][..], "--timeout-secs"),
+    ] {
+        let mut all = vec!["bench", "--json"];
+        all.extend_from_slice(args);
+        let out = run(&dir, &all);
+        assert_eq!(out.code, 2, "{args:?}: {out:#?}");
+        assert!(out.stderr.contains(named), "{args:?}: {out:#?}");
+        assert!(out.stdout.is_empty(), "{args:?}: {out:#?}");
+    }
+}
+
 /// `--floor` measures the steps every order needs on the seeded orders and prints each figure, and
 /// refuses the options of a run it does not make.
 #[test]

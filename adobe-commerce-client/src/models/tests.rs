@@ -170,6 +170,77 @@ fn shipping_assignment_is_typed_and_other_extensions_kept() {
     assert_eq!(order.status_histories[0].is_customer_notified, None);
 }
 
+fn extension_attributes(json: &str) -> Result<OrderExtensionAttributes, String> {
+    let de = &mut serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(de).map_err(|err| format!("{}: {}", err.path(), err.inner()))
+}
+
+#[test]
+fn extension_attributes_read_null_lists_as_empty_and_keep_the_rest_verbatim() {
+    let ext = extension_attributes(
+        r#"{"gift_cards": null, "shipping_assignments": null, "applied_taxes": [{"code": "US"}],
+            "payment_additional_info": [{"key": "method_title", "value": "Card"}]}"#,
+    )
+    .expect("decodes");
+    assert!(ext.shipping_assignments.is_empty());
+    assert_eq!(
+        ext.payment_additional_info[0].value.as_deref(),
+        Some("Card")
+    );
+    assert_eq!(
+        serde_json::Value::Object(ext.other.clone()),
+        serde_json::json!({"gift_cards": null, "applied_taxes": [{"code": "US"}]})
+    );
+    let empty = extension_attributes("{}").expect("decodes");
+    assert!(empty.shipping_assignments.is_empty() && empty.payment_additional_info.is_empty());
+    assert!(empty.other.is_empty());
+    // Written back, the typed lists and the other attributes sit side by side, as they came.
+    let text = serde_json::to_string(&ext).unwrap();
+    assert_eq!(extension_attributes(&text).expect("decodes again"), ext);
+    assert!(
+        text.contains(r#""applied_taxes":[{"code":"US"}]"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_bad_value_inside_a_shipping_assignment_is_reported_with_its_whole_path() {
+    let json = ORDER.replace(
+        "\"shipping_amount\": 10,\n            \"shipping_discount_amount\"",
+        "\"shipping_amount\": \"ten\",\n            \"shipping_discount_amount\"",
+    );
+    assert_ne!(json, ORDER, "fixture edit must apply");
+    let de = &mut serde_json::Deserializer::from_str(&json);
+    let err = serde_path_to_error::deserialize::<_, Order>(de).unwrap_err();
+    assert_eq!(
+        err.path().to_string(),
+        "extension_attributes.shipping_assignments[0].shipping.total.shipping_amount"
+    );
+    assert!(err.inner().to_string().contains("ten"), "{err}");
+}
+
+#[test]
+fn extension_attributes_refuse_a_repeated_typed_field_and_a_non_object() {
+    let twice = extension_attributes(r#"{"shipping_assignments": [], "shipping_assignments": []}"#);
+    assert!(
+        twice
+            .unwrap_err()
+            .contains("duplicate field `shipping_assignments`")
+    );
+    let twice =
+        extension_attributes(r#"{"payment_additional_info": [], "payment_additional_info": null}"#);
+    assert!(
+        twice
+            .unwrap_err()
+            .contains("duplicate field `payment_additional_info`")
+    );
+    let list = extension_attributes("[]").unwrap_err();
+    assert!(
+        list.contains("expected struct OrderExtensionAttributes"),
+        "{list}"
+    );
+}
+
 #[test]
 fn guest_order_decodes() {
     let order: Order = decode(GUEST_ORDER);

@@ -58,15 +58,18 @@ impl Engine {
     }
 
     /// Reads the credit memo stream with `criteria` and stores each memo with its order and
-    /// invoice, noting each in `progress`, until the stream ends, a read fails or `stopping`.
+    /// invoice, noting each in `progress`, until the stream ends, a read fails or a shutdown
+    /// begins: `stopping` before a memo is asked for, or `shutdown` ending while its page is on
+    /// its way (the page is then dropped, as in `next_page`).
     /// Also returns where to read again when rows moved while paging (see
     /// `PageStream::moved_from`).
-    pub(super) async fn read_credit_memos(
+    pub(super) async fn read_credit_memos<F: Future<Output = ()>>(
         &self,
         criteria: SearchCriteria,
         summary: &mut super::CycleSummary,
         progress: &mut PassProgress,
         stopping: &impl Fn() -> bool,
+        shutdown: &impl Fn() -> F,
     ) -> (Option<Option<OffsetDateTime>>, Result<PassEnd, EngineError>) {
         let mut items = self.inner.commerce.credit_memos().search(criteria).stream();
         let mut orders = HashMap::new();
@@ -78,7 +81,13 @@ impl Engine {
                 if stopping() && items.stop_reason().is_none() {
                     return Ok(PassEnd::Stopped);
                 }
-                let Some(memo) = items.next().await else {
+                // A memo already read comes first, as does the end of the stream.
+                let next = tokio::select! {
+                    biased;
+                    next = items.next() => next,
+                    () = shutdown() => return Ok(PassEnd::Stopped),
+                };
+                let Some(memo) = next else {
                     return Ok(PassEnd::Read);
                 };
                 let memo = memo.map_err(|source| EngineError::Commerce {

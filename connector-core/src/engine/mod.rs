@@ -27,7 +27,6 @@ mod writes;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -453,7 +452,7 @@ impl EngineBuilder {
                 writes: tokio::sync::Mutex::new(()),
                 missing_cash_customers: Mutex::new(Vec::new()),
                 work: tokio::sync::Mutex::new(()),
-                closing: AtomicBool::new(false),
+                closing: watch::Sender::new(false),
             }),
         })
     }
@@ -508,9 +507,9 @@ pub(crate) struct Inner {
     pub(crate) missing_cash_customers: Mutex<Vec<(String, String)>>,
     /// Serialises cycles, replays and notifications of this connection.
     work: tokio::sync::Mutex<()>,
-    /// Set when [`Engine::close`] begins: the unit of work in hand claims no more records, and no
-    /// unit starts after it.
-    closing: AtomicBool,
+    /// Set when [`Engine::close`] begins: the unit of work in hand claims no more records and reads
+    /// no further page, and no unit starts after it.
+    closing: watch::Sender<bool>,
 }
 
 /// How often [`Engine::run`] polls: between the configured bounds, sooner after a busy cycle.
@@ -871,13 +870,14 @@ impl Engine {
         }
     }
 
-    /// Closes the engine: the cycle, replay or notification in hand maps and claims no more records
-    /// and finishes the batches it is posting, then the engine logs off SYSPRO. It makes no SYSPRO
+    /// Closes the engine: the cycle, replay or notification in hand reads no further Commerce page
+    /// (dropping one on its way), maps and claims no more records and finishes the batches it is
+    /// posting, then the engine logs off SYSPRO. It makes no SYSPRO
     /// calls afterwards, and later calls of [`Engine::run_cycle`], [`Engine::replay`] and
     /// [`Engine::notify`] fail with [`EngineError::Closed`], leaving every record where it is. So
     /// no record is claimed, using up one of its attempts, only to meet a client that was closed.
     pub async fn close(&self) {
-        self.inner.closing.store(true, Ordering::Release);
+        self.inner.closing.send_replace(true);
         let _work = self.inner.work.lock().await;
         if let Err(e) = self.inner.syspro.close().await {
             tracing::warn!(connection = %self.inner.name, error = %e, "SYSPRO logoff failed");
@@ -1029,7 +1029,33 @@ impl Engine {
 
     /// Whether [`Engine::close`] has begun: posting claims no more records.
     pub(crate) fn closing(&self) -> bool {
-        self.inner.closing.load(Ordering::Acquire)
+        *self.inner.closing.borrow()
+    }
+
+    /// Ends once a shutdown begins: [`Engine::close`], or `stop` (the run loop's stop signal)
+    /// turning true. A stop signal whose sender is gone never ends it.
+    async fn shutdown_begun(&self, stop: Option<&watch::Receiver<bool>>) {
+        let mut closing = self.inner.closing.subscribe();
+        let closed = async move {
+            // `self` holds the sender, so the wait ends only when the engine closes.
+            if closing.wait_for(|closing| *closing).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let stop = stop.cloned();
+        let stopped = async move {
+            let signalled = match stop {
+                Some(mut stop) => stop.wait_for(|stop| *stop).await.is_ok(),
+                None => false,
+            };
+            if !signalled {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = closed => {}
+            () = stopped => {}
+        }
     }
 
     // ---- intake ----------------------------------------------------------------------------------
@@ -1327,7 +1353,8 @@ impl Engine {
     }
 
     /// One pass over a stream's pages, from the start of `criteria`: stores every document read,
-    /// until the stream ends, a page fails or a shutdown begins (checked before each page).
+    /// until the stream ends, a page fails or a shutdown begins (before a page is asked for, or
+    /// while it is on its way).
     ///
     /// Also returns, however the pass ended, `None` when no row moved between the pages read;
     /// otherwise the `updated_at` from which to read again (see [`Engine::read_stream`]), itself
@@ -1342,15 +1369,19 @@ impl Engine {
         stop: Option<&watch::Receiver<bool>>,
     ) -> (Option<Option<OffsetDateTime>>, Result<PassEnd, EngineError>) {
         let stopping = || self.closing() || stop.is_some_and(|s| *s.borrow());
+        let shutdown = || self.shutdown_begun(stop);
         match kind {
             EntityKind::Order => {
                 let mut pages = self.inner.commerce.orders().search(criteria).pages();
                 let end = async {
                     loop {
-                        let page = match next_page(&mut pages, &stopping, "orders.search").await? {
-                            ControlFlow::Continue(page) => page,
-                            ControlFlow::Break(end) => return Ok(end),
-                        };
+                        let page =
+                            match next_page(&mut pages, &stopping, shutdown(), "orders.search")
+                                .await?
+                            {
+                                ControlFlow::Continue(page) => page,
+                                ControlFlow::Break(end) => return Ok(end),
+                            };
                         let fetched = page
                             .items
                             .into_iter()
@@ -1367,11 +1398,13 @@ impl Engine {
                 let mut pages = self.inner.commerce.invoices().search(criteria).pages();
                 let end = async {
                     loop {
-                        let page = match next_page(&mut pages, &stopping, "invoices.search").await?
-                        {
-                            ControlFlow::Continue(page) => page,
-                            ControlFlow::Break(end) => return Ok(end),
-                        };
+                        let page =
+                            match next_page(&mut pages, &stopping, shutdown(), "invoices.search")
+                                .await?
+                            {
+                                ControlFlow::Continue(page) => page,
+                                ControlFlow::Break(end) => return Ok(end),
+                            };
                         // The orders of a whole page come in one search; the cache is per page, so
                         // memory stays flat however long the stream is.
                         let mut orders = self.orders_of(&page.items).await?;
@@ -1392,7 +1425,9 @@ impl Engine {
                 let end = async {
                     loop {
                         let page =
-                            match next_page(&mut pages, &stopping, "customers.search").await? {
+                            match next_page(&mut pages, &stopping, shutdown(), "customers.search")
+                                .await?
+                            {
                                 ControlFlow::Continue(page) => page,
                                 ControlFlow::Break(end) => return Ok(end),
                             };
@@ -1419,7 +1454,7 @@ impl Engine {
                 (pages.moved_from(), end)
             }
             EntityKind::CreditMemo => {
-                self.read_credit_memos(criteria, summary, progress, &stopping)
+                self.read_credit_memos(criteria, summary, progress, &stopping, &shutdown)
                     .await
             }
         }
@@ -1629,18 +1664,28 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// The next page of a pass (`Continue`), or how the pass ends (`Break`): with the stream, or,
-/// before a page is requested, when `stopping` (pages after the last one read are left for later;
-/// a stream already at its end was read whole).
+/// The next page of a pass (`Continue`), or how the pass ends (`Break`): with the stream, or when
+/// a shutdown begins, whether before the page is requested (`stopping`) or while it is on its way
+/// (`shutdown` ends). Pages after the last one read are left for later; a page on its way is
+/// dropped with its retries and waits, so a throttled or hanging Commerce cannot hold a shutdown
+/// up. A stream already at its end was read whole.
 async fn next_page<T: adobe_commerce_client::page::Entity>(
     pages: &mut adobe_commerce_client::PageStream<T>,
     stopping: &impl Fn() -> bool,
+    shutdown: impl Future<Output = ()>,
     operation: &'static str,
 ) -> Result<ControlFlow<PassEnd, adobe_commerce_client::Page<T>>, EngineError> {
     if stopping() && pages.stop_reason().is_none() {
         return Ok(ControlFlow::Break(PassEnd::Stopped));
     }
-    match pages.next().await {
+    // The page comes first when both are ready: a page read is stored, and a stream at its end
+    // was read whole, however late the shutdown.
+    let next = tokio::select! {
+        biased;
+        next = pages.next() => next,
+        () = shutdown => return Ok(ControlFlow::Break(PassEnd::Stopped)),
+    };
+    match next {
         None => Ok(ControlFlow::Break(PassEnd::Read)),
         Some(page) => page
             .map(ControlFlow::Continue)

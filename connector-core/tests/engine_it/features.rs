@@ -280,6 +280,84 @@ async fn credit_memos_post_as_credit_notes_with_reversing_journals_once() {
     h.sims.shutdown().await;
 }
 
+/// An engine closed while the credit memo page it asked for is held up by Commerce drops the
+/// page: the cycle ends at once, with no memo taken in, and the next engine posts the memo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_engine_while_a_credit_memo_page_is_held_up_drops_the_page() {
+    // Every customer is in SYSPRO already: no Commerce call of the mapping can be held up.
+    let h = Harness::start(simulators::commerce::CommerceSimConfig {
+        not_in_erp_share: 0.0,
+        ..shop(4)
+    })
+    .await;
+    let engine = Arc::new(std::sync::OnceLock::<connector_core::engine::Engine>::new());
+    let to_close = Arc::clone(&engine);
+    // Armed for the second cycle, whose first document taken in is an invoice read again within
+    // the overlap: the invoice page is read by then, and the memo page is asked for next.
+    let hooks = HoldingUpCommerce::new(&h, 1, move || {
+        let engine = to_close.get().expect("engine set").clone();
+        Box::pin(async move { engine.close().await })
+    })
+    .disarmed();
+    let store = Arc::new(HookedStore {
+        inner: MemoryStore::new(Arc::new(h.clock.clone())),
+        hooks,
+    });
+    let setup = Setup {
+        trigger: "invoice",
+        ..Setup::default()
+    };
+    let first_engine = h
+        .engine_edited(&setup, store.clone(), with_credit_memos)
+        .await;
+    assert!(engine.set(first_engine.clone()).is_ok(), "set once");
+    let first = first_engine.run_cycle().await.expect("first cycle");
+    assert!(first.halted.is_empty(), "{:?}", first.halted);
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    let memos_before = records(&*store, EntityKind::CreditMemo).await.len();
+
+    h.sims.commerce.advance_clock(Duration::from_secs(60));
+    let orders = h.commerce_orders().await;
+    let order = orders
+        .iter()
+        .find(|o| o["state"] != json!("closed"))
+        .expect("an order that is not refunded yet");
+    h.sim_post(&format!("orders/{}/refund", order["entity_id"]), json!({}))
+        .await;
+    store.hooks.arm();
+    let second = tokio::time::timeout(Duration::from_secs(20), first_engine.run_cycle())
+        .await
+        .expect("the cycle ends with the close, not with the page")
+        .expect("the cycle ends well");
+    assert!(second.interrupted, "{second:?}");
+    assert!(second.errors.is_empty(), "{:?}", second.errors);
+    let close = store.hooks.done.lock().unwrap().take().expect("closed");
+    tokio::time::timeout(Duration::from_secs(10), close)
+        .await
+        .expect("close ends with the cycle")
+        .expect("no panic");
+    assert_eq!(
+        records(&*store, EntityKind::CreditMemo).await.len(),
+        memos_before,
+        "the new memo is not taken in"
+    );
+
+    h.sim_api()
+        .set_faults(&simulators::commerce::CommerceFaults::default())
+        .await;
+    let next = h
+        .engine_edited(&setup, store.clone(), with_credit_memos)
+        .await;
+    let third = next.run_cycle().await.expect("third cycle");
+    assert!(third.errors.is_empty(), "{:?}", third.errors);
+    let memos = commerce_json(&h, "creditmemos").await;
+    let memos = memos.as_array().expect("memo list").len();
+    assert_eq!(memos, memos_before + 1);
+    let posted = in_state(&*store, EntityKind::CreditMemo, RecordState::Posted).await;
+    assert_eq!(posted.len(), memos, "{third:?}");
+    h.sims.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credit_memos_are_not_read_unless_enabled() {
     let h = Harness::start(shop(3)).await;

@@ -937,6 +937,78 @@ async fn closing_an_engine_while_it_reads_after_an_order_moved_keeps_the_hidden_
     shop.h.sims.shutdown().await;
 }
 
+/// An engine closed while the page it asked for is held up by Commerce (a minute, within the
+/// client's timeouts) drops that page: the cycle ends at once, cut short after the first page, and
+/// a new engine posts every order once when Commerce answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_engine_while_a_page_is_held_up_drops_the_page() {
+    let engine = Arc::new(std::sync::OnceLock::<connector_core::engine::Engine>::new());
+    let to_close = Arc::clone(&engine);
+    let shop = PagedShop::start(|h| {
+        HoldingUpCommerce::new(h, 5, move || {
+            let engine = to_close.get().expect("engine set").clone();
+            Box::pin(async move { engine.close().await })
+        })
+    })
+    .await;
+    assert!(engine.set(shop.engine.clone()).is_ok(), "set once");
+    let store = &shop.store;
+    let summary = tokio::time::timeout(Duration::from_secs(20), shop.engine.run_cycle())
+        .await
+        .expect("the cycle ends with the close, not with the page")
+        .expect("the cycle ends well");
+    assert!(summary.interrupted, "{summary:?}");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    let close = store.hooks.done.lock().unwrap().take().expect("closed");
+    tokio::time::timeout(Duration::from_secs(10), close)
+        .await
+        .expect("close ends with the cycle")
+        .expect("no panic");
+    assert_eq!(records(&**store, EntityKind::Order).await.len(), 5);
+    assert_eq!(order_watermark(&**store).await, Some(shop.updated_at(4)));
+
+    shop.h
+        .sim_api()
+        .set_faults(&CommerceFaults::default())
+        .await;
+    a_new_engine_posts_every_order_once(&shop.h, &shop.setup, store).await;
+    shop.h.sims.shutdown().await;
+}
+
+/// The service's stop signal, sent while the page the run loop asked for is held up by Commerce:
+/// the loop drops the page and stops at once, and its cycle report says the cycle stopped
+/// part-way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_signal_while_a_page_is_held_up_stops_the_run_loop_at_once() {
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let stop = Arc::new(stop);
+    let shop = PagedShop::start(|h| {
+        HoldingUpCommerce::new(h, 5, move || {
+            let stop = Arc::clone(&stop);
+            Box::pin(async move {
+                stop.send_replace(true);
+            })
+        })
+    })
+    .await;
+    let store = &shop.store;
+    tokio::time::timeout(Duration::from_secs(20), shop.engine.run(shutdown))
+        .await
+        .expect("the loop stops with the signal, not with the page")
+        .expect("clean stop");
+    assert_eq!(records(&**store, EntityKind::Order).await.len(), 5);
+    assert_eq!(order_watermark(&**store).await, Some(shop.updated_at(4)));
+    let reports = store.cycle_reports().await.expect("cycle reports");
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| r.outcome.as_str())
+            .collect::<Vec<_>>(),
+        ["stopped part-way by a shutdown (5 read, 0 posted)"],
+    );
+    shop.h.sims.shutdown().await;
+}
+
 /// Sends the run loop's stop signal as the `stop_after`-th order is taken in.
 struct StoppingMidRead {
     stop: tokio::sync::watch::Sender<bool>,

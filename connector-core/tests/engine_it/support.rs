@@ -514,6 +514,65 @@ impl SimApi {
     }
 }
 
+/// As the `hang_after`-th document is taken in (counted once [armed](Self::arm)), makes Commerce
+/// hold every call for a minute before it answers, and half a second later, while the engine's
+/// next call is on its way, runs `then` (a close or a stop signal).
+pub struct HoldingUpCommerce {
+    api: SimApi,
+    armed: std::sync::atomic::AtomicBool,
+    hang_after: Nth,
+    then: Box<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>,
+    pub done: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+#[async_trait::async_trait]
+impl StoreHooks for HoldingUpCommerce {
+    async fn after_intake(&self, _: &RecordKey, _: OffsetDateTime) {
+        if !self.armed.load(std::sync::atomic::Ordering::SeqCst) || !self.hang_after.hit() {
+            return;
+        }
+        self.api
+            .set_faults(&simulators::commerce::CommerceFaults {
+                hang_rate: 1.0,
+                hang_ms: 60_000,
+                ..simulators::commerce::CommerceFaults::default()
+            })
+            .await;
+        let then = (self.then)();
+        *self.done.lock().unwrap() = Some(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            then.await;
+        }));
+    }
+}
+
+impl HoldingUpCommerce {
+    /// Armed from the start.
+    pub fn new(
+        h: &Harness,
+        hang_after: usize,
+        then: impl Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            api: h.sim_api(),
+            armed: std::sync::atomic::AtomicBool::new(true),
+            hang_after: Nth::new(hang_after),
+            then: Box::new(then),
+            done: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Not armed until [`Self::arm`].
+    pub fn disarmed(self) -> Self {
+        self.armed.store(false, std::sync::atomic::Ordering::SeqCst);
+        self
+    }
+
+    pub fn arm(&self) {
+        self.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Counts calls, and says which one is the `n`-th: for hooks that act once, at a chosen moment.
 pub struct Nth {
     n: usize,

@@ -59,8 +59,8 @@ impl Engine {
 
     /// Reads the credit memo stream with `criteria` and stores each memo with its order and
     /// invoice, noting each in `progress`, until the stream ends, a read fails or a shutdown
-    /// begins: `stopping` before a memo is asked for, or `shutdown` ending while its page is on
-    /// its way (the page is then dropped, as in `next_page`).
+    /// begins: `stopping` before a memo is asked for, or `shutdown` ending while its page, or its
+    /// order and invoice, are on their way (the memo is then left for later, as in `next_page`).
     /// Also returns where to read again when rows moved while paging (see
     /// `PageStream::moved_from`).
     pub(super) async fn read_credit_memos<F: Future<Output = ()>>(
@@ -94,7 +94,13 @@ impl Engine {
                     operation: "creditmemos.search",
                     source,
                 })?;
-                let fetched = self.with_context(memo, &mut orders, &mut invoices).await?;
+                // Nothing of the memo is stored yet: a shutdown while its order and invoice are
+                // on their way leaves it for a later cycle.
+                let fetched = tokio::select! {
+                    biased;
+                    fetched = self.with_context(memo, &mut orders, &mut invoices) => fetched?,
+                    () = shutdown() => return Ok(PassEnd::Stopped),
+                };
                 // Read one by one, each memo counts as a page: the first is all a pass cut short
                 // vouches for.
                 let at = self

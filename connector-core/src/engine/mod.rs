@@ -1027,7 +1027,8 @@ impl Engine {
         Ok(turn)
     }
 
-    /// Whether [`Engine::close`] has begun: posting claims no more records.
+    /// Whether [`Engine::close`] has begun: reading asks for no further page, and posting claims
+    /// no more records.
     pub(crate) fn closing(&self) -> bool {
         *self.inner.closing.borrow()
     }
@@ -1239,8 +1240,9 @@ impl Engine {
     /// first read, and the watermark goes no further than that point until a pass sees no row
     /// move (at most [`READ_PASSES`] passes a cycle; the next cycle goes on from there).
     ///
-    /// A shutdown (`stop`, or [`Engine::close`]) ends the reading before the next page: what was
-    /// stored stays stored, the watermark goes no further than a pass cut short could vouch for,
+    /// A shutdown (`stop`, or [`Engine::close`]) ends the reading before the next page, or drops
+    /// the page on its way (with any look-ups it needs before it is stored): what was stored stays
+    /// stored, the watermark goes no further than a pass cut short could vouch for,
     /// and `summary.interrupted` is set. A failed page keeps the same bounds.
     async fn read_stream(
         &self,
@@ -1407,12 +1409,22 @@ impl Engine {
                             };
                         // The orders of a whole page come in one search; the cache is per page, so
                         // memory stays flat however long the stream is.
-                        let mut orders = self.orders_of(&page.items).await?;
-                        let mut fetched = Vec::with_capacity(page.items.len());
-                        for invoice in page.items {
-                            let order = self.order_of(&invoice, &mut orders).await?;
-                            fetched.push(Fetched::Invoice(Box::new(invoice), Box::new(order)));
-                        }
+                        let looked_up = async {
+                            let mut orders = self.orders_of(&page.items).await?;
+                            let mut fetched = Vec::with_capacity(page.items.len());
+                            for invoice in page.items {
+                                let order = self.order_of(&invoice, &mut orders).await?;
+                                fetched.push(Fetched::Invoice(Box::new(invoice), Box::new(order)));
+                            }
+                            Ok::<_, EngineError>(fetched)
+                        };
+                        // Nothing of the page is stored yet: a shutdown while its orders are on
+                        // their way drops it, as it drops a page on its way.
+                        let fetched = tokio::select! {
+                            biased;
+                            fetched = looked_up => fetched?,
+                            () = shutdown() => return Ok(PassEnd::Stopped),
+                        };
                         let at = self.take_in_many(kind, fetched, summary).await?;
                         progress.page_stored(at);
                     }

@@ -937,9 +937,9 @@ async fn closing_an_engine_while_it_reads_after_an_order_moved_keeps_the_hidden_
     shop.h.sims.shutdown().await;
 }
 
-/// An engine closed while the page it asked for is held up by Commerce (a minute, within the
-/// client's timeouts) drops that page: the cycle ends at once, cut short after the first page, and
-/// a new engine posts every order once when Commerce answers again.
+/// An engine closed while the page it asked for is held up by Commerce (for a minute, as long as
+/// the client waits for an answer) drops that page: the cycle ends at once, cut short after the
+/// first page, and a new engine posts every order once when Commerce answers again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_an_engine_while_a_page_is_held_up_drops_the_page() {
     let engine = Arc::new(std::sync::OnceLock::<connector_core::engine::Engine>::new());
@@ -1007,6 +1007,66 @@ async fn a_stop_signal_while_a_page_is_held_up_stops_the_run_loop_at_once() {
         ["stopped part-way by a shutdown (5 read, 0 posted)"],
     );
     shop.h.sims.shutdown().await;
+}
+
+/// An engine closed while the orders of an invoice page are on their way (Commerce holds every
+/// order look-up for a minute) drops the page, read but not stored: the cycle ends at once with
+/// no invoice taken in, and a new engine posts every invoice once Commerce answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_engine_while_an_invoice_page_looks_up_its_orders_drops_the_page() {
+    let h = Harness::start(shop(4)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup {
+        trigger: "invoice",
+        ..Setup::default()
+    };
+    let engine = h.engine(&setup, store.clone()).await;
+    let api = h.sim_api();
+    api.set_faults(&CommerceFaults {
+        hang_rate: 1.0,
+        hang_ms: 60_000,
+        only_endpoints: vec![
+            "GET /V1/orders".to_owned(),
+            "GET /V1/orders/{id}".to_owned(),
+        ],
+        ..CommerceFaults::default()
+    })
+    .await;
+    let closing = {
+        let (engine, api) = (engine.clone(), api.clone());
+        tokio::spawn(async move {
+            api.await_call(Some("GET /V1/orders"), 0).await;
+            engine.close().await;
+        })
+    };
+    let summary = tokio::time::timeout(Duration::from_secs(20), engine.run_cycle())
+        .await
+        .expect("the cycle ends with the close, not with the look-up")
+        .expect("the cycle ends well");
+    assert!(summary.interrupted, "{summary:?}");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    tokio::time::timeout(Duration::from_secs(10), closing)
+        .await
+        .expect("close ends with the cycle")
+        .expect("no panic");
+    assert!(records(&*store, EntityKind::Invoice).await.is_empty());
+    let watermark = store
+        .watermark(
+            &connector_core::state::ConnectionName::new(CONNECTION).unwrap(),
+            &connector_core::state::StreamName::from(EntityKind::Invoice),
+        )
+        .await
+        .unwrap();
+    assert_eq!(watermark, None, "nothing stored, nothing vouched for");
+
+    api.set_faults(&CommerceFaults::default()).await;
+    let next = h.engine(&setup, store.clone()).await;
+    let summary = next.run_cycle().await.expect("cycle");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    let invoices = h.commerce_invoices().await;
+    let posted = in_state(&*store, EntityKind::Invoice, RecordState::Posted).await;
+    assert_eq!(posted.len(), invoices.len(), "{summary:?}");
+    h.sims.shutdown().await;
 }
 
 /// Sends the run loop's stop signal as the `stop_after`-th order is taken in.

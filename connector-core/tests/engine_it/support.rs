@@ -508,6 +508,37 @@ impl SimApi {
         response
     }
 
+    /// Commerce API calls the simulator has counted so far (each is counted before any fault), of
+    /// `endpoint` (as `/__sim/calls` names it) or, with `None`, of every endpoint.
+    pub async fn calls(&self, endpoint: Option<&str>) -> u64 {
+        let url = format!("{}/__sim/calls", self.commerce_url);
+        let counts: BTreeMap<String, u64> = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .expect("sim call")
+            .json()
+            .await
+            .expect("call counts");
+        match endpoint {
+            Some(endpoint) => counts.get(endpoint).copied().unwrap_or(0),
+            None => counts.values().sum(),
+        }
+    }
+
+    /// Waits (ten seconds at most) until more than `seen` calls of `endpoint` (see
+    /// [`Self::calls`]) have reached Commerce.
+    pub async fn await_call(&self, endpoint: Option<&str>, seen: u64) {
+        for _ in 0..1_000 {
+            if self.calls(endpoint).await > seen {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no further Commerce call of {endpoint:?} came");
+    }
+
     /// Sets the faults Commerce calls meet from now on.
     pub async fn set_faults(&self, faults: &simulators::commerce::CommerceFaults) {
         self.send(reqwest::Method::PUT, "faults", faults).await;
@@ -515,8 +546,8 @@ impl SimApi {
 }
 
 /// As the `hang_after`-th document is taken in (counted once [armed](Self::arm)), makes Commerce
-/// hold every call for a minute before it answers, and half a second later, while the engine's
-/// next call is on its way, runs `then` (a close or a stop signal).
+/// hold every call for a minute before it answers, and once the engine's next call has reached
+/// Commerce, while it is held, runs `then` (a close or a stop signal).
 pub struct HoldingUpCommerce {
     api: SimApi,
     armed: std::sync::atomic::AtomicBool,
@@ -538,9 +569,11 @@ impl StoreHooks for HoldingUpCommerce {
                 ..simulators::commerce::CommerceFaults::default()
             })
             .await;
+        let before = self.api.calls(None).await;
+        let api = self.api.clone();
         let then = (self.then)();
         *self.done.lock().unwrap() = Some(tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            api.await_call(None, before).await;
             then.await;
         }));
     }

@@ -37,6 +37,10 @@ pub struct CommerceFaults {
     /// Commerce's web API input limits: when set, a larger `pageSize` is refused with
     /// `Maximum SearchCriteria pageSize is %max`, and a missing `pageSize` means 20.
     pub max_page_size: Option<u32>,
+    /// When not empty, the faults (latency included; `max_page_size`, a limit, stays for every
+    /// endpoint) meet only calls of these endpoints, named as `/__sim/calls` counts them
+    /// (`"GET /V1/orders"`); other calls go through untouched.
+    pub only_endpoints: Vec<String>,
 }
 
 impl Default for CommerceFaults {
@@ -54,6 +58,7 @@ impl Default for CommerceFaults {
             truncate_rate: 0.0,
             null_required_rate: 0.0,
             max_page_size: None,
+            only_endpoints: Vec::new(),
         }
     }
 }
@@ -82,6 +87,11 @@ fn roll(seed: u64, kind: Kind, call: u64, rate: f64) -> bool {
 }
 
 impl CommerceFaults {
+    /// Whether the faults meet a call of `endpoint` (see [`Self::only_endpoints`]).
+    pub(crate) fn meet(&self, endpoint: &str) -> bool {
+        self.only_endpoints.is_empty() || self.only_endpoints.iter().any(|e| e == endpoint)
+    }
+
     pub(crate) fn early(&self, seed: u64, call: u64) -> Option<Early> {
         if roll(seed, Kind::Hang, call, self.hang_rate) {
             return Some(Early::Hang);

@@ -320,6 +320,14 @@ async fn api(
     shared.count(ep.key());
     let sequence = shared.api_sequence.fetch_add(1, Ordering::Relaxed);
     let faults = read(&shared.faults).clone();
+    let faults = if faults.meet(ep.key()) {
+        faults
+    } else {
+        CommerceFaults {
+            max_page_size: faults.max_page_size,
+            ..CommerceFaults::default()
+        }
+    };
     if faults.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
     }

@@ -84,6 +84,27 @@ async fn rate_limits_with_and_without_retry_after() {
 }
 
 #[tokio::test]
+async fn faults_can_be_kept_to_named_endpoints() {
+    let sim = start(10).await;
+    let faults = json!({"server_error_rate": 1.0, "only_endpoints": ["GET /V1/orders"]});
+    let (status, _) = sim_send(&sim, reqwest::Method::PUT, "/faults", faults).await;
+    assert_eq!(status, 200);
+    let page = sc(&[("[pageSize]", "1")]);
+    assert_eq!(get(&sim, "/rest/V1/orders", &page).await.0, 503);
+    assert_eq!(get(&sim, "/rest/V1/invoices", &page).await.0, 200);
+    // The page size limit is no fault: it stays for every endpoint.
+    sim.set_faults(CommerceFaults {
+        max_page_size: Some(5),
+        only_endpoints: vec!["GET /V1/orders".to_owned()],
+        ..CommerceFaults::default()
+    })
+    .expect("valid");
+    let large = sc(&[("[pageSize]", "50")]);
+    assert_eq!(get(&sim, "/rest/V1/invoices", &large).await.0, 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn page_size_cap_truncation_and_nulls() {
     let sim = start_with(CommerceSimConfig {
         orders: 40,

@@ -320,17 +320,10 @@ async fn closing_an_engine_while_a_credit_memo_page_is_held_up_drops_the_page() 
     h.sim_post(&format!("orders/{}/refund", order["entity_id"]), json!({}))
         .await;
     store.hooks.arm();
-    let second = tokio::time::timeout(Duration::from_secs(20), first_engine.run_cycle())
-        .await
-        .expect("the cycle ends with the close, not with the page")
-        .expect("the cycle ends well");
-    assert!(second.interrupted, "{second:?}");
-    assert!(second.errors.is_empty(), "{:?}", second.errors);
-    let close = store.hooks.done.lock().unwrap().take().expect("closed");
-    tokio::time::timeout(Duration::from_secs(10), close)
-        .await
-        .expect("close ends with the cycle")
-        .expect("no panic");
+    a_cycle_cut_short(&first_engine, || {
+        store.hooks.done.lock().unwrap().take().expect("closed")
+    })
+    .await;
     assert_eq!(
         records(&*store, EntityKind::CreditMemo).await.len(),
         memos_before,

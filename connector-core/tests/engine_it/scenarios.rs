@@ -867,15 +867,10 @@ async fn a_cycle_closed_mid_read(
     closing: &ClosingMidRead,
 ) -> connector_core::engine::CycleSummary {
     assert!(closing.engine.set(engine.clone()).is_ok(), "set once");
-    let summary = engine.run_cycle().await.expect("the cycle ends well");
-    assert!(summary.interrupted, "{summary:?}");
-    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
-    let close = closing.closed.lock().unwrap().take().expect("closed");
-    tokio::time::timeout(Duration::from_secs(10), close)
-        .await
-        .expect("close ends with the cycle")
-        .expect("no panic");
-    summary
+    a_cycle_cut_short(engine, || {
+        closing.closed.lock().unwrap().take().expect("closed")
+    })
+    .await
 }
 
 /// An engine closed while it reads a stream reads no further page: two pages are taken in, the
@@ -953,17 +948,10 @@ async fn closing_an_engine_while_a_page_is_held_up_drops_the_page() {
     .await;
     assert!(engine.set(shop.engine.clone()).is_ok(), "set once");
     let store = &shop.store;
-    let summary = tokio::time::timeout(Duration::from_secs(20), shop.engine.run_cycle())
-        .await
-        .expect("the cycle ends with the close, not with the page")
-        .expect("the cycle ends well");
-    assert!(summary.interrupted, "{summary:?}");
-    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
-    let close = store.hooks.done.lock().unwrap().take().expect("closed");
-    tokio::time::timeout(Duration::from_secs(10), close)
-        .await
-        .expect("close ends with the cycle")
-        .expect("no panic");
+    a_cycle_cut_short(&shop.engine, || {
+        store.hooks.done.lock().unwrap().take().expect("closed")
+    })
+    .await;
     assert_eq!(records(&**store, EntityKind::Order).await.len(), 5);
     assert_eq!(order_watermark(&**store).await, Some(shop.updated_at(4)));
 
@@ -1039,16 +1027,7 @@ async fn closing_an_engine_while_an_invoice_page_looks_up_its_orders_drops_the_p
             engine.close().await;
         })
     };
-    let summary = tokio::time::timeout(Duration::from_secs(20), engine.run_cycle())
-        .await
-        .expect("the cycle ends with the close, not with the look-up")
-        .expect("the cycle ends well");
-    assert!(summary.interrupted, "{summary:?}");
-    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
-    tokio::time::timeout(Duration::from_secs(10), closing)
-        .await
-        .expect("close ends with the cycle")
-        .expect("no panic");
+    a_cycle_cut_short(&engine, || closing).await;
     assert!(records(&*store, EntityKind::Invoice).await.is_empty());
     let watermark = store
         .watermark(

@@ -606,6 +606,26 @@ impl HoldingUpCommerce {
     }
 }
 
+/// Runs a cycle of `engine` that a shutdown cuts short: it must end within 20 seconds, well
+/// within any wait Commerce is made to hold it for, interrupted and without errors. Then waits
+/// (10 s at most) for the task that `task` gives, the one that began the shutdown.
+pub async fn a_cycle_cut_short(
+    engine: &Engine,
+    task: impl FnOnce() -> tokio::task::JoinHandle<()>,
+) -> CycleSummary {
+    let summary = tokio::time::timeout(Duration::from_secs(20), engine.run_cycle())
+        .await
+        .expect("the cycle ends with the shutdown")
+        .expect("the cycle ends well");
+    assert!(summary.interrupted, "{summary:?}");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    tokio::time::timeout(Duration::from_secs(10), task())
+        .await
+        .expect("the shutdown ends with the cycle")
+        .expect("no panic");
+    summary
+}
+
 /// Counts calls, and says which one is the `n`-th: for hooks that act once, at a chosen moment.
 pub struct Nth {
     n: usize,

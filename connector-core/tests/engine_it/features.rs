@@ -346,6 +346,60 @@ async fn closing_an_engine_while_a_credit_memo_page_is_held_up_drops_the_page() 
     h.sims.shutdown().await;
 }
 
+/// An engine closed while a credit memo's order is on its way (Commerce holds every look-up of
+/// one order or invoice) leaves the memo for later: the cycle ends at once with the invoices
+/// stored and no memo, and the next engine posts every memo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_engine_while_a_credit_memo_looks_up_its_order_leaves_the_memo() {
+    let h = Harness::start(shop(4)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup {
+        trigger: "invoice",
+        ..Setup::default()
+    };
+    let engine = h
+        .engine_edited(&setup, store.clone(), with_credit_memos)
+        .await;
+    let api = h.sim_api();
+    api.set_faults(&simulators::commerce::CommerceFaults {
+        hang_rate: 1.0,
+        hang_ms: 60_000,
+        only_endpoints: vec![
+            "GET /V1/orders/{id}".to_owned(),
+            "GET /V1/invoices/{id}".to_owned(),
+        ],
+        ..simulators::commerce::CommerceFaults::default()
+    })
+    .await;
+    let closing = {
+        let (engine, api) = (engine.clone(), api.clone());
+        tokio::spawn(async move {
+            api.await_call(Some("GET /V1/orders/{id}"), 0).await;
+            engine.close().await;
+        })
+    };
+    a_cycle_cut_short(&engine, || closing).await;
+    assert_eq!(
+        records(&*store, EntityKind::Invoice).await.len(),
+        h.commerce_invoices().await.len()
+    );
+    assert!(records(&*store, EntityKind::CreditMemo).await.is_empty());
+
+    api.set_faults(&simulators::commerce::CommerceFaults::default())
+        .await;
+    let next = h
+        .engine_edited(&setup, store.clone(), with_credit_memos)
+        .await;
+    let summary = next.run_cycle().await.expect("cycle");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    let memos = commerce_json(&h, "creditmemos").await;
+    let memos = memos.as_array().expect("memo list").len();
+    assert!(memos > 0, "the shop has refunds");
+    let posted = in_state(&*store, EntityKind::CreditMemo, RecordState::Posted).await;
+    assert_eq!(posted.len(), memos, "{summary:?}");
+    h.sims.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credit_memos_are_not_read_unless_enabled() {
     let h = Harness::start(shop(3)).await;

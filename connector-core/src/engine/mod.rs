@@ -613,7 +613,8 @@ impl Engine {
     /// Polls until `shutdown` turns true: takes the connection's lease, runs cycles on the adaptive
     /// schedule, renews the lease while working, and on shutdown closes the engine (see
     /// [`Engine::close`]: the batches in hand are finished, SYSPRO is logged off) and releases the
-    /// lease. A record a shutdown leaves in `posting` is reconciled with SYSPRO at the next start.
+    /// lease. A shutdown during a cycle begins the close at once, so the cycle winds down as on a
+    /// close: no further page, document or claim. A record a shutdown leaves in `posting` is reconciled with SYSPRO at the next start.
     ///
     /// While it holds the lease it also takes the webhook notifications other workers queued for
     /// this connection (about once a second), and reports every cycle to the store for `status`.
@@ -665,9 +666,25 @@ impl Engine {
                     let result = {
                         let cycle = self.cycle(Some(&shutdown));
                         tokio::pin!(cycle);
+                        let work = async {
+                            tokio::select! {
+                                result = &mut cycle => result,
+                                () = self.renew_while_working() => cycle.await,
+                            }
+                        };
+                        // The loop closes the engine once it stops: a stop during the cycle
+                        // begins that close at once, so every stage winds down as on a close
+                        // (the mapper at its next document, not at the end of its pass).
+                        let mut stop = shutdown.clone();
+                        let close_on_stop = async {
+                            if stop.wait_for(|stop| *stop).await.is_ok() {
+                                self.inner.closing.send_replace(true);
+                            }
+                            std::future::pending::<std::convert::Infallible>().await
+                        };
                         tokio::select! {
-                            result = &mut cycle => result,
-                            () = self.renew_while_working() => cycle.await,
+                            result = work => result,
+                            never = close_on_stop => match never {},
                         }
                     };
                     let (wait, outcome, fatal) = match result {

@@ -1383,6 +1383,61 @@ async fn closing_an_engine_while_it_maps_leaves_the_rest_received() {
     h.sims.shutdown().await;
 }
 
+/// The service's stop signal while the run loop maps a page stops the mapping at the next
+/// document, as a close does, not at the end of its pass: the rest stay `received`, and a new
+/// engine maps and posts them once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_signal_while_the_run_loop_maps_leaves_the_rest_received() {
+    let h = Harness::start(shop(40)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let setup = Setup {
+        batch_size: 2,
+        ..Setup::default()
+    };
+    let mapper = Arc::new(SlowMapper {
+        inner: DefaultMapper::for_connection(&h.connection(&setup)),
+    });
+    let engine = h
+        .engine_with_mapper(&setup, store.clone(), mapper.clone())
+        .await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run(shutdown).await }
+    });
+    let worked_on = || async {
+        records(&*store, EntityKind::Order)
+            .await
+            .iter()
+            .filter(|r| r.state != RecordState::Received)
+            .count()
+    };
+    assert!(eventually(|| async { worked_on().await >= 4 }).await);
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the loop stops with the document in hand")
+        .expect("no panic")
+        .expect("clean stop");
+    let left = records(&*store, EntityKind::Order).await;
+    let received = left
+        .iter()
+        .filter(|r| r.state == RecordState::Received)
+        .count();
+    assert!(received > 0, "mapping went on after the stop signal");
+    let reports = store.cycle_reports().await.expect("cycle reports");
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(
+        reports[0]
+            .outcome
+            .starts_with("stopped part-way by a shutdown"),
+        "{reports:?}"
+    );
+
+    a_new_engine_posts_every_order_once(&h, &setup, &store).await;
+    h.sims.shutdown().await;
+}
+
 /// A notification posts every record due, with no stop signal of its own; closing the engine
 /// meanwhile still stops it after the batch in hand, and the records it did not reach keep their
 /// attempts.

@@ -614,7 +614,8 @@ impl Engine {
     /// schedule, renews the lease while working, and on shutdown closes the engine (see
     /// [`Engine::close`]: the batches in hand are finished, SYSPRO is logged off) and releases the
     /// lease. A shutdown during a cycle begins the close at once, so the cycle winds down as on a
-    /// close: no further page, document or claim. A record a shutdown leaves in `posting` is reconciled with SYSPRO at the next start.
+    /// close: no further page, document or claim. A record a shutdown leaves in `posting` is
+    /// reconciled with SYSPRO at the next start.
     ///
     /// While it holds the lease it also takes the webhook notifications other workers queued for
     /// this connection (about once a second), and reports every cycle to the store for `status`.
@@ -630,7 +631,9 @@ impl Engine {
         );
         let mut holding = false;
         let result = loop {
-            if *shutdown.borrow() {
+            // A closed engine does no more work, whether the close came from a stop signal (which
+            // may have turned false again since) or from `Engine::close`.
+            if *shutdown.borrow() || self.closing() {
                 break Ok(());
             }
             let outcome = match self
@@ -683,6 +686,7 @@ impl Engine {
                             std::future::pending::<std::convert::Infallible>().await
                         };
                         tokio::select! {
+                            biased;
                             result = work => result,
                             never = close_on_stop => match never {},
                         }
@@ -705,6 +709,13 @@ impl Engine {
                             );
                             (plan.next(summary.had_work()), outcome, None)
                         }
+                        // A stop that came as the cycle waited for its turn closed the engine
+                        // before the cycle began: it read and posted nothing.
+                        Err(EngineError::Closed { .. }) if *shutdown.borrow() => (
+                            Duration::ZERO,
+                            "stopped part-way by a shutdown (0 read, 0 posted)".to_owned(),
+                            None,
+                        ),
                         Err(EngineError::Store(e)) if !e.is_transient() => {
                             let outcome = format!("failed: {}", error_chain(&e));
                             (Duration::ZERO, outcome, Some(e))

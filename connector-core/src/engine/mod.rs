@@ -610,7 +610,8 @@ impl Engine {
         Ok(summary)
     }
 
-    /// Polls until `shutdown` turns true: takes the connection's lease, runs cycles on the adaptive
+    /// Polls until `shutdown` turns true (keep its sender: one dropped without sending `true`
+    /// never stops the loop): takes the connection's lease, runs cycles on the adaptive
     /// schedule, renews the lease while working, and on shutdown closes the engine (see
     /// [`Engine::close`]: the batches in hand are finished, SYSPRO is logged off) and releases the
     /// lease. A shutdown during a cycle begins the close at once, so the cycle winds down as on a
@@ -781,6 +782,9 @@ impl Engine {
         let renew_every = renewal_interval(ttl);
         let mut since_renewal = Duration::ZERO;
         let mut remaining = wait;
+        // Whether `shutdown`'s sender is still there: one dropped without saying stop never will,
+        // and its closed channel must not end every wait at once.
+        let mut stop_can_come = true;
         while !remaining.is_zero() {
             let step = if held {
                 remaining.min(NOTIFICATION_TICK).min(renew_every)
@@ -789,7 +793,13 @@ impl Engine {
             };
             tokio::select! {
                 () = self.inner.clock.sleep(step) => {}
-                _ = shutdown.wait_for(|stop| *stop) => return,
+                stopped = shutdown.wait_for(|stop| *stop), if stop_can_come => {
+                    if stopped.is_ok() {
+                        return;
+                    }
+                    stop_can_come = false;
+                    continue;
+                }
             }
             remaining = remaining.saturating_sub(step);
             since_renewal += step;

@@ -1094,6 +1094,42 @@ async fn a_stop_signal_while_the_run_loop_reads_reads_no_further_page() {
     shop.h.sims.shutdown().await;
 }
 
+/// A stop signal whose sender is gone, having never said stop, leaves the run loop on its
+/// schedule: it waits for its next cycle (the test's clock never moves) instead of running
+/// cycles back to back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_loop_whose_stop_sender_is_gone_keeps_its_schedule() {
+    let h = Harness::start(shop(3)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let engine = h.engine(&Setup::default(), store.clone()).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    drop(stop);
+    let running = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run(shutdown).await }
+    });
+    // The first cycle ends; then no call comes while the clock stands still.
+    let first_ended = || async {
+        let reports = store.cycle_reports().await.expect("cycle reports");
+        reports.first().is_some_and(|r| r.finished_at.is_some())
+    };
+    for _ in 0..2_000 {
+        if first_ended().await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(first_ended().await, "the first cycle ended");
+    let api = h.sim_api();
+    let calls = api.calls(None).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(api.calls(None).await, calls, "cycles ran back to back");
+    assert!(!running.is_finished(), "the loop waits for its next cycle");
+    running.abort();
+    engine.close().await;
+    h.sims.shutdown().await;
+}
+
 /// Halts the document numbered `refused` (as a mapping gap would) and plans the rest with the
 /// default mapper.
 struct RefusingMapper {

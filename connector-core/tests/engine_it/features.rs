@@ -25,10 +25,7 @@ async fn syspro_json(h: &Harness, path: &str) -> Value {
 }
 
 async fn commerce_json(h: &Harness, path: &str) -> Value {
-    let url = format!("{}/__sim/{path}", h.sims.commerce.base_url());
-    let response = h.http.get(&url).send().await.expect("inspection call");
-    assert!(response.status().is_success(), "{url}");
-    response.json().await.expect("inspection JSON")
+    h.sim_api().get(path).await
 }
 
 fn guests_only(orders: usize) -> simulators::commerce::CommerceSimConfig {
@@ -184,6 +181,37 @@ fn with_credit_memos(connection: &mut ConnectionConfig) {
     connection.mapping.credit_memos.enabled = true;
 }
 
+/// A minute later in Commerce, refunds an invoiced order that is not refunded yet; the new memo.
+async fn refund_an_order(h: &Harness) -> Value {
+    h.sims.commerce.advance_clock(Duration::from_secs(60));
+    let orders = h.commerce_orders().await;
+    let order = orders
+        .iter()
+        .find(|o| o["state"] != json!("closed"))
+        .expect("an order that is not refunded yet");
+    h.sim_post(&format!("orders/{}/refund", order["entity_id"]), json!({}))
+        .await
+}
+
+/// Runs a cycle of a new engine reading credit memos, with Commerce answering every call again,
+/// and checks that it posts every memo Commerce holds; how many that is.
+async fn a_new_engine_posts_every_memo<S>(h: &Harness, setup: &Setup, store: &Arc<S>) -> usize
+where
+    S: StateStore + connector_core::audit::AuditLog + 'static,
+{
+    h.sim_api().release().await;
+    let engine = h
+        .engine_edited(setup, store.clone(), with_credit_memos)
+        .await;
+    let summary = engine.run_cycle().await.expect("cycle");
+    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+    let memos = commerce_json(h, "creditmemos").await;
+    let memos = memos.as_array().expect("memo list").len();
+    let posted = in_state(&**store, EntityKind::CreditMemo, RecordState::Posted).await;
+    assert_eq!(posted.len(), memos, "{summary:?}");
+    memos
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credit_memos_post_as_credit_notes_with_reversing_journals_once() {
     let h = Harness::start(shop(4)).await;
@@ -199,15 +227,7 @@ async fn credit_memos_post_as_credit_notes_with_reversing_journals_once() {
     assert!(first.halted.is_empty(), "{:?}", first.halted);
 
     // Refund one invoiced order in Commerce.
-    h.sims.commerce.advance_clock(Duration::from_secs(60));
-    let orders = h.commerce_orders().await;
-    let order = orders
-        .iter()
-        .find(|o| o["state"] != json!("closed"))
-        .expect("an order that is not refunded yet");
-    let memo = h
-        .sim_post(&format!("orders/{}/refund", order["entity_id"]), json!({}))
-        .await;
+    let memo = refund_an_order(&h).await;
     let second = engine.run_cycle().await.expect("second cycle");
     assert!(second.halted.is_empty(), "{:?}", second.halted);
     assert!(second.errors.is_empty(), "{:?}", second.errors);
@@ -311,14 +331,7 @@ async fn closing_an_engine_while_a_credit_memo_page_is_held_up_drops_the_page() 
     assert!(first.errors.is_empty(), "{:?}", first.errors);
     let memos_before = records(&*store, EntityKind::CreditMemo).await.len();
 
-    h.sims.commerce.advance_clock(Duration::from_secs(60));
-    let orders = h.commerce_orders().await;
-    let order = orders
-        .iter()
-        .find(|o| o["state"] != json!("closed"))
-        .expect("an order that is not refunded yet");
-    h.sim_post(&format!("orders/{}/refund", order["entity_id"]), json!({}))
-        .await;
+    refund_an_order(&h).await;
     store.hooks.arm();
     a_cycle_cut_short(&first_engine, || {
         store.hooks.done.lock().unwrap().take().expect("closed")
@@ -330,19 +343,8 @@ async fn closing_an_engine_while_a_credit_memo_page_is_held_up_drops_the_page() 
         "the new memo is not taken in"
     );
 
-    h.sim_api()
-        .set_faults(&simulators::commerce::CommerceFaults::default())
-        .await;
-    let next = h
-        .engine_edited(&setup, store.clone(), with_credit_memos)
-        .await;
-    let third = next.run_cycle().await.expect("third cycle");
-    assert!(third.errors.is_empty(), "{:?}", third.errors);
-    let memos = commerce_json(&h, "creditmemos").await;
-    let memos = memos.as_array().expect("memo list").len();
+    let memos = a_new_engine_posts_every_memo(&h, &setup, &store).await;
     assert_eq!(memos, memos_before + 1);
-    let posted = in_state(&*store, EntityKind::CreditMemo, RecordState::Posted).await;
-    assert_eq!(posted.len(), memos, "{third:?}");
     h.sims.shutdown().await;
 }
 
@@ -361,23 +363,9 @@ async fn closing_an_engine_while_a_credit_memo_looks_up_its_order_leaves_the_mem
         .engine_edited(&setup, store.clone(), with_credit_memos)
         .await;
     let api = h.sim_api();
-    api.set_faults(&simulators::commerce::CommerceFaults {
-        hang_rate: 1.0,
-        hang_ms: 60_000,
-        only_endpoints: vec![
-            "GET /V1/orders/{id}".to_owned(),
-            "GET /V1/invoices/{id}".to_owned(),
-        ],
-        ..simulators::commerce::CommerceFaults::default()
-    })
-    .await;
-    let closing = {
-        let (engine, api) = (engine.clone(), api.clone());
-        tokio::spawn(async move {
-            api.await_call(Some("GET /V1/orders/{id}"), 0).await;
-            engine.close().await;
-        })
-    };
+    api.hold(&["GET /V1/orders/{id}", "GET /V1/invoices/{id}"])
+        .await;
+    let closing = api.close_when_called(&engine, "GET /V1/orders/{id}");
     a_cycle_cut_short(&engine, || closing).await;
     assert_eq!(
         records(&*store, EntityKind::Invoice).await.len(),
@@ -385,18 +373,8 @@ async fn closing_an_engine_while_a_credit_memo_looks_up_its_order_leaves_the_mem
     );
     assert!(records(&*store, EntityKind::CreditMemo).await.is_empty());
 
-    api.set_faults(&simulators::commerce::CommerceFaults::default())
-        .await;
-    let next = h
-        .engine_edited(&setup, store.clone(), with_credit_memos)
-        .await;
-    let summary = next.run_cycle().await.expect("cycle");
-    assert!(summary.errors.is_empty(), "{:?}", summary.errors);
-    let memos = commerce_json(&h, "creditmemos").await;
-    let memos = memos.as_array().expect("memo list").len();
+    let memos = a_new_engine_posts_every_memo(&h, &setup, &store).await;
     assert!(memos > 0, "the shop has refunds");
-    let posted = in_state(&*store, EntityKind::CreditMemo, RecordState::Posted).await;
-    assert_eq!(posted.len(), memos, "{summary:?}");
     h.sims.shutdown().await;
 }
 

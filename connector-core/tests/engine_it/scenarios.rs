@@ -681,10 +681,17 @@ fn commerce_updated_at(order: &serde_json::Value) -> time::OffsetDateTime {
 }
 
 async fn order_watermark<S: StateStore>(store: &S) -> Option<time::OffsetDateTime> {
+    stream_watermark(store, EntityKind::Order).await
+}
+
+async fn stream_watermark<S: StateStore>(
+    store: &S,
+    kind: EntityKind,
+) -> Option<time::OffsetDateTime> {
     store
         .watermark(
             &connector_core::state::ConnectionName::new(CONNECTION).unwrap(),
-            &connector_core::state::StreamName::from(EntityKind::Order),
+            &connector_core::state::StreamName::from(kind),
         )
         .await
         .unwrap()
@@ -955,10 +962,7 @@ async fn closing_an_engine_while_a_page_is_held_up_drops_the_page() {
     assert_eq!(records(&**store, EntityKind::Order).await.len(), 5);
     assert_eq!(order_watermark(&**store).await, Some(shop.updated_at(4)));
 
-    shop.h
-        .sim_api()
-        .set_faults(&CommerceFaults::default())
-        .await;
+    shop.h.sim_api().release().await;
     a_new_engine_posts_every_order_once(&shop.h, &shop.setup, store).await;
     shop.h.sims.shutdown().await;
 }
@@ -1010,35 +1014,17 @@ async fn closing_an_engine_while_an_invoice_page_looks_up_its_orders_drops_the_p
     };
     let engine = h.engine(&setup, store.clone()).await;
     let api = h.sim_api();
-    api.set_faults(&CommerceFaults {
-        hang_rate: 1.0,
-        hang_ms: 60_000,
-        only_endpoints: vec![
-            "GET /V1/orders".to_owned(),
-            "GET /V1/orders/{id}".to_owned(),
-        ],
-        ..CommerceFaults::default()
-    })
-    .await;
-    let closing = {
-        let (engine, api) = (engine.clone(), api.clone());
-        tokio::spawn(async move {
-            api.await_call(Some("GET /V1/orders"), 0).await;
-            engine.close().await;
-        })
-    };
+    api.hold(&["GET /V1/orders", "GET /V1/orders/{id}"]).await;
+    let closing = api.close_when_called(&engine, "GET /V1/orders");
     a_cycle_cut_short(&engine, || closing).await;
     assert!(records(&*store, EntityKind::Invoice).await.is_empty());
-    let watermark = store
-        .watermark(
-            &connector_core::state::ConnectionName::new(CONNECTION).unwrap(),
-            &connector_core::state::StreamName::from(EntityKind::Invoice),
-        )
-        .await
-        .unwrap();
-    assert_eq!(watermark, None, "nothing stored, nothing vouched for");
+    assert_eq!(
+        stream_watermark(&*store, EntityKind::Invoice).await,
+        None,
+        "nothing stored, nothing vouched for"
+    );
 
-    api.set_faults(&CommerceFaults::default()).await;
+    api.release().await;
     let next = h.engine(&setup, store.clone()).await;
     let summary = next.run_cycle().await.expect("cycle");
     assert!(summary.errors.is_empty(), "{:?}", summary.errors);
@@ -1109,17 +1095,12 @@ async fn a_run_loop_whose_stop_sender_is_gone_keeps_its_schedule() {
         async move { engine.run(shutdown).await }
     });
     // The first cycle ends; then no call comes while the clock stands still.
-    let first_ended = || async {
+    let first_ended = eventually_within(Duration::from_secs(20), || async {
         let reports = store.cycle_reports().await.expect("cycle reports");
         reports.first().is_some_and(|r| r.finished_at.is_some())
-    };
-    for _ in 0..2_000 {
-        if first_ended().await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(first_ended().await, "the first cycle ended");
+    })
+    .await;
+    assert!(first_ended, "the first cycle ended");
     let api = h.sim_api();
     let calls = api.calls(None).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -1367,47 +1348,84 @@ impl Mapper for SlowMapper {
     }
 }
 
+/// A shop of 40 orders whose engine maps slowly ([`SlowMapper`]) and writes mapped documents two
+/// at a time, so a shutdown comes in the middle of a page.
+struct SlowlyMappingShop {
+    h: Harness,
+    store: Arc<MemoryStore>,
+    setup: Setup,
+    engine: connector_core::engine::Engine,
+}
+
+impl SlowlyMappingShop {
+    async fn start() -> Self {
+        let h = Harness::start(shop(40)).await;
+        let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+        let setup = Setup {
+            batch_size: 2,
+            ..Setup::default()
+        };
+        let mapper = Arc::new(SlowMapper {
+            inner: DefaultMapper::for_connection(&h.connection(&setup)),
+        });
+        let engine = h.engine_with_mapper(&setup, store.clone(), mapper).await;
+        Self {
+            h,
+            store,
+            setup,
+            engine,
+        }
+    }
+
+    async fn in_state(&self, received: bool) -> usize {
+        records(&*self.store, EntityKind::Order)
+            .await
+            .iter()
+            .filter(|r| (r.state == RecordState::Received) == received)
+            .count()
+    }
+
+    /// Orders the engine has taken past `received`.
+    async fn worked_on(&self) -> usize {
+        self.in_state(false).await
+    }
+
+    /// Orders still `received`.
+    async fn still_received(&self) -> usize {
+        self.in_state(true).await
+    }
+
+    /// Waits (20 s at most) until four orders are mapped: the mapping is under way.
+    async fn mapping_begun(&self) {
+        let begun = eventually_within(Duration::from_secs(20), || async {
+            self.worked_on().await >= 4
+        })
+        .await;
+        assert!(begun, "the mapping began");
+    }
+}
+
 /// Closing an engine while it maps a page stops the mapping at the next document: what it mapped
 /// is kept, the rest stay `received`, untouched, and a new engine maps and posts them once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_an_engine_while_it_maps_leaves_the_rest_received() {
-    let h = Harness::start(shop(40)).await;
-    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
-    // Mapped documents are written two at a time, so the close comes in the middle of the page.
-    let setup = Setup {
-        batch_size: 2,
-        ..Setup::default()
-    };
-    let mapper = Arc::new(SlowMapper {
-        inner: DefaultMapper::for_connection(&h.connection(&setup)),
-    });
-    let engine = h
-        .engine_with_mapper(&setup, store.clone(), mapper.clone())
-        .await;
+    let shop = SlowlyMappingShop::start().await;
     let cycle = tokio::spawn({
-        let engine = engine.clone();
+        let engine = shop.engine.clone();
         async move { engine.run_cycle().await }
     });
-    let worked_on = || async {
-        records(&*store, EntityKind::Order)
-            .await
-            .iter()
-            .filter(|r| r.state != RecordState::Received)
-            .count()
-    };
-    eventually(|| async { worked_on().await >= 4 }).await;
-    tokio::time::timeout(Duration::from_secs(10), engine.close())
+    shop.mapping_begun().await;
+    tokio::time::timeout(Duration::from_secs(10), shop.engine.close())
         .await
         .expect("close waits for the document in hand only");
     let summary = cycle.await.expect("no panic").expect("the cycle ends well");
     assert!(summary.halted.is_empty(), "{:?}", summary.halted);
-    let left = records(&*store, EntityKind::Order).await;
-    let received = left
-        .iter()
-        .filter(|r| r.state == RecordState::Received)
-        .count();
-    assert!(received > 0, "mapping went on after the close: {summary:?}");
-    assert!(worked_on().await >= 4, "{summary:?}");
+    let left = records(&*shop.store, EntityKind::Order).await;
+    assert!(
+        shop.still_received().await > 0,
+        "mapping went on after the close: {summary:?}"
+    );
+    assert!(shop.worked_on().await >= 4, "{summary:?}");
     assert_all(&left, |r| {
         matches!(
             r.state,
@@ -1415,8 +1433,8 @@ async fn closing_an_engine_while_it_maps_leaves_the_rest_received() {
         )
     });
 
-    a_new_engine_posts_every_order_once(&h, &setup, &store).await;
-    h.sims.shutdown().await;
+    a_new_engine_posts_every_order_once(&shop.h, &shop.setup, &shop.store).await;
+    shop.h.sims.shutdown().await;
 }
 
 /// The service's stop signal while the run loop maps a page stops the mapping at the next
@@ -1424,51 +1442,24 @@ async fn closing_an_engine_while_it_maps_leaves_the_rest_received() {
 /// engine maps and posts them once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_signal_while_the_run_loop_maps_leaves_the_rest_received() {
-    let h = Harness::start(shop(40)).await;
-    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
-    let setup = Setup {
-        batch_size: 2,
-        ..Setup::default()
-    };
-    let mapper = Arc::new(SlowMapper {
-        inner: DefaultMapper::for_connection(&h.connection(&setup)),
-    });
-    let engine = h
-        .engine_with_mapper(&setup, store.clone(), mapper.clone())
-        .await;
+    let shop = SlowlyMappingShop::start().await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let running = tokio::spawn({
-        let engine = engine.clone();
+        let engine = shop.engine.clone();
         async move { engine.run(shutdown).await }
     });
-    let worked_on = || async {
-        records(&*store, EntityKind::Order)
-            .await
-            .iter()
-            .filter(|r| r.state != RecordState::Received)
-            .count()
-    };
-    // Four documents mapped: the stop comes in the middle of the pass.
-    for _ in 0..2_000 {
-        if worked_on().await >= 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(worked_on().await >= 4, "the mapping began");
+    shop.mapping_begun().await;
     stop.send_replace(true);
     tokio::time::timeout(Duration::from_secs(10), running)
         .await
         .expect("the loop stops with the document in hand")
         .expect("no panic")
         .expect("clean stop");
-    let left = records(&*store, EntityKind::Order).await;
-    let received = left
-        .iter()
-        .filter(|r| r.state == RecordState::Received)
-        .count();
-    assert!(received > 0, "mapping went on after the stop signal");
-    let reports = store.cycle_reports().await.expect("cycle reports");
+    assert!(
+        shop.still_received().await > 0,
+        "mapping went on after the stop signal"
+    );
+    let reports = shop.store.cycle_reports().await.expect("cycle reports");
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert!(
         reports[0]
@@ -1477,8 +1468,8 @@ async fn a_stop_signal_while_the_run_loop_maps_leaves_the_rest_received() {
         "{reports:?}"
     );
 
-    a_new_engine_posts_every_order_once(&h, &setup, &store).await;
-    h.sims.shutdown().await;
+    a_new_engine_posts_every_order_once(&shop.h, &shop.setup, &shop.store).await;
+    shop.h.sims.shutdown().await;
 }
 
 /// A notification posts every record due, with no stop signal of its own; closing the engine

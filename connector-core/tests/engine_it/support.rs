@@ -508,19 +508,19 @@ impl SimApi {
         response
     }
 
+    /// What `GET /__sim/{path}` answers.
+    pub async fn get(&self, path: &str) -> Value {
+        let url = format!("{}/__sim/{path}", self.commerce_url);
+        let response = self.http.get(&url).send().await.expect("sim call");
+        assert!(response.status().is_success(), "{url}");
+        response.json().await.expect("sim JSON")
+    }
+
     /// Commerce API calls the simulator has counted so far (each is counted before any fault), of
     /// `endpoint` (as `/__sim/calls` names it) or, with `None`, of every endpoint.
     pub async fn calls(&self, endpoint: Option<&str>) -> u64 {
-        let url = format!("{}/__sim/calls", self.commerce_url);
-        let counts: BTreeMap<String, u64> = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .expect("sim call")
-            .json()
-            .await
-            .expect("call counts");
+        let counts: BTreeMap<String, u64> =
+            serde_json::from_value(self.get("calls").await).expect("call counts");
         match endpoint {
             Some(endpoint) => counts.get(endpoint).copied().unwrap_or(0),
             None => counts.values().sum(),
@@ -530,18 +530,47 @@ impl SimApi {
     /// Waits (ten seconds at most) until more than `seen` calls of `endpoint` (see
     /// [`Self::calls`]) have reached Commerce.
     pub async fn await_call(&self, endpoint: Option<&str>, seen: u64) {
-        for _ in 0..1_000 {
-            if self.calls(endpoint).await > seen {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("no further Commerce call of {endpoint:?} came");
+        let came = eventually_within(Duration::from_secs(10), || async {
+            self.calls(endpoint).await > seen
+        })
+        .await;
+        assert!(came, "no further Commerce call of {endpoint:?} came");
     }
 
     /// Sets the faults Commerce calls meet from now on.
     pub async fn set_faults(&self, faults: &simulators::commerce::CommerceFaults) {
         self.send(reqwest::Method::PUT, "faults", faults).await;
+    }
+
+    /// Makes Commerce hold every call of `endpoints` (of every endpoint, when empty) for a minute,
+    /// as long as the engine's client waits for an answer, before it answers.
+    pub async fn hold(&self, endpoints: &[&str]) {
+        self.set_faults(&simulators::commerce::CommerceFaults {
+            hang_rate: 1.0,
+            hang_ms: 60_000,
+            only_endpoints: endpoints.iter().map(|e| (*e).to_owned()).collect(),
+            ..simulators::commerce::CommerceFaults::default()
+        })
+        .await;
+    }
+
+    /// Lets every Commerce call through again, without faults.
+    pub async fn release(&self) {
+        self.set_faults(&simulators::commerce::CommerceFaults::default())
+            .await;
+    }
+
+    /// Closes `engine` once a call of `endpoint` has reached Commerce, in a task of its own.
+    pub fn close_when_called(
+        &self,
+        engine: &Engine,
+        endpoint: &'static str,
+    ) -> tokio::task::JoinHandle<()> {
+        let (api, engine) = (self.clone(), engine.clone());
+        tokio::spawn(async move {
+            api.await_call(Some(endpoint), 0).await;
+            engine.close().await;
+        })
     }
 }
 
@@ -562,13 +591,7 @@ impl StoreHooks for HoldingUpCommerce {
         if !self.armed.load(std::sync::atomic::Ordering::SeqCst) || !self.hang_after.hit() {
             return;
         }
-        self.api
-            .set_faults(&simulators::commerce::CommerceFaults {
-                hang_rate: 1.0,
-                hang_ms: 60_000,
-                ..simulators::commerce::CommerceFaults::default()
-            })
-            .await;
+        self.api.hold(&[]).await;
         let before = self.api.calls(None).await;
         let api = self.api.clone();
         let then = (self.then)();
@@ -788,12 +811,22 @@ pub fn assert_all(records: &[Record], expected: impl Fn(&Record) -> bool) {
 }
 
 /// Asks `done` every 5 ms for at most 2 s, until it says yes; whether it did.
-pub async fn eventually<F, Fut>(mut done: F) -> bool
+pub async fn eventually<F, Fut>(done: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..400 {
+    eventually_within(Duration::from_secs(2), done).await
+}
+
+/// Asks `done` every 5 ms for at most `limit`, until it says yes; whether it did.
+pub async fn eventually_within<F, Fut>(limit: Duration, mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let tries = limit.as_millis() / 5;
+    for _ in 0..tries {
         tokio::time::sleep(Duration::from_millis(5)).await;
         if done().await {
             return true;

@@ -29,6 +29,7 @@ use super::batch::statement_chunks;
 use super::logic;
 use super::memory::{BatchWrites, apply_intakes, apply_transitions, batch_subject, keys_to_read};
 use super::payload::Payload;
+use super::stored_text::{self, StoredText};
 use super::{
     ConnectionName, CycleReport, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease,
     LeaseOutcome, Notification, Record, RecordFilter, RecordKey, RecordState, StateCounts,
@@ -173,6 +174,15 @@ ALTER TABLE records ADD COLUMN payload_entry INTEGER;
 ALTER TABLE record_payloads RENAME TO legacy_payloads;
 DROP INDEX IF EXISTS records_by_state;
 ",
+    ),
+    (
+        6,
+        "documents of a kilobyte or more stored compressed",
+        // No table changes. From this version on, a `document` (and so a record's payload) of
+        // `stored_text::COMPRESS_FROM` bytes or more is an LZ4 BLOB, which an earlier release
+        // would fail to read record by record; the version makes it refuse the whole database at
+        // open instead.
+        "SELECT 1;",
     ),
 ];
 
@@ -612,7 +622,12 @@ impl SqliteStore {
                     .push_bind(entry.key.commerce_id.as_str())
                     .push_bind(entry.kind.as_str())
                     .push_bind(entry.message.as_str())
-                    .push_bind(entry.document.as_ref().map(Payload::json_text));
+                    .push_bind(
+                        entry
+                            .document
+                            .as_ref()
+                            .map(|d| StoredText::of(d.json_text())),
+                    );
             });
             if !with_ids {
                 self.execute_batch(&mut query, conn, "append audit entries", subject)
@@ -695,7 +710,12 @@ impl SqliteStore {
         .bind(&entry.key.commerce_id)
         .bind(entry.kind.as_str())
         .bind(&entry.message)
-        .bind(entry.document.as_ref().map(|d| d.json_text().to_owned()))
+        .bind(
+            entry
+                .document
+                .as_ref()
+                .map(|d| StoredText::of(d.json_text())),
+        )
         .fetch_one(&mut *conn)
         .await
         .map_err(self.db("append an audit entry", &entry.key))?;
@@ -784,7 +804,12 @@ impl SqliteStore {
             _ => None,
         };
         // Parsed when first looked at: most reads only move the record.
-        let payload = Payload::from_json_text(text("payload")?);
+        let payload = row
+            .try_get::<Vec<u8>, _>("payload")
+            .map_err(|e| e.to_string())
+            .and_then(stored_text::text_of)
+            .map_err(|e| bad(format!("column payload: {e}")))?;
+        let payload = Payload::from_json_text(payload);
         Ok(Record {
             state,
             attempts: u32::try_from(int("attempts")?)
@@ -838,9 +863,13 @@ impl SqliteStore {
                 .map_err(|e| bad(format!("column {col}: {e}")))
         };
         let document = row
-            .try_get::<Option<String>, _>("document")
+            .try_get::<Option<Vec<u8>>, _>("document")
             .map_err(|e| bad(format!("column document: {e}")))?
-            .map(|doc| serde_json::from_str(&doc).map_err(|e| bad(format!("column document: {e}"))))
+            .map(|doc| {
+                let text =
+                    stored_text::text_of(doc).map_err(|e| bad(format!("column document: {e}")))?;
+                serde_json::from_str(&text).map_err(|e| bad(format!("column document: {e}")))
+            })
             .transpose()?;
         Ok(AuditEntry {
             id: AuditId(id),

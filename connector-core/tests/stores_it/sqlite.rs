@@ -36,10 +36,10 @@ async fn migrations_are_recorded_and_applied_once() {
     let store = SqliteStore::open(&path, Arc::clone(&clock))
         .await
         .expect("open");
-    assert_eq!(store.schema_version().await.expect("version"), 5);
+    assert_eq!(store.schema_version().await.expect("version"), 6);
     store.close().await;
     let store = SqliteStore::open(&path, clock).await.expect("reopen");
-    assert_eq!(store.schema_version().await.expect("version"), 5);
+    assert_eq!(store.schema_version().await.expect("version"), 6);
     store.close().await;
 
     let mut conn = raw(&path).await;
@@ -47,7 +47,7 @@ async fn migrations_are_recorded_and_applied_once() {
         .fetch_one(&mut conn)
         .await
         .expect("count");
-    assert_eq!(applied, 5);
+    assert_eq!(applied, 6);
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&mut conn)
         .await
@@ -80,7 +80,7 @@ async fn newer_schema_is_refused_with_the_path() {
             err,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 5,
+                supported: 6,
                 ..
             }
         ),
@@ -144,7 +144,7 @@ async fn upgrade_adds_the_customer_column() {
     drop(conn);
 
     let store = SqliteStore::open(&path, clock).await.expect("reopen");
-    assert_eq!(store.schema_version().await.expect("version"), 5);
+    assert_eq!(store.schema_version().await.expect("version"), 6);
     let record = store.get(&key).await.expect("get").expect("kept");
     assert_eq!(record.syspro, SysproKeys::default());
     assert_eq!(record.payload, serde_json::json!({"entity_id": "41"}));
@@ -267,6 +267,114 @@ async fn a_payload_is_stored_once_with_the_entry_that_read_it() {
         .flat_map(|id| [document(id, 1), document(id, 2)])
         .collect();
     assert_eq!(read, expected);
+}
+
+/// A document of a kilobyte or more is kept compressed (a BLOB, far smaller than its text) and
+/// read back whole through the record and its audit entry; one written as text by an earlier
+/// release still reads; a damaged one is an error naming the column, not a crash.
+#[tokio::test]
+async fn large_documents_are_stored_compressed_and_read_back_whole() {
+    use connector_core::audit::{AuditKind, AuditLog as _, AuditQuery};
+    use connector_core::state::{
+        ConnectionName, EntityKind, Fingerprint, Intake, RecordFilter, RecordKey, StateStore as _,
+    };
+    let path = crate::temp_dir("sqlite-compressed").join("state.db");
+    let store = SqliteStore::open(&path, Arc::new(ManualClock::new(START)))
+        .await
+        .expect("open");
+    let connection = ConnectionName::new("eu").expect("name");
+    let key = |id: &str| RecordKey::new(connection.clone(), EntityKind::Order, id);
+    let items: Vec<serde_json::Value> = (0..150)
+        .map(|n| serde_json::json!({"sku": format!("SKU-{n}"), "name": format!("Stuhl {n} – Eiche"), "price": format!("{n}.95")}))
+        .collect();
+    let large = serde_json::json!({"entity_id": "1", "items": items});
+    let large_text = serde_json::to_string(&large).expect("text");
+    assert!(large_text.len() > 8_000, "{}", large_text.len());
+    let small = serde_json::json!({"entity_id": "2"});
+    store
+        .intake_many(
+            [("1", &large), ("2", &small)]
+                .into_iter()
+                .map(|(id, payload)| Intake {
+                    key: key(id),
+                    fingerprint: Fingerprint::of_document(id, START, payload),
+                    payload: payload.clone().into(),
+                })
+                .collect(),
+        )
+        .await
+        .expect("intake");
+
+    let got = store.get(&key("1")).await.expect("get").expect("kept");
+    assert_eq!(got.payload, large);
+    let listed = store.list(&RecordFilter::default()).await.expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].payload, large);
+    assert_eq!(listed[1].payload, small);
+    let read = store
+        .query(&AuditQuery {
+            record: Some(key("1")),
+            kind: Some(AuditKind::Read),
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(read.entries.len(), 1);
+    assert_eq!(read.entries[0].document.as_ref(), Some(&large));
+
+    let mut conn = raw(&path).await;
+    let stored: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT commerce_id, typeof(document), length(CAST(document AS BLOB)) FROM audit \
+         WHERE entry_kind = 'read' ORDER BY commerce_id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("stored documents");
+    assert_eq!(stored[0].0, "1");
+    assert_eq!(stored[0].1, "blob", "a large document is compressed");
+    let compressed = usize::try_from(stored[0].2).expect("length");
+    assert!(
+        compressed * 4 < large_text.len(),
+        "{} bytes of text stored in {compressed}",
+        large_text.len()
+    );
+    assert_eq!(stored[1].1, "text", "a small document stays readable text");
+
+    // Written as text by an earlier release: the record's payload entry is plain JSON.
+    let mut earlier = large.clone();
+    earlier["note"] = serde_json::json!("stored by an earlier release");
+    let earlier_text = serde_json::to_string(&earlier).expect("text");
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO audit (at, connection, kind, commerce_id, entry_kind, message, document) \
+         VALUES (0, 'eu', 'order', '1', 'read', 'read', ?) RETURNING id",
+    )
+    .bind(&earlier_text)
+    .fetch_one(&mut conn)
+    .await
+    .expect("insert a text document");
+    let point_at = |id: i64| {
+        sqlx::query("UPDATE records SET payload_entry = ? WHERE commerce_id = '1'").bind(id)
+    };
+    point_at(id).execute(&mut conn).await.expect("point");
+    let got = store.get(&key("1")).await.expect("get").expect("kept");
+    assert_eq!(got.payload, earlier);
+
+    // A damaged document: the read fails with the column and what is wrong, the rest reads.
+    let damaged: i64 = sqlx::query_scalar(
+        "INSERT INTO audit (at, connection, kind, commerce_id, entry_kind, message, document) \
+         VALUES (0, 'eu', 'order', '1', 'read', 'read', ?) RETURNING id",
+    )
+    .bind(b"\0lz4\x40\0\0\0\xf0garbage".to_vec())
+    .fetch_one(&mut conn)
+    .await
+    .expect("insert a damaged document");
+    point_at(damaged).execute(&mut conn).await.expect("point");
+    let err = store.get(&key("1")).await.expect_err("damaged payload");
+    let message = err.to_string();
+    assert!(message.contains("column payload"), "{message}");
+    assert!(message.contains("does not decompress"), "{message}");
+    let other = store.get(&key("2")).await.expect("get").expect("kept");
+    assert_eq!(other.payload, small);
 }
 
 #[tokio::test]

@@ -152,9 +152,11 @@ fn bench_floor_prints_the_cost_of_each_step_and_their_sum() {
         assert!(v > 0.0, "{key}: {r:#}");
         v
     };
+    // The floor keeps the cheaper of the plain and the compressed copy.
     let floor = micros("decode_order_micros_per_order")
         + micros("fingerprint_micros_per_order")
-        + micros("durable_copy_micros_per_order");
+        + micros("durable_copy_micros_per_order")
+            .min(micros("durable_copy_compressed_micros_per_order"));
     // Reading without keeping anything is the cheapest way through the JSON.
     assert!(
         micros("read_json_micros_per_order") < micros("decode_value_micros_per_order"),
@@ -168,6 +170,7 @@ fn bench_floor_prints_the_cost_of_each_step_and_their_sum() {
     let human = run(&dir, &["bench", "--floor", "--orders", "5"]);
     assert_eq!(human.code, 0, "{human:#?}");
     assert!(human.stdout.contains("durable copy"), "{human:#?}");
+    assert!(human.stdout.contains("compressed (LZ4)"), "{human:#?}");
     assert!(human.stdout.contains("floor"), "{human:#?}");
 
     let refused = run(&dir, &["bench", "--floor", "--chaos-kills", "2"]);

@@ -65,6 +65,7 @@ mod open;
 mod payload;
 mod postgres;
 mod sqlite;
+#[doc(hidden)]
 pub mod stored_text;
 mod types;
 

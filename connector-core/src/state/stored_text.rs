@@ -4,8 +4,8 @@
 //! An order read from Commerce is ten to fifty kilobytes of JSON, and most of the bytes the store
 //! writes. Kept as text, each such document spans several overflow pages, which are written to the
 //! write-ahead log, then again to the database at the checkpoint, and read back through the chain
-//! when the record is mapped. JSON compresses well (an order to about a fifth of its size with
-//! LZ4), and LZ4 compresses and decompresses at a gigabyte a second or more, so a compressed
+//! when the record is mapped. JSON compresses well (an order read from Commerce to about a fifth
+//! of its size with LZ4), and LZ4 compresses and decompresses at a gigabyte a second or more, so a compressed
 //! document costs less CPU to compress and store than the pages it saves.
 //!
 //! A document of [`COMPRESS_FROM`] bytes or more is therefore kept as a BLOB: the four bytes
@@ -27,7 +27,7 @@ pub const COMPRESS_FROM: usize = 1024;
 /// The first bytes of a compressed document.
 pub const MAGIC: &[u8; 4] = b"\0lz4";
 
-/// LZ4 never expands less than about 255 times; a stored length beyond this is corruption, and is
+/// LZ4 cannot expand a block more than about 255 times; a stated length beyond that is corruption,
 /// refused before anything is allocated for it.
 const MAX_RATIO: usize = 255;
 
@@ -41,13 +41,17 @@ pub enum StoredText<'a> {
 }
 
 impl<'a> StoredText<'a> {
-    /// The stored form of `text`.
+    /// The stored form of `text`: compressed when it is long enough and compression makes it
+    /// smaller.
     #[must_use]
     pub fn of(text: &'a str) -> Self {
         if text.len() < COMPRESS_FROM {
             return Self::Text(text);
         }
         let block = lz4_flex::compress_prepend_size(text.as_bytes());
+        if MAGIC.len() + block.len() >= text.len() {
+            return Self::Text(text);
+        }
         let mut bytes = Vec::with_capacity(MAGIC.len() + block.len());
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&block);
@@ -107,6 +111,13 @@ pub fn text_of(bytes: Vec<u8>) -> Result<String, String> {
     }
     let raw = lz4_flex::decompress_size_prepended(block)
         .map_err(|e| format!("a compressed document does not decompress: {e}"))?;
+    // A block cut short after a run of literals decodes without an error, to less text.
+    if raw.len() != usize::try_from(length).unwrap_or(usize::MAX) {
+        return Err(format!(
+            "a compressed document of {length} bytes decompresses to {} bytes",
+            raw.len()
+        ));
+    }
     String::from_utf8(raw).map_err(|e| format!("a compressed document is not UTF-8 text: {e}"))
 }
 
@@ -154,6 +165,16 @@ mod tests {
     }
 
     #[test]
+    fn text_that_does_not_compress_stays_text() {
+        // Every character differs from the ones before it within LZ4's reach of matches.
+        let text: String = (0..3000u32)
+            .map(|n| char::from_u32(0x4e00 + (n * 7919) % 20_000).unwrap_or('x'))
+            .collect();
+        assert!(text.len() >= COMPRESS_FROM);
+        assert!(matches!(StoredText::of(&text), StoredText::Text(t) if t == text));
+    }
+
+    #[test]
     fn both_forms_read_back_as_the_text_written() {
         for len in [0, 10, COMPRESS_FROM - 1, COMPRESS_FROM, 50_000] {
             let text = order_like(len);
@@ -174,6 +195,15 @@ mod tests {
         huge.extend_from_slice(b"\x10x");
         let err = text_of(huge).expect_err("impossible length");
         assert!(err.contains("claims 4294967295 bytes"), "{err}");
+
+        // A whole block that states more than it holds decodes without an error, to less.
+        let mut block = lz4_flex::compress_prepend_size(b"0123456789abcdef0123");
+        block[0] += 5;
+        let err = text_of([&MAGIC[..], &block].concat()).expect_err("states more");
+        assert!(
+            err.contains("of 25 bytes decompresses to 20 bytes"),
+            "{err}"
+        );
 
         let err = text_of(MAGIC[..].to_vec()).expect_err("no length");
         assert!(err.contains("shorter than its length field"), "{err}");

@@ -274,7 +274,7 @@ async fn a_payload_is_stored_once_with_the_entry_that_read_it() {
 /// release still reads; a damaged one is an error naming the column, not a crash.
 #[tokio::test]
 async fn large_documents_are_stored_compressed_and_read_back_whole() {
-    use connector_core::audit::{AuditKind, AuditLog as _, AuditQuery};
+    use connector_core::audit::{AuditKind, AuditLog as _, AuditQuery, NewAuditEntry};
     use connector_core::state::{
         ConnectionName, EntityKind, Fingerprint, Intake, RecordFilter, RecordKey, StateStore as _,
     };
@@ -321,8 +321,28 @@ async fn large_documents_are_stored_compressed_and_read_back_whole() {
         .expect("audit");
     assert_eq!(read.entries.len(), 1);
     assert_eq!(read.entries[0].document.as_ref(), Some(&large));
+    // One entry appended alone takes the same way.
+    let sent = store
+        .append(NewAuditEntry::new(key("2"), AuditKind::Sent, "sent").with_document(large.clone()))
+        .await
+        .expect("append");
+    assert_eq!(sent.document.as_ref(), Some(&large));
 
     let mut conn = raw(&path).await;
+    let copies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM legacy_payloads")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(
+        copies, 0,
+        "the record refers to its read entry, no second copy"
+    );
+    let appended: String = sqlx::query_scalar("SELECT typeof(document) FROM audit WHERE id = ?")
+        .bind(sent.id.0)
+        .fetch_one(&mut conn)
+        .await
+        .expect("appended entry");
+    assert_eq!(appended, "blob");
     let stored: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT commerce_id, typeof(document), length(CAST(document AS BLOB)) FROM audit \
          WHERE entry_kind = 'read' ORDER BY commerce_id",

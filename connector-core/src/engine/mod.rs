@@ -676,21 +676,7 @@ impl Engine {
                                 () = self.renew_while_working() => cycle.await,
                             }
                         };
-                        // The loop closes the engine once it stops: a stop during the cycle
-                        // begins that close at once, so every stage winds down as on a close
-                        // (the mapper at its next document, not at the end of its pass).
-                        let mut stop = shutdown.clone();
-                        let close_on_stop = async {
-                            if stop.wait_for(|stop| *stop).await.is_ok() {
-                                self.inner.closing.send_replace(true);
-                            }
-                            std::future::pending::<std::convert::Infallible>().await
-                        };
-                        tokio::select! {
-                            biased;
-                            result = work => result,
-                            never = close_on_stop => match never {},
-                        }
+                        self.closing_on_stop(work, &shutdown).await
                     };
                     let (wait, outcome, fatal) = match result {
                         Ok(summary) => {
@@ -819,9 +805,37 @@ impl Engine {
                     held = false;
                 }
             }
-            if held && !remaining.is_zero() && self.take_queued_notifications().await {
+            if held
+                && !remaining.is_zero()
+                && self
+                    .closing_on_stop(self.take_queued_notifications(), shutdown)
+                    .await
+            {
                 return;
             }
+        }
+    }
+
+    /// Runs `work` of the run loop. The loop closes the engine once it stops, and a stop signal
+    /// during `work` begins that close at once, so every stage winds down as on a close (the
+    /// reader drops the page on its way, the mapper stops at its next document, the poster
+    /// finishes the batches it holds) instead of finishing its pass first.
+    async fn closing_on_stop<T>(
+        &self,
+        work: impl Future<Output = T>,
+        shutdown: &watch::Receiver<bool>,
+    ) -> T {
+        let mut stop = shutdown.clone();
+        let close_on_stop = async {
+            if stop.wait_for(|stop| *stop).await.is_ok() {
+                self.inner.closing.send_replace(true);
+            }
+            std::future::pending::<std::convert::Infallible>().await
+        };
+        tokio::select! {
+            biased;
+            result = work => result,
+            never = close_on_stop => match never {},
         }
     }
 
@@ -1035,7 +1049,17 @@ impl Engine {
         let started = self.inner.clock.now();
         let mut summary = CycleSummary::default();
         for (kind, commerce_id) in documents {
-            match self.fetch(*kind, commerce_id).await {
+            // A document on its way when the engine closes is dropped: nothing of it is stored
+            // yet, and polling reads it later. So a held-up Commerce cannot hold up a shutdown.
+            let fetched = tokio::select! {
+                biased;
+                fetched = self.fetch(*kind, commerce_id) => fetched,
+                () = self.shutdown_begun(None) => {
+                    summary.interrupted = true;
+                    return Ok(summary);
+                }
+            };
+            match fetched {
                 Ok(Some(fetched)) => {
                     self.take_in(*kind, fetched, &mut summary).await?;
                 }

@@ -1111,6 +1111,49 @@ async fn a_run_loop_whose_stop_sender_is_gone_keeps_its_schedule() {
     h.sims.shutdown().await;
 }
 
+/// A stop signal while the run loop, between cycles, reads the order of a queued webhook
+/// notification (Commerce holds the look-up for a minute) stops the loop at once: the order on
+/// its way is dropped rather than awaited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_signal_while_a_queued_notification_is_read_stops_the_run_loop_at_once() {
+    let h = Harness::start(shop(3)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let engine = h.engine(&Setup::default(), store.clone()).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run(shutdown).await }
+    });
+    let first_ended = eventually_within(Duration::from_secs(20), || async {
+        let reports = store.cycle_reports().await.expect("cycle reports");
+        reports.first().is_some_and(|r| r.finished_at.is_some())
+    })
+    .await;
+    assert!(first_ended, "the first cycle ended");
+
+    const LOOK_UP: &str = "GET /V1/orders/{id}";
+    let api = h.sim_api();
+    api.hold(&[LOOK_UP]).await;
+    let seen = api.calls(Some(LOOK_UP)).await;
+    let key =
+        connector_core::state::RecordKey::new(engine.connection().clone(), EntityKind::Order, "2");
+    store.push_notification(&key).await.expect("queued");
+    // The waiting loop takes queued notifications once a second of its clock.
+    let taken = eventually_within(Duration::from_secs(10), || async {
+        h.clock.advance(Duration::from_secs(1));
+        api.calls(Some(LOOK_UP)).await > seen
+    })
+    .await;
+    assert!(taken, "the queued notification was taken");
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the loop stops with the signal, not with the look-up")
+        .expect("the loop's task")
+        .expect("clean stop");
+    h.sims.shutdown().await;
+}
+
 /// Halts the document numbered `refused` (as a mapping gap would) and plans the rest with the
 /// default mapper.
 struct RefusingMapper {

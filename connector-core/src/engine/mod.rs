@@ -620,6 +620,8 @@ impl Engine {
     ///
     /// While it holds the lease it also takes the webhook notifications other workers queued for
     /// this connection (about once a second), and reports every cycle to the store for `status`.
+    /// A shutdown while it reads their documents closes the engine at once too, drops the document
+    /// on its way and puts the notifications back in the queue for the connection's next holder.
     ///
     /// # Errors
     /// [`EngineError::Store`] when the lease cannot be written.
@@ -865,6 +867,9 @@ impl Engine {
     /// Processes the webhook notifications queued for this connection. Returns whether one of them
     /// asks for a whole cycle (an order event on a connection that posts invoices).
     async fn take_queued_notifications(&self) -> bool {
+        if self.closing() {
+            return false;
+        }
         let queued = match self
             .inner
             .store
@@ -886,15 +891,35 @@ impl Engine {
             .into_iter()
             .partition(|n| n.key.kind == document_kind);
         if !documents.is_empty() {
-            let documents: Vec<(EntityKind, String)> = documents
-                .into_iter()
-                .map(|n| (n.key.kind, n.key.commerce_id))
+            let list: Vec<(EntityKind, String)> = documents
+                .iter()
+                .map(|n| (n.key.kind, n.key.commerce_id.clone()))
                 .collect();
-            if let Err(e) = self.take_notified(&documents).await {
-                tracing::warn!(connection = %self.inner.name, error = %error_chain(&e), "queued webhook notifications failed; polling picks the documents up");
+            match self.take_notified(&list).await {
+                Ok(_) => {}
+                // Stopping: the notifications go back to the queue for the connection's next
+                // holder (taking one again whose document was stored reads it again, no more).
+                Err(EngineError::Closed { .. }) => self.queue_again(&documents).await,
+                Err(e) => {
+                    tracing::warn!(connection = %self.inner.name, error = %error_chain(&e), "queued webhook notifications failed; polling picks the documents up");
+                }
             }
         }
+        // A stopping worker runs no further cycle: what asked for one waits for the next holder.
+        if !others.is_empty() && self.closing() {
+            self.queue_again(&others).await;
+            return false;
+        }
         !others.is_empty()
+    }
+
+    /// Puts notifications taken from the queue back, for the connection's next holder.
+    async fn queue_again(&self, notifications: &[crate::state::Notification]) {
+        for notification in notifications {
+            if let Err(e) = self.inner.store.push_notification(&notification.key).await {
+                tracing::warn!(connection = %self.inner.name, record = %notification.key, error = %e, "could not queue a webhook notification again; polling picks the document up");
+            }
+        }
     }
 
     /// Writes how the cycle that started at `started_at` stands, for `status`. A store that cannot
@@ -960,7 +985,21 @@ impl Engine {
                 .await?
                 .ok_or_else(|| EngineError::UnknownRecord { key: key.clone() })?;
             if !from_stored_payload {
-                match self.fetch(key.kind, &key.commerce_id).await {
+                // A close drops the document on its way (nothing of it is stored yet); the
+                // records not read again yet stay where they are, for another replay.
+                if self.closing() {
+                    summary.interrupted = true;
+                    break;
+                }
+                let fetched = tokio::select! {
+                    biased;
+                    fetched = self.fetch(key.kind, &key.commerce_id) => fetched,
+                    () = self.shutdown_begun(None) => {
+                        summary.interrupted = true;
+                        break;
+                    }
+                };
+                match fetched {
                     Ok(Some(fetched)) => {
                         self.take_in(key.kind, fetched, &mut summary).await?;
                     }
@@ -1027,8 +1066,10 @@ impl Engine {
     /// polling by record key and fingerprint) and maps and posts what is due.
     ///
     /// # Errors
-    /// [`EngineError::Commerce`] when the document cannot be read; store and reference-data
-    /// failures.
+    /// [`EngineError::Closed`] when the engine is closed, or closes before the document is stored
+    /// (the document on its way is dropped): queue the notification for the connection's next
+    /// engine. [`EngineError::Commerce`] when the document cannot be read; store and
+    /// reference-data failures.
     pub async fn notify(
         &self,
         kind: EntityKind,
@@ -1039,7 +1080,9 @@ impl Engine {
 
     /// Reads and stores the notified documents, then maps and posts what is due, as one unit of work.
     /// A document that cannot be read fails the call when it is the only one; among several it is
-    /// listed in the summary's errors and polling picks it up later.
+    /// listed in the summary's errors and polling picks it up later. A close before every document
+    /// is stored fails the call with [`EngineError::Closed`]; the documents stored before it stay
+    /// `received`.
     async fn take_notified(
         &self,
         documents: &[(EntityKind, String)],
@@ -1048,16 +1091,19 @@ impl Engine {
         let _plans = self.inner.plans.scope();
         let started = self.inner.clock.now();
         let mut summary = CycleSummary::default();
+        let closed = || EngineError::Closed {
+            connection: self.inner.name.to_string(),
+        };
         for (kind, commerce_id) in documents {
-            // A document on its way when the engine closes is dropped: nothing of it is stored
-            // yet, and polling reads it later. So a held-up Commerce cannot hold up a shutdown.
+            // A document on its way when the engine closes is dropped (nothing of it is stored
+            // yet), so a held-up Commerce cannot hold up a shutdown; the caller queues it again.
+            if self.closing() {
+                return Err(closed());
+            }
             let fetched = tokio::select! {
                 biased;
                 fetched = self.fetch(*kind, commerce_id) => fetched,
-                () = self.shutdown_begun(None) => {
-                    summary.interrupted = true;
-                    return Ok(summary);
-                }
+                () = self.shutdown_begun(None) => return Err(closed()),
             };
             match fetched {
                 Ok(Some(fetched)) => {

@@ -1151,6 +1151,70 @@ async fn a_stop_signal_while_a_queued_notification_is_read_stops_the_run_loop_at
         .expect("the loop stops with the signal, not with the look-up")
         .expect("the loop's task")
         .expect("clean stop");
+    // The notification is queued again for the connection's next holder.
+    let queued = store
+        .take_notifications(engine.connection(), 100)
+        .await
+        .expect("queue");
+    assert_eq!(
+        queued.iter().map(|n| &n.key).collect::<Vec<_>>(),
+        [&key],
+        "queued again"
+    );
+    h.sims.shutdown().await;
+}
+
+/// An engine closed while a webhook's document is on its way (Commerce holds the look-up for a
+/// minute) drops it: `notify` fails at once with `Closed`, which tells its caller to queue the
+/// notification; and a replay on its way stops, leaving the records it has not read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_an_engine_while_a_webhook_or_replay_reads_a_document_drops_it() {
+    const LOOK_UP: &str = "GET /V1/orders/{id}";
+    let h = Harness::start(shop(3)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let engine = h.engine(&Setup::default(), store.clone()).await;
+    engine.run_cycle().await.expect("first cycle");
+    let api = h.sim_api();
+    api.hold(&[LOOK_UP]).await;
+    let closing = api.close_when_called(&engine, LOOK_UP);
+    let notified = tokio::time::timeout(
+        Duration::from_secs(20),
+        engine.notify(EntityKind::Order, "2"),
+    )
+    .await
+    .expect("the close ends the notification, not the look-up");
+    assert!(
+        matches!(notified, Err(EngineError::Closed { .. })),
+        "{notified:?}"
+    );
+    closing.await.expect("closed");
+
+    let next = h.engine(&Setup::default(), store.clone()).await;
+    let keys: Vec<_> = ["1", "2", "3"]
+        .into_iter()
+        .map(|id| {
+            connector_core::state::RecordKey::new(next.connection().clone(), EntityKind::Order, id)
+        })
+        .collect();
+    let seen = api.calls(Some(LOOK_UP)).await;
+    let closing = {
+        let (api, next) = (api.clone(), next.clone());
+        tokio::spawn(async move {
+            api.await_call(Some(LOOK_UP), seen).await;
+            next.close().await;
+        })
+    };
+    let replayed = tokio::time::timeout(Duration::from_secs(20), next.replay(&keys, false))
+        .await
+        .expect("the close ends the replay, not the look-up")
+        .expect("replay");
+    assert!(replayed.interrupted, "{replayed:?}");
+    closing.await.expect("closed");
+    assert_eq!(
+        api.calls(Some(LOOK_UP)).await,
+        seen + 1,
+        "no further document read after the close"
+    );
     h.sims.shutdown().await;
 }
 

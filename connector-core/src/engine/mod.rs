@@ -669,17 +669,12 @@ impl Engine {
                 crate::state::LeaseOutcome::Acquired(_) => {
                     let started = self.inner.clock.now();
                     self.report_cycle(started, None, String::new(), None).await;
-                    let result = {
-                        let cycle = self.cycle(Some(&shutdown));
-                        tokio::pin!(cycle);
-                        let work = async {
-                            tokio::select! {
-                                result = &mut cycle => result,
-                                () = self.renew_while_working() => cycle.await,
-                            }
-                        };
-                        self.closing_on_stop(work, &shutdown).await
-                    };
+                    let result = self
+                        .closing_on_stop(
+                            self.renewing_lease(self.cycle(Some(&shutdown))),
+                            &shutdown,
+                        )
+                        .await;
                     let (wait, outcome, fatal) = match result {
                         Ok(summary) => {
                             let errors = match summary.errors.len() {
@@ -810,7 +805,10 @@ impl Engine {
             if held
                 && !remaining.is_zero()
                 && self
-                    .closing_on_stop(self.take_queued_notifications(), shutdown)
+                    .closing_on_stop(
+                        self.renewing_lease(self.take_queued_notifications()),
+                        shutdown,
+                    )
                     .await
             {
                 return;
@@ -841,8 +839,19 @@ impl Engine {
         }
     }
 
-    /// Renews the lease every third of its time to live while a cycle runs, so a cycle longer than
-    /// the lease never lets another worker in. Returns only when the lease is lost.
+    /// Runs `work`, renewing the connection's lease meanwhile (see
+    /// [`Engine::renew_while_working`]); once the lease cannot be renewed, `work` just goes on.
+    async fn renewing_lease<T>(&self, work: impl Future<Output = T>) -> T {
+        tokio::pin!(work);
+        tokio::select! {
+            result = &mut work => result,
+            () = self.renew_while_working() => work.await,
+        }
+    }
+
+    /// Renews the lease every third of its time to live while a cycle (or a take of queued
+    /// notifications) runs, so work longer than the lease never lets another worker in. Returns
+    /// only when the lease is lost.
     async fn renew_while_working(&self) {
         let ttl = self.inner.options.lease_ttl;
         let renew_every = renewal_interval(ttl);

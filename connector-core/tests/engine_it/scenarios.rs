@@ -1111,9 +1111,9 @@ async fn a_run_loop_whose_stop_sender_is_gone_keeps_its_schedule() {
     h.sims.shutdown().await;
 }
 
-/// A stop signal while the run loop, between cycles, reads the order of a queued webhook
-/// notification (Commerce holds the look-up for a minute) stops the loop at once: the order on
-/// its way is dropped rather than awaited.
+/// While the run loop, between cycles, reads the order of a queued webhook notification (Commerce
+/// holds the look-up for a minute), it keeps renewing its lease; a stop signal then stops the loop
+/// at once: the order on its way is dropped rather than awaited, and the notification queued again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_signal_while_a_queued_notification_is_read_stops_the_run_loop_at_once() {
     let h = Harness::start(shop(3)).await;
@@ -1145,6 +1145,23 @@ async fn a_stop_signal_while_a_queued_notification_is_read_stops_the_run_loop_at
     })
     .await;
     assert!(taken, "the queued notification was taken");
+    // However long the look-up takes, the worker keeps the connection's lease.
+    let ttl = time::Duration::seconds(60);
+    for _ in 0..6 {
+        h.clock.advance(Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let held = eventually_within(Duration::from_secs(5), || async {
+        let leases = store.leases().await.expect("leases");
+        leases
+            .iter()
+            .any(|l| l.expires_at > h.clock.now() + ttl / 2)
+    })
+    .await;
+    assert!(
+        held,
+        "the lease was renewed while the notification was taken"
+    );
     stop.send_replace(true);
     tokio::time::timeout(Duration::from_secs(20), running)
         .await

@@ -147,14 +147,26 @@ const RECORD_COLUMNS: &str = "connection, kind, commerce_id, state, attempts, ne
     late_fp_content_hash, payload, reason, syspro_invoice, syspro_journal, syspro_customer, \
     created_at, updated_at, state_since, version";
 
+/// [`RECORD_COLUMNS`] with the payload left unread (as JSON `null`), for moves: a move never
+/// changes it.
+const RECORD_COLUMNS_BUT_PAYLOAD: &str = "connection, kind, commerce_id, state, attempts, \
+    next_attempt_at, fp_entity_id, fp_updated_at, fp_content_hash, late_fp_entity_id, \
+    late_fp_updated_at, late_fp_content_hash, 'null'::text AS payload, reason, syspro_invoice, \
+    syspro_journal, syspro_customer, created_at, updated_at, state_since, version";
+
 /// What a write of a record read (and locked) in the same transaction replaces: every column but
-/// the key.
+/// the key, and the payload only when the record took a new one ([`write_records`] binds an empty
+/// payload otherwise, which no document renders to). A payload is often large and kept out of
+/// line (TOAST); written again unchanged, it would be stored again on every move.
+///
+/// [`write_records`]: PostgresStore::write_records
 const RECORD_UPSERT: &str = " ON CONFLICT (connection, kind, commerce_id) DO UPDATE SET \
     state = excluded.state, attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at, \
     fp_entity_id = excluded.fp_entity_id, fp_updated_at = excluded.fp_updated_at, \
     fp_content_hash = excluded.fp_content_hash, late_fp_entity_id = excluded.late_fp_entity_id, \
     late_fp_updated_at = excluded.late_fp_updated_at, \
-    late_fp_content_hash = excluded.late_fp_content_hash, payload = excluded.payload, \
+    late_fp_content_hash = excluded.late_fp_content_hash, \
+    payload = CASE WHEN excluded.payload = '' THEN records.payload ELSE excluded.payload END, \
     reason = excluded.reason, syspro_invoice = excluded.syspro_invoice, \
     syspro_journal = excluded.syspro_journal, syspro_customer = excluded.syspro_customer, \
     created_at = excluded.created_at, updated_at = excluded.updated_at, \
@@ -470,14 +482,20 @@ impl PostgresStore {
         &self,
         conn: &mut PgConnection,
         keys: &BTreeSet<RecordKey>,
+        with_payload: bool,
         operation: &'static str,
         subject: &str,
     ) -> Result<BTreeMap<RecordKey, Record>, StoreError> {
         let keys: Vec<&RecordKey> = keys.iter().collect();
         let mut found = BTreeMap::new();
+        let columns = if with_payload {
+            RECORD_COLUMNS
+        } else {
+            RECORD_COLUMNS_BUT_PAYLOAD
+        };
         for chunk in statement_chunks(&keys) {
             let mut query: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
-                "SELECT {RECORD_COLUMNS} FROM records WHERE (connection, kind, commerce_id) IN ("
+                "SELECT {columns} FROM records WHERE (connection, kind, commerce_id) IN ("
             ));
             query.push_values(chunk, |mut row, key| {
                 row.push_bind(key.connection.as_str())
@@ -504,12 +522,13 @@ impl PostgresStore {
     /// Writes `records`, in one statement per slice [`statement_chunks`] cuts. With `new`, a plain
     /// insert: a record another worker inserted meanwhile fails the transaction on the key (and the
     /// caller decides again), instead of being overwritten. Without, the records were read with
-    /// their rows locked and are replaced.
+    /// their rows locked and are replaced, their payloads only when `new_payloads` names them.
     async fn write_records(
         &self,
         conn: &mut PgConnection,
         records: &[&Record],
         new: bool,
+        new_payloads: &BTreeSet<RecordKey>,
         operation: &'static str,
         subject: &str,
     ) -> Result<(), StoreError> {
@@ -530,7 +549,11 @@ impl PostgresStore {
                     .push_bind(late.map(|f| f.entity_id.as_str()))
                     .push_bind(late.map(|f| micros(f.updated_at)))
                     .push_bind(late.map(|f| f.content_hash.as_str()))
-                    .push_bind(record.payload.json_text().to_owned())
+                    .push_bind(if new || new_payloads.contains(&record.key) {
+                        record.payload.json_text()
+                    } else {
+                        ""
+                    })
                     .push_bind(record.reason.as_deref())
                     .push_bind(record.syspro.invoice.as_deref())
                     .push_bind(record.syspro.journal.as_deref())
@@ -604,12 +627,26 @@ impl PostgresStore {
             .filter_map(|key| records.get(key))
             .partition(|record| stored.contains(&record.key));
         if !new.is_empty() {
-            self.write_records(&mut tx, &new, true, operation, subject)
-                .await?;
+            self.write_records(
+                &mut tx,
+                &new,
+                true,
+                &writes.new_payloads,
+                operation,
+                subject,
+            )
+            .await?;
         }
         if !known.is_empty() {
-            self.write_records(&mut tx, &known, false, operation, subject)
-                .await?;
+            self.write_records(
+                &mut tx,
+                &known,
+                false,
+                &writes.new_payloads,
+                operation,
+                subject,
+            )
+            .await?;
         }
         self.insert_audits(&mut tx, &writes.audits, now, subject)
             .await?;
@@ -827,7 +864,7 @@ impl PostgresStore {
         let keys: BTreeSet<RecordKey> = intakes.iter().map(|i| i.key.clone()).collect();
         let mut tx = self.begin(OP, subject).await?;
         let now = self.now();
-        let mut records = self.lock_records(&mut tx, &keys, OP, subject).await?;
+        let mut records = self.lock_records(&mut tx, &keys, true, OP, subject).await?;
         let stored: BTreeSet<RecordKey> = records.keys().cloned().collect();
         let (outcomes, writes) = apply_intakes(&mut records, intakes, now)?;
         self.finish(tx, &records, &stored, &writes, now, OP, subject)
@@ -835,21 +872,51 @@ impl PostgresStore {
         Ok(outcomes)
     }
 
+    /// Applies `transitions` in one transaction, reading the records' payloads only
+    /// `with_payload` (moves never change a payload).
     async fn try_transition_many(
         &self,
         transitions: Vec<Transition>,
         keys: &BTreeSet<RecordKey>,
+        with_payload: bool,
         subject: &str,
     ) -> Result<Vec<Result<Record, StoreError>>, StoreError> {
         const OP: &str = "move records to their next states";
         let mut tx = self.begin(OP, subject).await?;
         let now = self.now();
-        let mut records = self.lock_records(&mut tx, keys, OP, subject).await?;
+        let mut records = self
+            .lock_records(&mut tx, keys, with_payload, OP, subject)
+            .await?;
         let stored: BTreeSet<RecordKey> = records.keys().cloned().collect();
         let (results, writes) = apply_transitions(&mut records, transitions, now);
         self.finish(tx, &records, &stored, &writes, now, OP, subject)
             .await?;
         Ok(results)
+    }
+
+    /// [`StateStore::transition_many`], reading the records' payloads only `with_payload`, and
+    /// trying again when the transaction lost a race.
+    async fn apply_moves(
+        &self,
+        transitions: Vec<Transition>,
+        with_payload: bool,
+    ) -> Result<Vec<Result<Record, StoreError>>, StoreError> {
+        let keys = keys_to_read(&transitions);
+        if keys.is_empty() {
+            // Nothing to read: every transition (if any) is refused by the table alone.
+            return Ok(apply_transitions(&mut BTreeMap::new(), transitions, self.now()).0);
+        }
+        let subject = batch_subject(transitions.iter().map(|t| &t.key));
+        let mut attempt = 1;
+        loop {
+            match self
+                .try_transition_many(transitions.clone(), &keys, with_payload, &subject)
+                .await
+            {
+                Err(e) if attempt < ATTEMPTS && lost_race(&e) => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     async fn try_acquire_lease(
@@ -949,22 +1016,19 @@ impl StateStore for PostgresStore {
         &self,
         transitions: Vec<Transition>,
     ) -> Result<Vec<Result<Record, StoreError>>, StoreError> {
-        let keys = keys_to_read(&transitions);
-        if keys.is_empty() {
-            // Nothing to read: every transition (if any) is refused by the table alone.
-            return Ok(apply_transitions(&mut BTreeMap::new(), transitions, self.now()).0);
-        }
-        let subject = batch_subject(transitions.iter().map(|t| &t.key));
-        let mut attempt = 1;
-        loop {
-            match self
-                .try_transition_many(transitions.clone(), &keys, &subject)
-                .await
-            {
-                Err(e) if attempt < ATTEMPTS && lost_race(&e) => attempt += 1,
-                other => return other,
-            }
-        }
+        self.apply_moves(transitions, true).await
+    }
+
+    async fn move_many(
+        &self,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        Ok(self
+            .apply_moves(transitions, false)
+            .await?
+            .into_iter()
+            .map(|result| result.map(drop))
+            .collect())
     }
 
     async fn claim_due(

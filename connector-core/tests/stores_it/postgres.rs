@@ -161,6 +161,121 @@ async fn upgrade_adds_the_customer_column() {
     store.close().await;
 }
 
+/// A move writes the record's row but not its payload again: a large payload is stored out of
+/// line (TOAST), and written back unchanged by every move it would be stored once more each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moves_leave_the_stored_payload_as_it_is() {
+    use connector_core::state::{
+        ConnectionName, EntityKind, Fingerprint, Intake, RecordKey, RecordState, SysproKeys,
+        Target, Transition,
+    };
+    use sqlx::Connection as _;
+    const RECORDS: usize = 40;
+    let schema = fresh_schema("moves");
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(START));
+    let store = PostgresStore::open(options(&schema), Arc::clone(&clock))
+        .await
+        .expect("open");
+    let connection = ConnectionName::new("eu").expect("name");
+    let keys: Vec<RecordKey> = (0..RECORDS)
+        .map(|n| RecordKey::new(connection.clone(), EntityKind::Order, n.to_string()))
+        .collect();
+    // About 16 KB of text that compresses little, so each payload is stored out of line.
+    let mut seed: u64 = 7;
+    let mut noise = |len: usize| -> String {
+        (0..len)
+            .map(|_| {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                char::from(b'a' + u8::try_from(seed >> 59).unwrap_or(0) % 26)
+            })
+            .collect()
+    };
+    let payloads: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|key| serde_json::json!({"entity_id": key.commerce_id, "note": noise(16_000)}))
+        .collect();
+    let payload_bytes: i64 = payloads
+        .iter()
+        .map(|p| i64::try_from(p.to_string().len()).unwrap_or(0))
+        .sum();
+    store
+        .intake_many(
+            keys.iter()
+                .zip(&payloads)
+                .map(|(key, payload)| Intake {
+                    key: key.clone(),
+                    fingerprint: Fingerprint::of_document(&key.commerce_id, START, payload),
+                    payload: payload.clone().into(),
+                })
+                .collect(),
+        )
+        .await
+        .expect("intake");
+
+    let mut conn = sqlx::PgConnection::connect(&test_url())
+        .await
+        .expect("raw connection");
+    let before = records_size(&mut conn, &schema).await;
+    assert!(
+        before > payload_bytes / 2,
+        "{before} bytes for {payload_bytes}"
+    );
+
+    let moves = |from: RecordState, to: Target| -> Vec<Transition> {
+        keys.iter()
+            .map(|key| Transition::new(key.clone(), from, to.clone(), "test"))
+            .collect()
+    };
+    let mapped = Target::Mapped {
+        syspro: SysproKeys::default(),
+    };
+    let retry = Target::RetryWait {
+        next_attempt_at: START,
+        reason: "busy".to_owned(),
+    };
+    for (from, to, read_back) in [
+        (RecordState::Received, mapped, true),
+        (RecordState::Mapped, Target::Posting, false),
+        (RecordState::Posting, retry.clone(), true),
+        (RecordState::RetryWait, Target::Posting, false),
+        (RecordState::Posting, retry, false),
+    ] {
+        let transitions = moves(from, to);
+        if read_back {
+            for result in store.transition_many(transitions).await.expect("moves") {
+                result.expect("moved");
+            }
+        } else {
+            for result in store.move_many(transitions).await.expect("moves") {
+                result.expect("moved");
+            }
+        }
+    }
+    let after = records_size(&mut conn, &schema).await;
+    conn.close().await.expect("close");
+    assert!(
+        after - before < payload_bytes / 2,
+        "five moves of {RECORDS} records grew the table from {before} to {after} bytes \
+         ({payload_bytes} bytes of payloads)"
+    );
+    for (key, payload) in keys.iter().zip(&payloads) {
+        let record = store.get(key).await.expect("get").expect("kept");
+        assert_eq!(record.state, RecordState::RetryWait);
+        assert_eq!(&record.payload, payload);
+    }
+    store.close().await;
+}
+
+/// The bytes the `records` table of `schema` takes on disk, out-of-line values and indexes included.
+async fn records_size(conn: &mut sqlx::PgConnection, schema: &str) -> i64 {
+    sqlx::query_scalar(&format!(
+        "SELECT pg_total_relation_size('\"{schema}\".records')"
+    ))
+    .fetch_one(conn)
+    .await
+    .expect("relation size")
+}
+
 #[tokio::test]
 async fn unreachable_server_is_named_without_the_password() {
     // Port 1 on loopback: nothing listens there, so the connection is refused at once.

@@ -1025,6 +1025,10 @@ impl Engine {
                     .await?;
             }
         }
+        // Closing: nothing is mapped or posted, so the reference data is not needed either.
+        if summary.interrupted {
+            return Ok(summary);
+        }
         let reference = self.reference().await?;
         self.map_received(&reference, &mut summary, None, true)
             .await?;

@@ -806,7 +806,7 @@ impl Engine {
                 && !remaining.is_zero()
                 && self
                     .closing_on_stop(
-                        self.renewing_lease(self.take_queued_notifications()),
+                        self.renewing_lease(self.take_queued_notifications(shutdown)),
                         shutdown,
                     )
                     .await
@@ -873,9 +873,10 @@ impl Engine {
         }
     }
 
-    /// Processes the webhook notifications queued for this connection. Returns whether one of them
-    /// asks for a whole cycle (an order event on a connection that posts invoices).
-    async fn take_queued_notifications(&self) -> bool {
+    /// Processes the webhook notifications queued for this connection, as the run loop with the
+    /// `shutdown` signal it watches. Returns whether one of them asks for a whole cycle (an order
+    /// event on a connection that posts invoices).
+    async fn take_queued_notifications(&self, shutdown: &watch::Receiver<bool>) -> bool {
         if self.closing() {
             return false;
         }
@@ -904,7 +905,7 @@ impl Engine {
                 .iter()
                 .map(|n| (n.key.kind, n.key.commerce_id.clone()))
                 .collect();
-            match self.take_notified(&list).await {
+            match self.take_notified(&list, Some(shutdown)).await {
                 Ok(_) => {}
                 // Stopping: the notifications go back to the queue for the connection's next
                 // holder (taking one again whose document was stored reads it again, no more).
@@ -1088,17 +1089,20 @@ impl Engine {
         kind: EntityKind,
         commerce_id: &str,
     ) -> Result<CycleSummary, EngineError> {
-        self.take_notified(&[(kind, commerce_id.to_owned())]).await
+        self.take_notified(&[(kind, commerce_id.to_owned())], None)
+            .await
     }
 
     /// Reads and stores the notified documents, then maps and posts what is due, as one unit of work.
     /// A document that cannot be read fails the call when it is the only one; among several it is
     /// listed in the summary's errors and polling picks it up later. A close before every document
     /// is stored fails the call with [`EngineError::Closed`]; the documents stored before it stay
-    /// `received`.
+    /// `received`. With the run loop's `stop` signal, the poster renews the connection's lease
+    /// before each claim, as in a cycle, and claims nothing once the lease is lost.
     async fn take_notified(
         &self,
         documents: &[(EntityKind, String)],
+        stop: Option<&watch::Receiver<bool>>,
     ) -> Result<CycleSummary, EngineError> {
         let _work = self.begin_work().await?;
         let _plans = self.inner.plans.scope();
@@ -1130,7 +1134,7 @@ impl Engine {
         let reference = self.reference().await?;
         self.map_received(&reference, &mut summary, None, true)
             .await?;
-        self.post_due(&reference, &mut summary, None).await?;
+        self.post_due(&reference, &mut summary, stop).await?;
         summary.duration = (self.inner.clock.now() - started)
             .try_into()
             .unwrap_or_default();

@@ -1181,6 +1181,98 @@ async fn a_stop_signal_while_a_queued_notification_is_read_stops_the_run_loop_at
     h.sims.shutdown().await;
 }
 
+/// Once armed, fails every renewal of the connection's lease, as when another worker has taken it.
+#[derive(Default)]
+struct LeaseTakenElsewhere {
+    taken: std::sync::atomic::AtomicBool,
+}
+
+impl StoreHooks for LeaseTakenElsewhere {
+    fn before_renew_lease(&self) -> Result<(), connector_core::state::StoreError> {
+        if !self.taken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        Err(connector_core::state::StoreError::LeaseLost {
+            connection: connector_core::state::ConnectionName::new(CONNECTION).expect("name"),
+            holder: connector_core::state::HolderId::new("this-worker").expect("holder"),
+        })
+    }
+}
+
+/// A run loop that can no longer renew its lease posts nothing for the queued webhook
+/// notifications it takes between cycles, as its cycles claim nothing then: another worker may
+/// hold the connection and be posting the same records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_loop_that_lost_its_lease_posts_nothing_for_queued_notifications() {
+    let h = Harness::start(shop(3)).await;
+    let store = Arc::new(HookedStore {
+        inner: MemoryStore::new(Arc::new(h.clock.clone())),
+        hooks: LeaseTakenElsewhere::default(),
+    });
+    let engine = h.engine(&Setup::default(), store.clone()).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run(shutdown).await }
+    });
+    let report = || async {
+        let reports = store.cycle_reports().await.expect("cycle reports");
+        reports
+            .first()
+            .and_then(|r| Some((r.started_at, r.finished_at?)))
+    };
+    // The start of the first cycle ended after `after`.
+    let ended = |after: Option<time::OffsetDateTime>| async move {
+        for _ in 0..400 {
+            if let Some((started, _)) = report().await.filter(|r| Some(r.0) > after) {
+                return Some(started);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no cycle ended within 20 s");
+    };
+    let first = ended(None).await;
+    assert_eq!(h.ledger_invoices().await.len(), 3, "the first cycle posts");
+    // The second, idle cycle; the wait after it takes queued notifications after a second.
+    h.clock.advance(Duration::from_secs(1));
+    ended(first).await;
+
+    // A new order, notified by a webhook, once the lease has gone to another worker.
+    let order = h.sim_post("orders", json!({"store": "web"})).await;
+    let id = order["entity_id"].to_string();
+    store
+        .hooks
+        .taken
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    const LOOK_UP: &str = "GET /V1/orders/{id}";
+    let api = h.sim_api();
+    let seen = api.calls(Some(LOOK_UP)).await;
+    let key = connector_core::state::RecordKey::new(
+        engine.connection().clone(),
+        EntityKind::Order,
+        id.as_str(),
+    );
+    store.push_notification(&key).await.expect("queued");
+    h.clock.advance(Duration::from_secs(1));
+    api.await_call(Some(LOOK_UP), seen).await;
+    // Give the notification time to post, as it did before its poster renewed the lease.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the loop stops")
+        .expect("the loop's task")
+        .expect("clean stop");
+    assert_eq!(h.ledger_invoices().await.len(), 3, "nothing more posted");
+    let record = store.get(&key).await.expect("get").expect("taken in");
+    assert_eq!(
+        record.state,
+        RecordState::Mapped,
+        "left for the lease's holder"
+    );
+    h.sims.shutdown().await;
+}
+
 /// An engine closed while a webhook's document is on its way (Commerce holds the look-up for a
 /// minute) drops it: `notify` fails at once with `Closed`, which tells its caller to queue the
 /// notification; and a replay on its way stops, leaving the records it has not read again.

@@ -14,8 +14,8 @@ use connector_core::engine::{CycleSummary, Engine, EngineOptions};
 use connector_core::mapping::Mapper;
 use connector_core::state::{
     ConnectionName, CycleReport, EntityKind, Fingerprint, HolderId, Intake, IntakeOutcome, Lease,
-    LeaseOutcome, MemoryStore, Record, RecordFilter, RecordKey, RecordState, StateCounts,
-    StateStore, StoreError, StreamName, Transition,
+    LeaseOutcome, MemoryStore, Notification, Record, RecordFilter, RecordKey, RecordState,
+    StateCounts, StateStore, StoreError, StreamName, Transition,
 };
 use connector_core::vault::{MemorySecretStore, SecretStore};
 use rust_decimal::Decimal;
@@ -858,6 +858,10 @@ pub trait StoreHooks: Send + Sync {
     async fn after_list(&self, _store: &MemoryStore, _filter: &RecordFilter, _page: &[Record]) {}
     /// Runs after each document is taken in, with its key and `updated_at`.
     async fn after_intake(&self, _key: &RecordKey, _updated_at: OffsetDateTime) {}
+    /// Runs before each lease renewal; an error fails the renewal (a lease lost).
+    fn before_renew_lease(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// A memory store with [`StoreHooks`], to make a store fail or change at a chosen moment. Batch
@@ -935,6 +939,7 @@ impl<H: StoreHooks> StateStore for HookedStore<H> {
         holder: &HolderId,
         ttl: Duration,
     ) -> Result<Lease, StoreError> {
+        self.hooks.before_renew_lease()?;
         self.inner.renew_lease(connection, holder, ttl).await
     }
     async fn release_lease(
@@ -952,6 +957,16 @@ impl<H: StoreHooks> StateStore for HookedStore<H> {
     }
     async fn cycle_reports(&self) -> Result<Vec<CycleReport>, StoreError> {
         self.inner.cycle_reports().await
+    }
+    async fn push_notification(&self, key: &RecordKey) -> Result<Notification, StoreError> {
+        self.inner.push_notification(key).await
+    }
+    async fn take_notifications(
+        &self,
+        connection: &ConnectionName,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        self.inner.take_notifications(connection, limit).await
     }
 }
 

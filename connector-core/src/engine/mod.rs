@@ -453,6 +453,7 @@ impl EngineBuilder {
                 missing_cash_customers: Mutex::new(Vec::new()),
                 work: tokio::sync::Mutex::new(()),
                 closing: watch::Sender::new(false),
+                under_lease: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -510,6 +511,10 @@ pub(crate) struct Inner {
     /// Set when [`Engine::close`] begins: the unit of work in hand claims no more records and reads
     /// no further page, and no unit starts after it.
     closing: watch::Sender<bool>,
+    /// Set while [`Engine::run`] works the connection under its lease: work started outside its
+    /// cycles, such as a webhook's [`Engine::notify`], then renews the lease before each claim, as
+    /// a cycle does, and claims nothing once it is lost.
+    under_lease: std::sync::atomic::AtomicBool,
 }
 
 /// How often [`Engine::run`] polls: between the configured bounds, sooner after a busy cycle.
@@ -633,6 +638,7 @@ impl Engine {
             schedule.adaptive,
         );
         let mut holding = false;
+        self.set_under_lease(true);
         let result = loop {
             // A closed engine does no more work, whether the close came from a stop signal (which
             // may have turned false again since) or from `Engine::close`.
@@ -741,6 +747,7 @@ impl Engine {
             () = &mut close => {}
             () = self.renew_while_working(), if holding => close.await,
         }
+        self.set_under_lease(false);
         let _ = self
             .inner
             .store
@@ -837,6 +844,21 @@ impl Engine {
             result = work => result,
             never = close_on_stop => match never {},
         }
+    }
+
+    /// Records whether [`Engine::run`] works this connection under its lease.
+    fn set_under_lease(&self, under: bool) {
+        self.inner
+            .under_lease
+            .store(under, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether [`Engine::run`] works this connection under its lease: the poster then renews the
+    /// lease before each claim, whatever started the work, and claims nothing once it is lost.
+    pub(crate) fn under_lease(&self) -> bool {
+        self.inner
+            .under_lease
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Runs `work`, renewing the connection's lease meanwhile (see
@@ -1083,7 +1105,8 @@ impl Engine {
     /// [`EngineError::Closed`] when the engine is closed, or closes before the document is stored
     /// (the document on its way is dropped): queue the notification for the connection's next
     /// engine. [`EngineError::Commerce`] when the document cannot be read; store and
-    /// reference-data failures.
+    /// reference-data failures, among them [`StoreError::LeaseLost`] when the engine's
+    /// [`Engine::run`] works under a lease that is no longer its own (nothing is claimed then).
     pub async fn notify(
         &self,
         kind: EntityKind,

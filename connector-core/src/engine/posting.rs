@@ -870,11 +870,12 @@ impl Engine {
                 summary.interrupted = true;
                 return Ok(());
             }
-            if let Some(stop) = stop {
-                if *stop.borrow() {
-                    summary.interrupted = true;
-                    return Ok(());
-                }
+            if stop.is_some_and(|stop| *stop.borrow()) {
+                summary.interrupted = true;
+                return Ok(());
+            }
+            // Under a lease, a claim is made only while the lease is still this worker's.
+            if stop.is_some() || self.under_lease() {
                 self.inner
                     .store
                     .renew_lease(

@@ -1200,10 +1200,10 @@ impl StoreHooks for LeaseTakenElsewhere {
 }
 
 /// A run loop that can no longer renew its lease posts nothing for the queued webhook
-/// notifications it takes between cycles, as its cycles claim nothing then: another worker may
-/// hold the connection and be posting the same records.
+/// notifications it takes between cycles, nor for a webhook its worker takes in, as its cycles
+/// claim nothing then: another worker may hold the connection and be posting the same records.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_loop_that_lost_its_lease_posts_nothing_for_queued_notifications() {
+async fn a_run_loop_that_lost_its_lease_posts_nothing_for_notifications() {
     let h = Harness::start(shop(3)).await;
     let store = Arc::new(HookedStore {
         inner: MemoryStore::new(Arc::new(h.clock.clone())),
@@ -1257,6 +1257,19 @@ async fn a_run_loop_that_lost_its_lease_posts_nothing_for_queued_notifications()
     api.await_call(Some(LOOK_UP), seen).await;
     // Give the notification time to post, as it did before its poster renewed the lease.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // A webhook taken in this worker meanwhile (as `ml-connector run` does) posts nothing either.
+    let webhook = h.sim_post("orders", json!({"store": "web"})).await;
+    let webhook_id = webhook["entity_id"].to_string();
+    let notified = engine.notify(EntityKind::Order, &webhook_id).await;
+    assert!(
+        matches!(
+            notified,
+            Err(EngineError::Store(
+                connector_core::state::StoreError::LeaseLost { .. }
+            ))
+        ),
+        "{notified:?}"
+    );
     stop.send_replace(true);
     tokio::time::timeout(Duration::from_secs(20), running)
         .await
@@ -1264,6 +1277,21 @@ async fn a_run_loop_that_lost_its_lease_posts_nothing_for_queued_notifications()
         .expect("the loop's task")
         .expect("clean stop");
     assert_eq!(h.ledger_invoices().await.len(), 3, "nothing more posted");
+    let webhook_key = connector_core::state::RecordKey::new(
+        engine.connection().clone(),
+        EntityKind::Order,
+        webhook_id.as_str(),
+    );
+    let record = store
+        .get(&webhook_key)
+        .await
+        .expect("get")
+        .expect("taken in");
+    assert_eq!(
+        record.state,
+        RecordState::Mapped,
+        "left for the lease's holder"
+    );
     let record = store.get(&key).await.expect("get").expect("taken in");
     assert_eq!(
         record.state,

@@ -22,7 +22,7 @@ use connector_core::clock::Clock;
 use connector_core::config::Trigger;
 use connector_core::engine::{Engine, EngineError, EngineOptions};
 use connector_core::state::{
-    AnyStore, ConnectionName, EntityKind, HolderId, RecordKey, RecordState, StateStore,
+    AnyStore, ConnectionName, EntityKind, HolderId, RecordKey, RecordState, StateStore, StoreError,
 };
 use connector_core::vault::SecretStore;
 use secrecy::ExposeSecret as _;
@@ -469,6 +469,10 @@ async fn webhook(
             // The service is stopping: the next worker to hold the lease takes the document.
             Err(EngineError::Closed { .. }) => {
                 queue_notification(&app, &key, "the next start").await;
+            }
+            // The lease went to another worker since it was checked: the notification is theirs.
+            Err(EngineError::Store(StoreError::LeaseLost { .. })) => {
+                queue_notification(&app, &key, "the lease holder").await;
             }
             Err(e) => {
                 tracing::warn!(connection = %name, kind = kind.as_str(), id, error = %render(&anyhow::Error::new(e)), "webhook processing failed");

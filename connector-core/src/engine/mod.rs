@@ -517,6 +517,29 @@ pub(crate) struct Inner {
     under_lease: std::sync::atomic::AtomicBool,
 }
 
+/// Marks an engine as worked under its lease by [`Engine::run`] for as long as it lives, so that a
+/// run loop that ends in any way (returned, dropped mid-way, unwound) clears the mark.
+struct UnderLease<'a>(&'a Engine);
+
+impl<'a> UnderLease<'a> {
+    fn begin(engine: &'a Engine) -> Self {
+        engine
+            .inner
+            .under_lease
+            .store(true, std::sync::atomic::Ordering::Release);
+        Self(engine)
+    }
+}
+
+impl Drop for UnderLease<'_> {
+    fn drop(&mut self) {
+        self.0
+            .inner
+            .under_lease
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
 /// How often [`Engine::run`] polls: between the configured bounds, sooner after a busy cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Schedule {
@@ -602,6 +625,11 @@ impl Engine {
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<CycleSummary, EngineError> {
         let _work = self.begin_work().await?;
+        // Started outside the run loop's own cycles (a webhook's), under its lease: only while
+        // the lease is still this worker's, since reconciling and posting follow.
+        if stop.is_none() {
+            self.renew_if_under_lease().await?;
+        }
         let _plans = self.inner.plans.scope();
         let started = self.inner.clock.now();
         self.emit(EngineEvent::CycleStarted);
@@ -638,7 +666,7 @@ impl Engine {
             schedule.adaptive,
         );
         let mut holding = false;
-        self.set_under_lease(true);
+        let _under_lease = UnderLease::begin(self);
         let result = loop {
             // A closed engine does no more work, whether the close came from a stop signal (which
             // may have turned false again since) or from `Engine::close`.
@@ -747,7 +775,6 @@ impl Engine {
             () = &mut close => {}
             () = self.renew_while_working(), if holding => close.await,
         }
-        self.set_under_lease(false);
         let _ = self
             .inner
             .store
@@ -846,11 +873,25 @@ impl Engine {
         }
     }
 
-    /// Records whether [`Engine::run`] works this connection under its lease.
-    fn set_under_lease(&self, under: bool) {
+    /// Renews the connection's lease for this worker.
+    pub(crate) async fn renew_lease(&self) -> Result<(), EngineError> {
         self.inner
-            .under_lease
-            .store(under, std::sync::atomic::Ordering::Release);
+            .store
+            .renew_lease(
+                &self.inner.name,
+                &self.inner.holder,
+                self.inner.options.lease_ttl,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Renews the connection's lease when [`Engine::run`] works it under the lease.
+    pub(crate) async fn renew_if_under_lease(&self) -> Result<(), EngineError> {
+        if self.under_lease() {
+            self.renew_lease().await?;
+        }
+        Ok(())
     }
 
     /// Whether [`Engine::run`] works this connection under its lease: the poster then renews the
@@ -1128,6 +1169,12 @@ impl Engine {
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<CycleSummary, EngineError> {
         let _work = self.begin_work().await?;
+        // Mapping may create or update SYSPRO customers: only while the lease is still ours.
+        if stop.is_some() {
+            self.renew_lease().await?;
+        } else {
+            self.renew_if_under_lease().await?;
+        }
         let _plans = self.inner.plans.scope();
         let started = self.inner.clock.now();
         let mut summary = CycleSummary::default();

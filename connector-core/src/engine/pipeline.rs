@@ -324,14 +324,9 @@ impl Engine {
                 // would keep the store's write lock from the claim (a deadlock on one connection).
                 let next = async {
                     if stop.is_some() {
-                        self.inner
-                            .store
-                            .renew_lease(
-                                &self.inner.name,
-                                &self.inner.holder,
-                                self.inner.options.lease_ttl,
-                            )
-                            .await?;
+                        self.renew_lease().await?;
+                    } else {
+                        self.renew_if_under_lease().await?;
                     }
                     self.claim(batch_size).await
                 };

@@ -875,15 +875,10 @@ impl Engine {
                 return Ok(());
             }
             // Under a lease, a claim is made only while the lease is still this worker's.
-            if stop.is_some() || self.under_lease() {
-                self.inner
-                    .store
-                    .renew_lease(
-                        &self.inner.name,
-                        &self.inner.holder,
-                        self.inner.options.lease_ttl,
-                    )
-                    .await?;
+            if stop.is_some() {
+                self.renew_lease().await?;
+            } else {
+                self.renew_if_under_lease().await?;
             }
             let batch = self.claim(batch_size).await?;
             if batch.is_empty() {

@@ -7,7 +7,9 @@ use connector_core::clock::Clock;
 use connector_core::engine::EngineError;
 use connector_core::mapping::{DefaultMapper, Mapper, MappingContext, MappingError};
 use connector_core::plan::{PostingPlan, SourceDocument};
-use connector_core::state::{EntityKind, MemoryStore, RecordState, SqliteStore, StateStore};
+use connector_core::state::{
+    EntityKind, MemoryStore, RecordKey, RecordState, SqliteStore, StateStore,
+};
 use serde_json::json;
 use simulators::commerce::CommerceFaults;
 use simulators::syspro::SysproFaults;
@@ -1181,17 +1183,21 @@ async fn a_stop_signal_while_a_queued_notification_is_read_stops_the_run_loop_at
     h.sims.shutdown().await;
 }
 
-/// Once armed, fails every renewal of the connection's lease, as when another worker has taken it.
+/// Once armed, fails every renewal of the connection's lease, as when another worker has taken it,
+/// and counts the renewals it failed.
 #[derive(Default)]
 struct LeaseTakenElsewhere {
     taken: std::sync::atomic::AtomicBool,
+    refused: std::sync::atomic::AtomicUsize,
 }
 
 impl StoreHooks for LeaseTakenElsewhere {
     fn before_renew_lease(&self) -> Result<(), connector_core::state::StoreError> {
-        if !self.taken.load(std::sync::atomic::Ordering::SeqCst) {
+        use std::sync::atomic::Ordering::SeqCst;
+        if !self.taken.load(SeqCst) {
             return Ok(());
         }
+        self.refused.fetch_add(1, SeqCst);
         Err(connector_core::state::StoreError::LeaseLost {
             connection: connector_core::state::ConnectionName::new(CONNECTION).expect("name"),
             holder: connector_core::state::HolderId::new("this-worker").expect("holder"),
@@ -1199,68 +1205,78 @@ impl StoreHooks for LeaseTakenElsewhere {
     }
 }
 
-/// A run loop that can no longer renew its lease posts nothing for the queued webhook
-/// notifications it takes between cycles, nor for a webhook its worker takes in, as its cycles
-/// claim nothing then: another worker may hold the connection and be posting the same records.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_loop_that_lost_its_lease_posts_nothing_for_notifications() {
-    let h = Harness::start(shop(3)).await;
-    let store = Arc::new(HookedStore {
-        inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: LeaseTakenElsewhere::default(),
-    });
-    let engine = h.engine(&Setup::default(), store.clone()).await;
+/// A run loop polling once a minute over `store`, started, with its first cycle ended.
+async fn a_minute_run_loop(
+    h: &Harness,
+    store: &Arc<HookedStore<LeaseTakenElsewhere>>,
+) -> (
+    connector_core::engine::Engine,
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<Result<(), EngineError>>,
+) {
+    let engine = h
+        .engine_edited(&Setup::default(), store.clone(), |c| {
+            c.schedule.min_interval = connector_core::config::ConfigDuration::from_mins(1);
+            c.schedule.max_interval = connector_core::config::ConfigDuration::from_mins(1);
+        })
+        .await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let running = tokio::spawn({
         let engine = engine.clone();
         async move { engine.run(shutdown).await }
     });
-    let report = || async {
+    let first_ended = eventually_within(Duration::from_secs(20), || async {
         let reports = store.cycle_reports().await.expect("cycle reports");
-        reports
-            .first()
-            .and_then(|r| Some((r.started_at, r.finished_at?)))
-    };
-    // The start of the first cycle ended after `after`.
-    let ended = |after: Option<time::OffsetDateTime>| async move {
-        for _ in 0..400 {
-            if let Some((started, _)) = report().await.filter(|r| Some(r.0) > after) {
-                return Some(started);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no cycle ended within 20 s");
-    };
-    let first = ended(None).await;
-    assert_eq!(h.ledger_invoices().await.len(), 3, "the first cycle posts");
-    // The second, idle cycle; the wait after it takes queued notifications after a second.
-    h.clock.advance(Duration::from_secs(1));
-    ended(first).await;
+        reports.first().is_some_and(|r| r.finished_at.is_some())
+    })
+    .await;
+    assert!(first_ended, "the first cycle ended");
+    (engine, stop, running)
+}
 
-    // A new order, notified by a webhook, once the lease has gone to another worker.
+/// A new order in the simulated shop, as the record key `engine` gives it.
+async fn a_new_order(h: &Harness, engine: &connector_core::engine::Engine) -> RecordKey {
     let order = h.sim_post("orders", json!({"store": "web"})).await;
-    let id = order["entity_id"].to_string();
-    store
-        .hooks
-        .taken
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    RecordKey::new(
+        engine.connection().clone(),
+        EntityKind::Order,
+        order["entity_id"].to_string(),
+    )
+}
+
+/// A run loop that can no longer renew its lease does nothing for the queued webhook
+/// notifications it takes between cycles, nor for a webhook its worker takes in, as its cycles
+/// claim nothing then: another worker may hold the connection and be posting the same records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_loop_that_lost_its_lease_does_nothing_for_notifications() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let h = Harness::start(shop(3)).await;
+    let store = Arc::new(HookedStore {
+        inner: MemoryStore::new(Arc::new(h.clock.clone())),
+        hooks: LeaseTakenElsewhere::default(),
+    });
+    let (engine, stop, running) = a_minute_run_loop(&h, &store).await;
+    assert_eq!(h.ledger_invoices().await.len(), 3, "the first cycle posts");
+
+    // A new order, notified through the queue, once the lease has gone to another worker.
+    let queued = a_new_order(&h, &engine).await;
+    store.hooks.taken.store(true, SeqCst);
     const LOOK_UP: &str = "GET /V1/orders/{id}";
     let api = h.sim_api();
     let seen = api.calls(Some(LOOK_UP)).await;
-    let key = connector_core::state::RecordKey::new(
-        engine.connection().clone(),
-        EntityKind::Order,
-        id.as_str(),
-    );
-    store.push_notification(&key).await.expect("queued");
-    h.clock.advance(Duration::from_secs(1));
-    api.await_call(Some(LOOK_UP), seen).await;
-    // Give the notification time to post, as it did before its poster renewed the lease.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    // A webhook taken in this worker meanwhile (as `ml-connector run` does) posts nothing either.
-    let webhook = h.sim_post("orders", json!({"store": "web"})).await;
-    let webhook_id = webhook["entity_id"].to_string();
-    let notified = engine.notify(EntityKind::Order, &webhook_id).await;
+    store.push_notification(&queued).await.expect("queued");
+    // The waiting loop takes queued notifications once a second of its clock (well within its
+    // minute's wait, and its lease's own renewals every 20 s), and asks for the lease first.
+    let taken = eventually_within(Duration::from_secs(10), || async {
+        h.clock.advance(Duration::from_millis(500));
+        store.hooks.refused.load(SeqCst) > 0
+    })
+    .await;
+    assert!(taken, "the queued notification was taken");
+    // Another, taken in by this worker's webhook server, as `ml-connector run` does. It waits for
+    // the queued one's unit of work to end.
+    let webhook = a_new_order(&h, &engine).await;
+    let notified = engine.notify(EntityKind::Order, &webhook.commerce_id).await;
     assert!(
         matches!(
             notified,
@@ -1270,6 +1286,21 @@ async fn a_run_loop_that_lost_its_lease_posts_nothing_for_notifications() {
         ),
         "{notified:?}"
     );
+    // A whole cycle a webhook asks for (an order event on an invoice-triggered connection).
+    let cycle = engine.run_cycle().await;
+    assert!(
+        matches!(
+            cycle,
+            Err(EngineError::Store(
+                connector_core::state::StoreError::LeaseLost { .. }
+            ))
+        ),
+        "{cycle:?}"
+    );
+    assert!(
+        store.hooks.refused.load(SeqCst) >= 3,
+        "the lease was asked for"
+    );
     stop.send_replace(true);
     tokio::time::timeout(Duration::from_secs(20), running)
         .await
@@ -1277,27 +1308,38 @@ async fn a_run_loop_that_lost_its_lease_posts_nothing_for_notifications() {
         .expect("the loop's task")
         .expect("clean stop");
     assert_eq!(h.ledger_invoices().await.len(), 3, "nothing more posted");
-    let webhook_key = connector_core::state::RecordKey::new(
-        engine.connection().clone(),
-        EntityKind::Order,
-        webhook_id.as_str(),
-    );
-    let record = store
-        .get(&webhook_key)
+    assert_eq!(api.calls(Some(LOOK_UP)).await, seen, "nothing read either");
+    for key in [&queued, &webhook] {
+        assert!(
+            store.get(key).await.expect("get").is_none(),
+            "{key} left for the lease's holder"
+        );
+    }
+    h.sims.shutdown().await;
+}
+
+/// A run loop dropped part-way (its task aborted) leaves its engine as one without a run loop:
+/// a webhook's `notify` afterwards asks for no lease and posts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_whose_run_loop_was_dropped_posts_without_a_lease() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let h = Harness::start(shop(3)).await;
+    let store = Arc::new(HookedStore {
+        inner: MemoryStore::new(Arc::new(h.clock.clone())),
+        hooks: LeaseTakenElsewhere::default(),
+    });
+    let (engine, _stop, running) = a_minute_run_loop(&h, &store).await;
+    running.abort();
+    let _ = running.await;
+    store.hooks.taken.store(true, SeqCst);
+    let order = a_new_order(&h, &engine).await;
+    let summary = engine
+        .notify(EntityKind::Order, &order.commerce_id)
         .await
-        .expect("get")
-        .expect("taken in");
-    assert_eq!(
-        record.state,
-        RecordState::Mapped,
-        "left for the lease's holder"
-    );
-    let record = store.get(&key).await.expect("get").expect("taken in");
-    assert_eq!(
-        record.state,
-        RecordState::Mapped,
-        "left for the lease's holder"
-    );
+        .expect("notify");
+    assert_eq!(summary.posted, 1, "{summary:?}");
+    assert_eq!(store.hooks.refused.load(SeqCst), 0, "no lease asked for");
+    engine.close().await;
     h.sims.shutdown().await;
 }
 

@@ -970,9 +970,14 @@ impl Engine {
                 .collect();
             match self.take_notified(&list, Some(shutdown)).await {
                 Ok(_) => {}
-                // Stopping: the notifications go back to the queue for the connection's next
-                // holder (taking one again whose document was stored reads it again, no more).
-                Err(EngineError::Closed { .. }) => self.queue_again(&documents).await,
+                // Stopping, or the lease has gone: the notifications go back to the queue for
+                // the connection's holder (taking one again whose document was stored reads it
+                // again, no more).
+                Err(
+                    EngineError::Closed { .. } | EngineError::Store(StoreError::LeaseLost { .. }),
+                ) => {
+                    self.queue_again(&documents).await;
+                }
                 Err(e) => {
                     tracing::warn!(connection = %self.inner.name, error = %error_chain(&e), "queued webhook notifications failed; polling picks the documents up");
                 }

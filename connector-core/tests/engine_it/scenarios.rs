@@ -1309,6 +1309,15 @@ async fn a_run_loop_that_lost_its_lease_does_nothing_for_notifications() {
         .expect("clean stop");
     assert_eq!(h.ledger_invoices().await.len(), 3, "nothing more posted");
     assert_eq!(api.calls(Some(LOOK_UP)).await, seen, "nothing read either");
+    let requeued = store
+        .take_notifications(engine.connection(), 100)
+        .await
+        .expect("queue");
+    assert_eq!(
+        requeued.iter().map(|n| &n.key).collect::<Vec<_>>(),
+        [&queued],
+        "the queued notification is left for the lease's holder"
+    );
     for key in [&queued, &webhook] {
         assert!(
             store.get(key).await.expect("get").is_none(),

@@ -1121,17 +1121,7 @@ async fn a_stop_signal_while_a_queued_notification_is_read_stops_the_run_loop_at
     let h = Harness::start(shop(3)).await;
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
     let engine = h.engine(&Setup::default(), store.clone()).await;
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn({
-        let engine = engine.clone();
-        async move { engine.run(shutdown).await }
-    });
-    let first_ended = eventually_within(Duration::from_secs(20), || async {
-        let reports = store.cycle_reports().await.expect("cycle reports");
-        reports.first().is_some_and(|r| r.finished_at.is_some())
-    })
-    .await;
-    assert!(first_ended, "the first cycle ended");
+    let (stop, running) = a_run_loop_past_its_first_cycle(&engine, &*store).await;
 
     const LOOK_UP: &str = "GET /V1/orders/{id}";
     let api = h.sim_api();
@@ -1220,17 +1210,7 @@ async fn a_minute_run_loop(
             c.schedule.max_interval = connector_core::config::ConfigDuration::from_mins(1);
         })
         .await;
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn({
-        let engine = engine.clone();
-        async move { engine.run(shutdown).await }
-    });
-    let first_ended = eventually_within(Duration::from_secs(20), || async {
-        let reports = store.cycle_reports().await.expect("cycle reports");
-        reports.first().is_some_and(|r| r.finished_at.is_some())
-    })
-    .await;
-    assert!(first_ended, "the first cycle ended");
+    let (stop, running) = a_run_loop_past_its_first_cycle(&engine, &**store).await;
     (engine, stop, running)
 }
 

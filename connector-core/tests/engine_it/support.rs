@@ -819,6 +819,29 @@ where
     eventually_within(Duration::from_secs(2), done).await
 }
 
+/// The run loop `engine.run` starts in a task of its own, once its first cycle has ended (as
+/// `store`'s cycle report says, within 20 s): the stop signal's sender and the loop's task.
+pub async fn a_run_loop_past_its_first_cycle<S: StateStore>(
+    engine: &Engine,
+    store: &S,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<Result<(), connector_core::engine::EngineError>>,
+) {
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run(shutdown).await }
+    });
+    let first_ended = eventually_within(Duration::from_secs(20), || async {
+        let reports = store.cycle_reports().await.expect("cycle reports");
+        reports.first().is_some_and(|r| r.finished_at.is_some())
+    })
+    .await;
+    assert!(first_ended, "the first cycle ended");
+    (stop, running)
+}
+
 /// Asks `done` every 5 ms for at most `limit`, until it says yes; whether it did.
 pub async fn eventually_within<F, Fut>(limit: Duration, mut done: F) -> bool
 where

@@ -82,10 +82,8 @@ impl Engine {
                     return Ok(PassEnd::Stopped);
                 }
                 // A memo already read comes first, as does the end of the stream.
-                let next = tokio::select! {
-                    biased;
-                    next = items.next() => next,
-                    () = shutdown() => return Ok(PassEnd::Stopped),
+                let Some(next) = super::before_shutdown(items.next(), shutdown()).await else {
+                    return Ok(PassEnd::Stopped);
                 };
                 let Some(memo) = next else {
                     return Ok(PassEnd::Read);
@@ -96,11 +94,11 @@ impl Engine {
                 })?;
                 // Nothing of the memo is stored yet: a shutdown while its order and invoice are
                 // on their way leaves it for a later cycle.
-                let fetched = tokio::select! {
-                    biased;
-                    fetched = self.with_context(memo, &mut orders, &mut invoices) => fetched?,
-                    () = shutdown() => return Ok(PassEnd::Stopped),
+                let with_context = self.with_context(memo, &mut orders, &mut invoices);
+                let Some(fetched) = super::before_shutdown(with_context, shutdown()).await else {
+                    return Ok(PassEnd::Stopped);
                 };
+                let fetched = fetched?;
                 // Read one by one, each memo counts as a page: the first is all a pass cut short
                 // vouches for.
                 let at = self

@@ -27,6 +27,7 @@ mod writes;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -453,7 +454,7 @@ impl EngineBuilder {
                 missing_cash_customers: Mutex::new(Vec::new()),
                 work: tokio::sync::Mutex::new(()),
                 closing: watch::Sender::new(false),
-                under_lease: std::sync::atomic::AtomicBool::new(false),
+                under_lease: AtomicBool::new(false),
             }),
         })
     }
@@ -514,7 +515,7 @@ pub(crate) struct Inner {
     /// Set while [`Engine::run`] works the connection under its lease: work started outside its
     /// cycles, such as a webhook's [`Engine::notify`], then renews the lease before each claim, as
     /// a cycle does, and claims nothing once it is lost.
-    under_lease: std::sync::atomic::AtomicBool,
+    under_lease: AtomicBool,
 }
 
 /// Marks an engine as worked under its lease by [`Engine::run`] for as long as it lives, so that a
@@ -523,20 +524,14 @@ struct UnderLease<'a>(&'a Engine);
 
 impl<'a> UnderLease<'a> {
     fn begin(engine: &'a Engine) -> Self {
-        engine
-            .inner
-            .under_lease
-            .store(true, std::sync::atomic::Ordering::Release);
+        engine.inner.under_lease.store(true, Ordering::Release);
         Self(engine)
     }
 }
 
 impl Drop for UnderLease<'_> {
     fn drop(&mut self) {
-        self.0
-            .inner
-            .under_lease
-            .store(false, std::sync::atomic::Ordering::Release);
+        self.0.inner.under_lease.store(false, Ordering::Release);
     }
 }
 
@@ -874,7 +869,7 @@ impl Engine {
     }
 
     /// Renews the connection's lease for this worker.
-    pub(crate) async fn renew_lease(&self) -> Result<(), EngineError> {
+    async fn renew_lease(&self) -> Result<(), EngineError> {
         self.inner
             .store
             .renew_lease(
@@ -886,7 +881,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Renews the connection's lease when [`Engine::run`] works it under the lease.
+    /// Renews the connection's lease when [`Engine::run`] works it under the lease (always so for
+    /// the run loop's own cycles and takes, and for work a webhook starts beside them).
     pub(crate) async fn renew_if_under_lease(&self) -> Result<(), EngineError> {
         if self.under_lease() {
             self.renew_lease().await?;
@@ -897,9 +893,7 @@ impl Engine {
     /// Whether [`Engine::run`] works this connection under its lease: the poster then renews the
     /// lease before each claim, whatever started the work, and claims nothing once it is lost.
     pub(crate) fn under_lease(&self) -> bool {
-        self.inner
-            .under_lease
-            .load(std::sync::atomic::Ordering::Acquire)
+        self.inner.under_lease.load(Ordering::Acquire)
     }
 
     /// Runs `work`, renewing the connection's lease meanwhile (see
@@ -1065,17 +1059,12 @@ impl Engine {
             if !from_stored_payload {
                 // A close drops the document on its way (nothing of it is stored yet); the
                 // records not read again yet stay where they are, for another replay.
-                if self.closing() {
+                let Some(fetched) = self
+                    .unless_closed(self.fetch(key.kind, &key.commerce_id))
+                    .await
+                else {
                     summary.interrupted = true;
                     break;
-                }
-                let fetched = tokio::select! {
-                    biased;
-                    fetched = self.fetch(key.kind, &key.commerce_id) => fetched,
-                    () = self.shutdown_begun(None) => {
-                        summary.interrupted = true;
-                        break;
-                    }
                 };
                 match fetched {
                     Ok(Some(fetched)) => {
@@ -1166,8 +1155,9 @@ impl Engine {
     /// A document that cannot be read fails the call when it is the only one; among several it is
     /// listed in the summary's errors and polling picks it up later. A close before every document
     /// is stored fails the call with [`EngineError::Closed`]; the documents stored before it stay
-    /// `received`. With the run loop's `stop` signal, the poster renews the connection's lease
-    /// before each claim, as in a cycle, and claims nothing once the lease is lost.
+    /// `received`. Under the run loop's lease, the lease is renewed first and before each claim,
+    /// as in a cycle, and nothing is done once it is lost; the run loop's `stop` signal ends the
+    /// posting as it ends a cycle's.
     async fn take_notified(
         &self,
         documents: &[(EntityKind, String)],
@@ -1175,11 +1165,7 @@ impl Engine {
     ) -> Result<CycleSummary, EngineError> {
         let _work = self.begin_work().await?;
         // Mapping may create or update SYSPRO customers: only while the lease is still ours.
-        if stop.is_some() {
-            self.renew_lease().await?;
-        } else {
-            self.renew_if_under_lease().await?;
-        }
+        self.renew_if_under_lease().await?;
         let _plans = self.inner.plans.scope();
         let started = self.inner.clock.now();
         let mut summary = CycleSummary::default();
@@ -1189,13 +1175,8 @@ impl Engine {
         for (kind, commerce_id) in documents {
             // A document on its way when the engine closes is dropped (nothing of it is stored
             // yet), so a held-up Commerce cannot hold up a shutdown; the caller queues it again.
-            if self.closing() {
+            let Some(fetched) = self.unless_closed(self.fetch(*kind, commerce_id)).await else {
                 return Err(closed());
-            }
-            let fetched = tokio::select! {
-                biased;
-                fetched = self.fetch(*kind, commerce_id) => fetched,
-                () = self.shutdown_begun(None) => return Err(closed()),
             };
             match fetched {
                 Ok(Some(fetched)) => {
@@ -1257,6 +1238,15 @@ impl Engine {
             () = closed => {}
             () = stopped => {}
         }
+    }
+
+    /// What `work` gives, or `None` when the engine closes first (see [`before_shutdown`]). A
+    /// closing engine does not begin `work` at all.
+    async fn unless_closed<T>(&self, work: impl Future<Output = T>) -> Option<T> {
+        if self.closing() {
+            return None;
+        }
+        before_shutdown(work, self.shutdown_begun(None)).await
     }
 
     // ---- intake ----------------------------------------------------------------------------------
@@ -1620,11 +1610,10 @@ impl Engine {
                         };
                         // Nothing of the page is stored yet: a shutdown while its orders are on
                         // their way drops it, as it drops a page on its way.
-                        let fetched = tokio::select! {
-                            biased;
-                            fetched = looked_up => fetched?,
-                            () = shutdown() => return Ok(PassEnd::Stopped),
+                        let Some(fetched) = before_shutdown(looked_up, shutdown()).await else {
+                            return Ok(PassEnd::Stopped);
                         };
+                        let fetched = fetched?;
                         let at = self.take_in_many(kind, fetched, summary).await?;
                         progress.page_stored(at);
                     }
@@ -1876,6 +1865,20 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// What `work` gives, or `None` when `shutdown` ends first, dropping `work` part-way: for work
+/// that stores nothing until it is done (a Commerce read), so a throttled or hanging Commerce
+/// cannot hold a shutdown up. When both are ready, `work` wins: what was read is kept.
+pub(crate) async fn before_shutdown<T>(
+    work: impl Future<Output = T>,
+    shutdown: impl Future<Output = ()>,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        done = work => Some(done),
+        () = shutdown => None,
+    }
+}
+
 /// The next page of a pass (`Continue`), or how the pass ends (`Break`): with the stream, or when
 /// a shutdown begins, whether before the page is requested (`stopping`) or while it is on its way
 /// (`shutdown` ends). Pages after the last one read are left for later; a page on its way is
@@ -1892,10 +1895,8 @@ async fn next_page<T: adobe_commerce_client::page::Entity>(
     }
     // The page comes first when both are ready: a page read is stored, and a stream at its end
     // was read whole, however late the shutdown.
-    let next = tokio::select! {
-        biased;
-        next = pages.next() => next,
-        () = shutdown => return Ok(ControlFlow::Break(PassEnd::Stopped)),
+    let Some(next) = before_shutdown(pages.next(), shutdown).await else {
+        return Ok(ControlFlow::Break(PassEnd::Stopped));
     };
     match next {
         None => Ok(ControlFlow::Break(PassEnd::Read)),

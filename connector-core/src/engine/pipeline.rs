@@ -323,11 +323,7 @@ impl Engine {
                 // claimed: one of them may be suspended inside a store write, and leaving it unpolled
                 // would keep the store's write lock from the claim (a deadlock on one connection).
                 let next = async {
-                    if stop.is_some() {
-                        self.renew_lease().await?;
-                    } else {
-                        self.renew_if_under_lease().await?;
-                    }
+                    self.renew_if_under_lease().await?;
                     self.claim(batch_size).await
                 };
                 tokio::pin!(next);

@@ -875,11 +875,7 @@ impl Engine {
                 return Ok(());
             }
             // Under a lease, a claim is made only while the lease is still this worker's.
-            if stop.is_some() {
-                self.renew_lease().await?;
-            } else {
-                self.renew_if_under_lease().await?;
-            }
+            self.renew_if_under_lease().await?;
             let batch = self.claim(batch_size).await?;
             if batch.is_empty() {
                 return Ok(());

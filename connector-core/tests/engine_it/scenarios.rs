@@ -1090,19 +1090,9 @@ async fn a_run_loop_whose_stop_sender_is_gone_keeps_its_schedule() {
     let h = Harness::start(shop(3)).await;
     let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
     let engine = h.engine(&Setup::default(), store.clone()).await;
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    // The first cycle ends; the stop sender goes; then no call comes while the clock stands still.
+    let (stop, running) = a_run_loop_past_its_first_cycle(&engine, &*store).await;
     drop(stop);
-    let running = tokio::spawn({
-        let engine = engine.clone();
-        async move { engine.run(shutdown).await }
-    });
-    // The first cycle ends; then no call comes while the clock stands still.
-    let first_ended = eventually_within(Duration::from_secs(20), || async {
-        let reports = store.cycle_reports().await.expect("cycle reports");
-        reports.first().is_some_and(|r| r.finished_at.is_some())
-    })
-    .await;
-    assert!(first_ended, "the first cycle ended");
     let api = h.sim_api();
     let calls = api.calls(None).await;
     tokio::time::sleep(Duration::from_secs(1)).await;

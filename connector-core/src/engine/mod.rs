@@ -455,6 +455,7 @@ impl EngineBuilder {
                 work: tokio::sync::Mutex::new(()),
                 closing: watch::Sender::new(false),
                 under_lease: AtomicBool::new(false),
+                lease_until: Mutex::new(None),
             }),
         })
     }
@@ -516,6 +517,9 @@ pub(crate) struct Inner {
     /// cycles, such as a webhook's [`Engine::notify`], then renews the lease before each claim, as
     /// a cycle does, and claims nothing once it is lost.
     under_lease: AtomicBool,
+    /// When this worker's lease lapses, as its last acquisition or renewal said (`None` once a
+    /// renewal failed): [`Engine::fence_send`] reads it before each SYSPRO post.
+    lease_until: Mutex<Option<OffsetDateTime>>,
 }
 
 /// Marks an engine as worked under its lease by [`Engine::run`] for as long as it lives, so that a
@@ -681,6 +685,10 @@ impl Engine {
                 Err(e) => break Err(e.into()),
                 Ok(outcome) => outcome,
             };
+            self.note_lease(match &outcome {
+                crate::state::LeaseOutcome::Acquired(lease) => Some(lease.expires_at),
+                crate::state::LeaseOutcome::HeldByOther(_) => None,
+            });
             let (wait, held) = match outcome {
                 crate::state::LeaseOutcome::HeldByOther(lease) => {
                     self.emit(EngineEvent::LeaseHeldElsewhere {
@@ -696,6 +704,7 @@ impl Engine {
                     )
                 }
                 crate::state::LeaseOutcome::Acquired(_) => {
+                    let mut lost = false;
                     let started = self.inner.clock.now();
                     self.report_cycle(started, None, String::new(), None).await;
                     let result = self
@@ -729,6 +738,22 @@ impl Engine {
                             "stopped part-way by a shutdown (0 read, 0 posted)".to_owned(),
                             None,
                         ),
+                        // Another worker took the connection over while the cycle ran (this one
+                        // was held up past its lease): it asks for the lease again, as a worker
+                        // that holds none does.
+                        Err(EngineError::Store(e @ StoreError::LeaseLost { .. })) => {
+                            tracing::warn!(
+                                connection = %self.inner.name,
+                                error = %e,
+                                "the connection's lease was lost during a poll cycle; its records are left to the lease's holder"
+                            );
+                            lost = true;
+                            (
+                                plan.next(false),
+                                format!("stopped: {}", error_chain(&e)),
+                                None,
+                            )
+                        }
                         Err(EngineError::Store(e)) if !e.is_transient() => {
                             let outcome = format!("failed: {}", error_chain(&e));
                             (Duration::ZERO, outcome, Some(e))
@@ -755,7 +780,7 @@ impl Engine {
                     if let Some(e) = fatal {
                         break Err(e.into());
                     }
-                    (wait, true)
+                    (wait, !lost)
                 }
             };
             holding = held;
@@ -817,12 +842,7 @@ impl Engine {
             since_renewal += step;
             if held && !remaining.is_zero() && since_renewal >= renew_every {
                 since_renewal = Duration::ZERO;
-                if let Err(e) = self
-                    .inner
-                    .store
-                    .renew_lease(&self.inner.name, &self.inner.holder, ttl)
-                    .await
-                {
+                if let Err(e) = self.renew_in_store().await {
                     tracing::warn!(
                         connection = %self.inner.name,
                         error = %e,
@@ -870,15 +890,62 @@ impl Engine {
 
     /// Renews the connection's lease for this worker.
     async fn renew_lease(&self) -> Result<(), EngineError> {
-        self.inner
+        Ok(self.renew_in_store().await?)
+    }
+
+    /// Renews the connection's lease in the store and notes when it lapses now; a renewal that
+    /// fails leaves it noted as lapsed.
+    async fn renew_in_store(&self) -> Result<(), StoreError> {
+        let renewed = self
+            .inner
             .store
             .renew_lease(
                 &self.inner.name,
                 &self.inner.holder,
                 self.inner.options.lease_ttl,
             )
-            .await?;
-        Ok(())
+            .await;
+        self.note_lease(renewed.as_ref().ok().map(|lease| lease.expires_at));
+        renewed.map(drop)
+    }
+
+    /// Notes when this worker's lease lapses (`None`: it holds none it can count on).
+    fn note_lease(&self, until: Option<OffsetDateTime>) {
+        *self
+            .inner
+            .lease_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = until;
+    }
+
+    /// Checks, just before a document goes to SYSPRO, that the run loop's lease is still this
+    /// worker's for a while (at least the third of its time to live that the run loop renews it
+    /// by), and renews it when not.
+    ///
+    /// The lease is renewed before each claim, but a worker can be held up between that renewal
+    /// and the send: a slow state database writing what is about to be sent, batches queued for
+    /// the SYSPRO session, a paused machine. Past the lease, another worker may have taken the
+    /// connection over and be reconciling the same records in `posting`, and a send then could
+    /// post them a second time. The check costs nothing while the lease is fresh.
+    ///
+    /// # Errors
+    /// [`StoreError::LeaseLost`] (or the store's failure) when the lease cannot be renewed: the
+    /// caller sends nothing and leaves its records in `posting`, for the lease's holder to
+    /// reconcile.
+    pub(crate) async fn fence_send(&self) -> Result<(), EngineError> {
+        if !self.under_lease() {
+            return Ok(());
+        }
+        let margin = renewal_interval(self.inner.options.lease_ttl);
+        let until = *self
+            .inner
+            .lease_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if until.is_some_and(|until| self.inner.clock.now() + margin < until) {
+            return Ok(());
+        }
+        self.renew_lease().await
     }
 
     /// Renews the connection's lease when [`Engine::run`] works it under the lease (always so for
@@ -914,12 +981,7 @@ impl Engine {
         let renew_every = renewal_interval(ttl);
         loop {
             self.inner.clock.sleep(renew_every).await;
-            if let Err(e) = self
-                .inner
-                .store
-                .renew_lease(&self.inner.name, &self.inner.holder, ttl)
-                .await
-            {
+            if let Err(e) = self.renew_in_store().await {
                 tracing::warn!(
                     connection = %self.inner.name,
                     error = %e,

@@ -49,6 +49,9 @@ enum Delivery {
     Transient(String),
     /// The item may or may not have been applied.
     Unknown(String),
+    /// Not sent: the connection's lease could not be kept (see [`Engine::fence_send`]). The record
+    /// stays in `posting` for the lease's holder to reconcile; nothing more goes to SYSPRO.
+    NotSent(String),
 }
 
 /// A journal whose AR invoice SYSPRO holds, waiting to be sent.
@@ -102,6 +105,10 @@ fn classify(error: &syspro_client::Error) -> Delivery {
         Delivery::Rejected(text, Value::Null)
     }
 }
+
+/// How the audit trail and the cycle's errors name a document left unsent because the
+/// connection's lease was lost (see [`Engine::fence_send`]).
+pub(crate) const NOT_SENT: &str = "not sent: this worker's lease on the connection could not be kept; left in posting for the lease's holder to reconcile";
 
 /// Documents read from the store per mapping page.
 const DOCUMENT_PAGE: usize = 200;
@@ -1007,6 +1014,11 @@ impl Engine {
                     ),
                     None,
                 ),
+                Delivery::NotSent(message) => (
+                    AuditKind::Decided,
+                    format!("AR invoice {invoice} {NOT_SENT} ({message})"),
+                    None,
+                ),
             };
             self.stage_audit(&mut pending, &record.key, kind, message, answer);
             settled.push((record, plan, delivery, fresh));
@@ -1033,7 +1045,7 @@ impl Engine {
                 Delivery::Transient(message) => {
                     self.stage_retry(&mut pending, &record, message, summary);
                 }
-                Delivery::Unknown(_) => {}
+                Delivery::Unknown(_) | Delivery::NotSent(_) => {}
             }
         }
         self.post_journal_batch(journals, summary, pending).await
@@ -1155,6 +1167,11 @@ impl Engine {
                     format!("outcome of GL journal {reference} unknown: {message}"),
                     None,
                 ),
+                Delivery::NotSent(message) => (
+                    AuditKind::Decided,
+                    format!("GL journal {reference} {NOT_SENT} ({message})"),
+                    None,
+                ),
             };
             self.stage_audit(&mut pending, &record.key, kind, message, answer);
         }
@@ -1194,6 +1211,10 @@ impl Engine {
                         ),
                     ));
                 }
+                Delivery::NotSent(message) => summary.errors.push((
+                    record.key.kind,
+                    format!("GL journal {reference} of AR invoice {invoice} {NOT_SENT} ({message})"),
+                )),
             }
         }
         self.flush(&mut pending).await?;
@@ -1204,6 +1225,9 @@ impl Engine {
     /// as too large. One delivery per item, in order.
     fn post_invoices<'a>(&'a self, items: &'a [bo::ArInvoiceItem]) -> BoxFuture<'a, Vec<Delivery>> {
         Box::pin(async move {
+            if let Err(e) = self.fence_send().await {
+                return vec![Delivery::NotSent(error_chain(&e)); items.len()];
+            }
             let mut posting = ArInvoicePosting::new(items.to_vec());
             posting.parameters.apply_if_entire_document_valid = false;
             let answer = self.inner.syspro.post_ar_invoices(&posting).await;
@@ -1270,6 +1294,9 @@ impl Engine {
     /// as too large. One delivery per journal, in order.
     fn post_journals<'a>(&'a self, journals: &'a [bo::GlJournal]) -> BoxFuture<'a, Vec<Delivery>> {
         Box::pin(async move {
+            if let Err(e) = self.fence_send().await {
+                return vec![Delivery::NotSent(error_chain(&e)); journals.len()];
+            }
             let mut posting = GlJournalPosting::new(journals.to_vec());
             posting.parameters.apply_if_entire_document_valid = false;
             let answer = self.inner.syspro.post_gl_journal(&posting).await;

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use syspro_client::bo;
 
 use super::convert;
+use super::posting::NOT_SENT;
 use super::{Engine, EngineError, EngineEvent, error_chain};
 use crate::audit::AuditKind;
 use crate::config::PostingTarget;
@@ -49,6 +50,8 @@ enum OrderDelivery {
     Transient(String),
     /// The order may or may not have been imported.
     Unknown(String),
+    /// Not sent: the connection's lease could not be kept (see [`Engine::fence_send`]).
+    NotSent(String),
 }
 
 /// One claimed record ready to be sent.
@@ -238,6 +241,11 @@ impl Engine {
                     ),
                     None,
                 ),
+                OrderDelivery::NotSent(message) => (
+                    AuditKind::Decided,
+                    format!("sales order for customer PO {po} {NOT_SENT} ({message})"),
+                    None,
+                ),
             };
             self.audit(&r.record.key, kind, message, answer).await?;
             settled.push((r, delivery));
@@ -269,6 +277,10 @@ impl Engine {
                     format!(
                         "sales order for customer PO {po}: outcome unknown ({message}); left for reconciliation"
                     ),
+                )),
+                OrderDelivery::NotSent(message) => summary.errors.push((
+                    r.record.key.kind,
+                    format!("sales order for customer PO {po} {NOT_SENT} ({message})"),
                 )),
             }
         }
@@ -368,6 +380,9 @@ impl Engine {
         orders: &'a [bo::SalesOrder],
     ) -> BoxFuture<'a, Vec<OrderDelivery>> {
         Box::pin(async move {
+            if let Err(e) = self.fence_send().await {
+                return vec![OrderDelivery::NotSent(error_chain(&e)); orders.len()];
+            }
             let import = bo::SalesOrderImport {
                 parameters: convert::sales_order_parameters(),
                 orders: orders.to_vec(),

@@ -317,6 +317,57 @@ async fn a_lost_sortoi_answer_is_looked_up_and_never_makes_a_second_order() {
     h.sims.shutdown().await;
 }
 
+/// A worker held up past its lease between claiming orders and importing them imports nothing:
+/// the orders stay in `posting` until the worker holds the lease again, and then land once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_held_up_past_its_lease_imports_nothing() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let h = Harness::start(guests_only(3)).await;
+    let store = Arc::new(HookedStore {
+        inner: MemoryStore::new(Arc::new(h.clock.clone())),
+        hooks: StalledBeforeTheSend {
+            before: "SORTOI sales order",
+            clock: h.clock.clone(),
+            stalled: std::sync::atomic::AtomicBool::new(false),
+            lease: LeaseTakenElsewhere::default(),
+        },
+    });
+    let (_engine, stop, running) = a_minute_run_loop(&h, &store, selling).await;
+    assert!(store.hooks.stalled.load(SeqCst), "held up");
+    assert!(sales_orders(&h).await.is_empty(), "nothing imported");
+    let left = in_state(&store.inner, EntityKind::Order, RecordState::Posting).await;
+    assert_eq!(left.len(), 3, "left in posting");
+    for record in &left {
+        let trail = audit_messages(&store.inner, &record.key, Some(AuditKind::Decided)).await;
+        assert!(
+            trail
+                .iter()
+                .any(|m| m.contains("not sent: this worker's lease")),
+            "{}: {trail:?}",
+            record.key
+        );
+    }
+    store.hooks.lease.taken.store(false, SeqCst);
+    let posted = eventually_within(Duration::from_secs(20), || async {
+        h.clock.advance(Duration::from_secs(5));
+        in_state(&store.inner, EntityKind::Order, RecordState::Posted)
+            .await
+            .len()
+            == 3
+    })
+    .await;
+    assert!(posted, "imported once the lease is back");
+    let posted = in_state(&store.inner, EntityKind::Order, RecordState::Posted).await;
+    assert_orders_landed(&h, &store.inner, &posted).await;
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the loop stops")
+        .expect("the loop's task")
+        .expect("clean stop");
+    h.sims.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_left_in_posting_are_looked_up_before_anything_is_sent_again() {
     let h = Harness::start(guests_only(2)).await;

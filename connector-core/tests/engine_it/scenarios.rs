@@ -1163,47 +1163,6 @@ async fn a_stop_signal_while_a_queued_notification_is_read_stops_the_run_loop_at
     h.sims.shutdown().await;
 }
 
-/// Once armed, fails every renewal of the connection's lease, as when another worker has taken it,
-/// and counts the renewals it failed.
-#[derive(Default)]
-struct LeaseTakenElsewhere {
-    taken: std::sync::atomic::AtomicBool,
-    refused: std::sync::atomic::AtomicUsize,
-}
-
-impl StoreHooks for LeaseTakenElsewhere {
-    fn before_renew_lease(&self) -> Result<(), connector_core::state::StoreError> {
-        use std::sync::atomic::Ordering::SeqCst;
-        if !self.taken.load(SeqCst) {
-            return Ok(());
-        }
-        self.refused.fetch_add(1, SeqCst);
-        Err(connector_core::state::StoreError::LeaseLost {
-            connection: connector_core::state::ConnectionName::new(CONNECTION).expect("name"),
-            holder: connector_core::state::HolderId::new("this-worker").expect("holder"),
-        })
-    }
-}
-
-/// A run loop polling once a minute over `store`, started, with its first cycle ended.
-async fn a_minute_run_loop(
-    h: &Harness,
-    store: &Arc<HookedStore<LeaseTakenElsewhere>>,
-) -> (
-    connector_core::engine::Engine,
-    tokio::sync::watch::Sender<bool>,
-    tokio::task::JoinHandle<Result<(), EngineError>>,
-) {
-    let engine = h
-        .engine_edited(&Setup::default(), store.clone(), |c| {
-            c.schedule.min_interval = connector_core::config::ConfigDuration::from_mins(1);
-            c.schedule.max_interval = connector_core::config::ConfigDuration::from_mins(1);
-        })
-        .await;
-    let (stop, running) = a_run_loop_past_its_first_cycle(&engine, &**store).await;
-    (engine, stop, running)
-}
-
 /// A new order in the simulated shop, as the record key `engine` gives it.
 async fn a_new_order(h: &Harness, engine: &connector_core::engine::Engine) -> RecordKey {
     let order = h.sim_post("orders", json!({"store": "web"})).await;
@@ -1225,7 +1184,7 @@ async fn a_run_loop_that_lost_its_lease_does_nothing_for_notifications() {
         inner: MemoryStore::new(Arc::new(h.clock.clone())),
         hooks: LeaseTakenElsewhere::default(),
     });
-    let (engine, stop, running) = a_minute_run_loop(&h, &store).await;
+    let (engine, stop, running) = a_minute_run_loop(&h, &store, |_| {}).await;
     assert_eq!(h.ledger_invoices().await.len(), 3, "the first cycle posts");
 
     // A new order, notified through the queue, once the lease has gone to another worker.
@@ -1297,6 +1256,79 @@ async fn a_run_loop_that_lost_its_lease_does_nothing_for_notifications() {
     h.sims.shutdown().await;
 }
 
+/// A worker held up past its lease between claiming a batch and sending its AR invoices, or
+/// between the invoices and their GL journals, sends nothing more: the lease may be another
+/// worker's by then, reconciling the same records. The records stay in `posting`, their trail says
+/// why, and the run loop asks for the lease again instead of ending; once it holds it again, it
+/// reconciles them and posts each invoice and journal once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_held_up_past_its_lease_before_a_send_sends_nothing() {
+    use std::sync::atomic::Ordering::SeqCst;
+    for (before, invoices_sent) in [("ARSTIN invoice", 0), ("GENTJL journal", 3)] {
+        let h = Harness::start(shop(3)).await;
+        let store = Arc::new(HookedStore {
+            inner: MemoryStore::new(Arc::new(h.clock.clone())),
+            hooks: StalledBeforeTheSend {
+                before,
+                clock: h.clock.clone(),
+                stalled: std::sync::atomic::AtomicBool::new(false),
+                lease: LeaseTakenElsewhere::default(),
+            },
+        });
+        let (_engine, stop, running) = a_minute_run_loop(&h, &store, |_| {}).await;
+        assert!(store.hooks.stalled.load(SeqCst), "{before}: held up");
+        assert_eq!(h.ledger_invoices().await.len(), invoices_sent, "{before}");
+        assert!(h.ledger_journals().await.is_empty(), "{before}: no journal");
+        let left = in_state(&*store, EntityKind::Order, RecordState::Posting).await;
+        assert_eq!(left.len(), 3, "{before}: left in posting");
+        for record in &left {
+            let trail = audit_messages(&*store, &record.key, Some(AuditKind::Decided)).await;
+            assert!(
+                trail
+                    .iter()
+                    .any(|m| m.contains("not sent: this worker's lease")),
+                "{before}, {}: {trail:?}",
+                record.key
+            );
+        }
+        let report = store.cycle_reports().await.expect("reports");
+        assert!(
+            report[0].outcome.contains("lease"),
+            "{before}: {:?}",
+            report[0].outcome
+        );
+
+        // The lease is this worker's to take again: its next cycle reconciles and posts.
+        store.hooks.lease.taken.store(false, SeqCst);
+        let posted = eventually_within(Duration::from_secs(20), || async {
+            h.clock.advance(Duration::from_secs(5));
+            in_state(&*store, EntityKind::Order, RecordState::Posted)
+                .await
+                .len()
+                == 3
+        })
+        .await;
+        assert!(posted, "{before}: posted once the lease is back");
+        assert_eq!(
+            h.ledger_invoices().await.len(),
+            3,
+            "{before}: invoices once"
+        );
+        assert_eq!(
+            h.ledger_journals().await.len(),
+            3,
+            "{before}: journals once"
+        );
+        stop.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(20), running)
+            .await
+            .expect("the loop stops")
+            .expect("the loop's task")
+            .expect("clean stop");
+        h.sims.shutdown().await;
+    }
+}
+
 /// A run loop dropped part-way (its task aborted) leaves its engine as one without a run loop:
 /// a webhook's `notify` afterwards asks for no lease and posts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1307,7 +1339,7 @@ async fn an_engine_whose_run_loop_was_dropped_posts_without_a_lease() {
         inner: MemoryStore::new(Arc::new(h.clock.clone())),
         hooks: LeaseTakenElsewhere::default(),
     });
-    let (engine, _stop, running) = a_minute_run_loop(&h, &store).await;
+    let (engine, _stop, running) = a_minute_run_loop(&h, &store, |_| {}).await;
     running.abort();
     let _ = running.await;
     store.hooks.taken.store(true, SeqCst);

@@ -1106,3 +1106,78 @@ impl StoreHooks for ChangedMidPage {
         *self.changed.lock().unwrap() = Some(first.key.clone());
     }
 }
+
+/// Once armed, fails every renewal of the connection's lease, as when another worker has taken it,
+/// and counts the renewals it failed.
+#[derive(Default)]
+pub struct LeaseTakenElsewhere {
+    pub taken: std::sync::atomic::AtomicBool,
+    pub refused: std::sync::atomic::AtomicUsize,
+}
+
+impl StoreHooks for LeaseTakenElsewhere {
+    fn before_renew_lease(&self) -> Result<(), connector_core::state::StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if !self.taken.load(SeqCst) {
+            return Ok(());
+        }
+        self.refused.fetch_add(1, SeqCst);
+        Err(connector_core::state::StoreError::LeaseLost {
+            connection: connector_core::state::ConnectionName::new(CONNECTION).expect("name"),
+            holder: connector_core::state::HolderId::new("this-worker").expect("holder"),
+        })
+    }
+}
+
+/// A run loop polling once a minute over `store` (its connection as `edit` leaves it), started,
+/// with its first cycle ended.
+pub async fn a_minute_run_loop<H: StoreHooks + 'static>(
+    h: &Harness,
+    store: &Arc<HookedStore<H>>,
+    edit: impl FnOnce(&mut ConnectionConfig),
+) -> (
+    connector_core::engine::Engine,
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<Result<(), connector_core::engine::EngineError>>,
+) {
+    let engine = h
+        .engine_edited(&Setup::default(), store.clone(), |c| {
+            c.schedule.min_interval = connector_core::config::ConfigDuration::from_mins(1);
+            c.schedule.max_interval = connector_core::config::ConfigDuration::from_mins(1);
+            edit(c);
+        })
+        .await;
+    let (stop, running) = a_run_loop_past_its_first_cycle(&engine, &**store).await;
+    (engine, stop, running)
+}
+
+/// Holds the worker up past its lease at the first document about to be sent whose `sent` entry
+/// begins with `before` (while that entry is written, as a slow database would), and lets another
+/// worker take the connection meanwhile: from then on, renewals fail until the test says otherwise.
+pub struct StalledBeforeTheSend {
+    pub before: &'static str,
+    pub clock: ManualClock,
+    pub stalled: std::sync::atomic::AtomicBool,
+    pub lease: LeaseTakenElsewhere,
+}
+
+impl StoreHooks for StalledBeforeTheSend {
+    fn before_append(
+        &self,
+        entry: &connector_core::audit::NewAuditEntry,
+    ) -> Result<(), connector_core::state::StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if entry.kind == connector_core::audit::AuditKind::Sent
+            && entry.message.starts_with(self.before)
+            && !self.stalled.swap(true, SeqCst)
+        {
+            // Past the test engine's lease of one minute.
+            self.clock.advance(Duration::from_secs(61));
+            self.lease.taken.store(true, SeqCst);
+        }
+        Ok(())
+    }
+    fn before_renew_lease(&self) -> Result<(), connector_core::state::StoreError> {
+        self.lease.before_renew_lease()
+    }
+}

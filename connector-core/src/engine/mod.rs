@@ -455,7 +455,8 @@ impl EngineBuilder {
                 work: tokio::sync::Mutex::new(()),
                 closing: watch::Sender::new(false),
                 under_lease: AtomicBool::new(false),
-                lease_until: Mutex::new(None),
+                lease_seen: Mutex::new(LeaseSeen::default()),
+                send_turn: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -517,9 +518,23 @@ pub(crate) struct Inner {
     /// cycles, such as a webhook's [`Engine::notify`], then renews the lease before each claim, as
     /// a cycle does, and claims nothing once it is lost.
     under_lease: AtomicBool,
-    /// When this worker's lease lapses, as its last acquisition or renewal said (`None` once a
-    /// renewal failed): [`Engine::fence_send`] reads it before each SYSPRO post.
-    lease_until: Mutex<Option<OffsetDateTime>>,
+    /// This worker's lease as its last acquisition or renewal left it, and the generation the
+    /// unit of work in hand began under: [`Engine::send_fenced`] checks both before each post.
+    lease_seen: Mutex<LeaseSeen>,
+    /// Held by each SYSPRO post from its lease check to its answer, so that no post waits for
+    /// the SYSPRO session after its check.
+    send_turn: tokio::sync::Mutex<()>,
+}
+
+/// What an engine knows of its lease (see [`Engine::send_fenced`]).
+#[derive(Debug, Default, Clone, Copy)]
+struct LeaseSeen {
+    /// The generation and expiry of the lease this worker last acquired or renewed; `None` once a
+    /// renewal failed or another worker held it.
+    held: Option<(u64, OffsetDateTime)>,
+    /// The generation the unit of work in hand began under (or first renewed, when none was
+    /// held when it began).
+    unit: Option<u64>,
 }
 
 /// Marks an engine as worked under its lease by [`Engine::run`] for as long as it lives, so that a
@@ -686,7 +701,7 @@ impl Engine {
                 Ok(outcome) => outcome,
             };
             self.note_lease(match &outcome {
-                crate::state::LeaseOutcome::Acquired(lease) => Some(lease.expires_at),
+                crate::state::LeaseOutcome::Acquired(lease) => Some(lease),
                 crate::state::LeaseOutcome::HeldByOther(_) => None,
             });
             let (wait, held) = match outcome {
@@ -748,8 +763,10 @@ impl Engine {
                                 "the connection's lease was lost during a poll cycle; its records are left to the lease's holder"
                             );
                             lost = true;
+                            let ttl = self.inner.options.lease_ttl;
                             (
-                                plan.next(false),
+                                plan.next(false)
+                                    .min((ttl / 10).max(Duration::from_millis(500))),
                                 format!("stopped: {}", error_chain(&e)),
                                 None,
                             )
@@ -774,7 +791,8 @@ impl Engine {
                     let finished = self.inner.clock.now();
                     // A worker that is stopping plans no next cycle.
                     let stopping = *shutdown.borrow();
-                    let next = (fatal.is_none() && !stopping).then(|| finished + wait);
+                    // Nor does one that lost the lease: the next cycle is its holder's.
+                    let next = (fatal.is_none() && !stopping && !lost).then(|| finished + wait);
                     self.report_cycle(started, Some(finished), outcome, next)
                         .await;
                     if let Some(e) = fatal {
@@ -893,8 +911,8 @@ impl Engine {
         Ok(self.renew_in_store().await?)
     }
 
-    /// Renews the connection's lease in the store and notes when it lapses now; a renewal that
-    /// fails leaves it noted as lapsed.
+    /// Renews the connection's lease in the store and notes it; a renewal that fails leaves it
+    /// noted as not held.
     async fn renew_in_store(&self) -> Result<(), StoreError> {
         let renewed = self
             .inner
@@ -905,54 +923,84 @@ impl Engine {
                 self.inner.options.lease_ttl,
             )
             .await;
-        self.note_lease(renewed.as_ref().ok().map(|lease| lease.expires_at));
+        self.note_lease(renewed.as_ref().ok());
         renewed.map(drop)
     }
 
-    /// Notes when this worker's lease lapses (`None`: it holds none it can count on).
-    fn note_lease(&self, until: Option<OffsetDateTime>) {
-        *self
-            .inner
-            .lease_until
+    fn lease_seen(&self) -> std::sync::MutexGuard<'_, LeaseSeen> {
+        self.inner
+            .lease_seen
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = until;
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Checks, just before a document goes to SYSPRO, that the run loop's lease is still this
-    /// worker's for a while (at least the third of its time to live that the run loop renews it
-    /// by), and renews it when not.
+    /// Notes the lease this worker holds now (`None`: none it can count on). A unit of work that
+    /// began while none was noted takes the generation of the first lease noted in it.
+    fn note_lease(&self, lease: Option<&crate::state::Lease>) {
+        let mut seen = self.lease_seen();
+        seen.held = lease.map(|lease| (lease.generation, lease.expires_at));
+        if seen.unit.is_none() {
+            seen.unit = lease.map(|lease| lease.generation);
+        }
+    }
+
+    /// Sends one document to SYSPRO (`send`) once the lease check below allows it, holding the
+    /// engine's send turn from the check to the answer.
     ///
-    /// The lease is renewed before each claim, but a worker can be held up between that renewal
-    /// and the send: a slow state database writing what is about to be sent, batches queued for
-    /// the SYSPRO session, a paused machine. Past the lease, another worker may have taken the
-    /// connection over and be reconciling the same records in `posting`, and a send then could
-    /// post them a second time. The check costs nothing while the lease is fresh.
+    /// Under the run loop's lease, the check asks two things. Is the lease still this worker's for
+    /// a while (at least the third of its time to live that the run loop renews it by)? If not,
+    /// it is renewed first. And is it still the lease the unit of work in hand began under (same
+    /// generation)? A worker can be held up between its renewal before a claim and the send: a
+    /// slow state database writing what is about to be sent, a paused machine. Past its lease,
+    /// another worker may take the connection over and reconcile the same records in `posting`;
+    /// and this worker may even have taken the lease back since, under a new generation. A send
+    /// then could post the records a second time. The check costs nothing while the lease is
+    /// fresh. Holding the send turn keeps a post from waiting for another post's SYSPRO call
+    /// after its check; a look-up or customer call on the session may still go first.
     ///
     /// # Errors
-    /// [`StoreError::LeaseLost`] (or the store's failure) when the lease cannot be renewed: the
-    /// caller sends nothing and leaves its records in `posting`, for the lease's holder to
-    /// reconcile.
-    pub(crate) async fn fence_send(&self) -> Result<(), EngineError> {
-        if !self.under_lease() {
-            return Ok(());
+    /// [`StoreError::LeaseLost`] (or the store's failure) when the lease cannot be renewed or is
+    /// not the one the unit began under: nothing is sent, and the caller leaves its records in
+    /// `posting` for the lease's holder to reconcile.
+    pub(crate) async fn send_fenced<T, F>(&self, send: impl FnOnce() -> F) -> Result<T, EngineError>
+    where
+        F: Future<Output = T>,
+    {
+        let _turn = self.inner.send_turn.lock().await;
+        if self.under_lease() {
+            let margin = renewal_interval(self.inner.options.lease_ttl);
+            let seen = *self.lease_seen();
+            let fresh = seen.held.is_some_and(|(generation, until)| {
+                seen.unit == Some(generation) && self.inner.clock.now() + margin < until
+            });
+            if !fresh {
+                self.renew_in_unit().await?;
+            }
         }
-        let margin = renewal_interval(self.inner.options.lease_ttl);
-        let until = *self
-            .inner
-            .lease_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if until.is_some_and(|until| self.inner.clock.now() + margin < until) {
-            return Ok(());
+        Ok(send().await)
+    }
+
+    /// Renews the lease, and fails as a lost lease when it is no longer the one the unit of work
+    /// in hand began under: another worker held it in between.
+    async fn renew_in_unit(&self) -> Result<(), EngineError> {
+        self.renew_lease().await?;
+        let seen = *self.lease_seen();
+        if seen.held.map(|(generation, _)| generation) != seen.unit {
+            return Err(StoreError::LeaseLost {
+                connection: self.inner.name.clone(),
+                holder: self.inner.holder.clone(),
+            }
+            .into());
         }
-        self.renew_lease().await
+        Ok(())
     }
 
     /// Renews the connection's lease when [`Engine::run`] works it under the lease (always so for
-    /// the run loop's own cycles and takes, and for work a webhook starts beside them).
+    /// the run loop's own cycles and takes, and for work a webhook starts beside them). Fails as a
+    /// lost lease, too, when the lease changed hands since the unit of work in hand began.
     pub(crate) async fn renew_if_under_lease(&self) -> Result<(), EngineError> {
         if self.under_lease() {
-            self.renew_lease().await?;
+            self.renew_in_unit().await?;
         }
         Ok(())
     }
@@ -1267,6 +1315,9 @@ impl Engine {
                 connection: self.inner.name.to_string(),
             });
         }
+        let mut seen = self.lease_seen();
+        seen.unit = seen.held.map(|(generation, _)| generation);
+        drop(seen);
         Ok(turn)
     }
 

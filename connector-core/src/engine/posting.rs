@@ -49,7 +49,7 @@ enum Delivery {
     Transient(String),
     /// The item may or may not have been applied.
     Unknown(String),
-    /// Not sent: the connection's lease could not be kept (see [`Engine::fence_send`]). The record
+    /// Not sent: the connection's lease could not be kept (see [`Engine::send_fenced`]). The record
     /// stays in `posting` for the lease's holder to reconcile; nothing more goes to SYSPRO.
     NotSent(String),
 }
@@ -107,7 +107,7 @@ fn classify(error: &syspro_client::Error) -> Delivery {
 }
 
 /// How the audit trail and the cycle's errors name a document left unsent because the
-/// connection's lease was lost (see [`Engine::fence_send`]).
+/// connection's lease was lost (see [`Engine::send_fenced`]).
 pub(crate) const NOT_SENT: &str = "not sent: this worker's lease on the connection could not be kept; left in posting for the lease's holder to reconcile";
 
 /// Documents read from the store per mapping page.
@@ -1225,12 +1225,15 @@ impl Engine {
     /// as too large. One delivery per item, in order.
     fn post_invoices<'a>(&'a self, items: &'a [bo::ArInvoiceItem]) -> BoxFuture<'a, Vec<Delivery>> {
         Box::pin(async move {
-            if let Err(e) = self.fence_send().await {
-                return vec![Delivery::NotSent(error_chain(&e)); items.len()];
-            }
             let mut posting = ArInvoicePosting::new(items.to_vec());
             posting.parameters.apply_if_entire_document_valid = false;
-            let answer = self.inner.syspro.post_ar_invoices(&posting).await;
+            let answer = match self
+                .send_fenced(|| self.inner.syspro.post_ar_invoices(&posting))
+                .await
+            {
+                Ok(answer) => answer,
+                Err(e) => return vec![Delivery::NotSent(error_chain(&e)); items.len()],
+            };
             match answer {
                 Err(e) if is_too_large(&e) && items.len() > 1 => {
                     self.syspro_call::<()>("ARSTIN", Err(e)).ok();
@@ -1294,12 +1297,15 @@ impl Engine {
     /// as too large. One delivery per journal, in order.
     fn post_journals<'a>(&'a self, journals: &'a [bo::GlJournal]) -> BoxFuture<'a, Vec<Delivery>> {
         Box::pin(async move {
-            if let Err(e) = self.fence_send().await {
-                return vec![Delivery::NotSent(error_chain(&e)); journals.len()];
-            }
             let mut posting = GlJournalPosting::new(journals.to_vec());
             posting.parameters.apply_if_entire_document_valid = false;
-            let answer = self.inner.syspro.post_gl_journal(&posting).await;
+            let answer = match self
+                .send_fenced(|| self.inner.syspro.post_gl_journal(&posting))
+                .await
+            {
+                Ok(answer) => answer,
+                Err(e) => return vec![Delivery::NotSent(error_chain(&e)); journals.len()],
+            };
             match answer {
                 Err(e) if is_too_large(&e) && journals.len() > 1 => {
                     self.syspro_call::<()>("GENTJL", Err(e)).ok();

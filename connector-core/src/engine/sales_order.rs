@@ -50,7 +50,7 @@ enum OrderDelivery {
     Transient(String),
     /// The order may or may not have been imported.
     Unknown(String),
-    /// Not sent: the connection's lease could not be kept (see [`Engine::fence_send`]).
+    /// Not sent: the connection's lease could not be kept (see [`Engine::send_fenced`]).
     NotSent(String),
 }
 
@@ -380,14 +380,17 @@ impl Engine {
         orders: &'a [bo::SalesOrder],
     ) -> BoxFuture<'a, Vec<OrderDelivery>> {
         Box::pin(async move {
-            if let Err(e) = self.fence_send().await {
-                return vec![OrderDelivery::NotSent(error_chain(&e)); orders.len()];
-            }
             let import = bo::SalesOrderImport {
                 parameters: convert::sales_order_parameters(),
                 orders: orders.to_vec(),
             };
-            let answer = self.inner.syspro.import_sales_orders(&import).await;
+            let answer = match self
+                .send_fenced(|| self.inner.syspro.import_sales_orders(&import))
+                .await
+            {
+                Ok(answer) => answer,
+                Err(e) => return vec![OrderDelivery::NotSent(error_chain(&e)); orders.len()],
+            };
             let result = match answer {
                 Err(e) if is_too_large(&e) && orders.len() > 1 => {
                     self.syspro_call::<()>("SORTOI", Err(e)).ok();

@@ -325,12 +325,7 @@ async fn a_worker_held_up_past_its_lease_imports_nothing() {
     let h = Harness::start(guests_only(3)).await;
     let store = Arc::new(HookedStore {
         inner: MemoryStore::new(Arc::new(h.clock.clone())),
-        hooks: StalledBeforeTheSend {
-            before: "SORTOI sales order",
-            clock: h.clock.clone(),
-            stalled: std::sync::atomic::AtomicBool::new(false),
-            lease: LeaseTakenElsewhere::default(),
-        },
+        hooks: StalledBeforeTheSend::new("SORTOI sales order", &h.clock),
     });
     let (_engine, stop, running) = a_minute_run_loop(&h, &store, selling).await;
     assert!(store.hooks.stalled.load(SeqCst), "held up");

@@ -1258,23 +1258,24 @@ async fn a_run_loop_that_lost_its_lease_does_nothing_for_notifications() {
 
 /// A worker held up past its lease between claiming a batch and sending its AR invoices, or
 /// between the invoices and their GL journals, sends nothing more: the lease may be another
-/// worker's by then, reconciling the same records. The records stay in `posting`, their trail says
-/// why, and the run loop asks for the lease again instead of ending; once it holds it again, it
-/// reconciles them and posts each invoice and journal once.
+/// worker's by then, reconciling the same records. So too when the lease came back to it in
+/// between (a new generation): the other worker may have posted the records meanwhile. The
+/// records stay in `posting`, their trail says why, and the run loop asks for the lease again
+/// instead of ending; once it holds it again, it reconciles them and posts each invoice and
+/// journal once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_held_up_past_its_lease_before_a_send_sends_nothing() {
     use std::sync::atomic::Ordering::SeqCst;
-    for (before, invoices_sent) in [("ARSTIN invoice", 0), ("GENTJL journal", 3)] {
+    for (before, taken_back, invoices_sent) in [
+        ("ARSTIN invoice", false, 0),
+        ("GENTJL journal", false, 3),
+        ("ARSTIN invoice", true, 0),
+    ] {
         let h = Harness::start(shop(3)).await;
-        let store = Arc::new(HookedStore {
-            inner: MemoryStore::new(Arc::new(h.clock.clone())),
-            hooks: StalledBeforeTheSend {
-                before,
-                clock: h.clock.clone(),
-                stalled: std::sync::atomic::AtomicBool::new(false),
-                lease: LeaseTakenElsewhere::default(),
-            },
-        });
+        let inner = MemoryStore::new(Arc::new(h.clock.clone()));
+        let mut hooks = StalledBeforeTheSend::new(before, &h.clock);
+        hooks.back = taken_back.then(|| inner.clone());
+        let store = Arc::new(HookedStore { inner, hooks });
         let (_engine, stop, running) = a_minute_run_loop(&h, &store, |_| {}).await;
         assert!(store.hooks.stalled.load(SeqCst), "{before}: held up");
         assert_eq!(h.ledger_invoices().await.len(), invoices_sent, "{before}");

@@ -27,6 +27,8 @@ use simulators::{SimConfig, Sims};
 use time::OffsetDateTime;
 
 pub const CONNECTION: &str = "sim";
+/// The holder name of the test engines' leases.
+pub const HOLDER: &str = "engine-test";
 
 /// Settings a test varies.
 #[derive(Clone, Debug)]
@@ -338,7 +340,7 @@ account = "00-4030"
             retry_initial: Duration::from_secs(60),
             retry_max: Duration::from_secs(600),
             lease_ttl: setup.lease_ttl.unwrap_or(Duration::from_secs(60)),
-            holder: "engine-test".to_owned(),
+            holder: HOLDER.to_owned(),
             commerce_retry: RetryPolicy {
                 max_attempts: 8,
                 initial_backoff: Duration::from_millis(5),
@@ -1152,13 +1154,28 @@ pub async fn a_minute_run_loop<H: StoreHooks + 'static>(
 }
 
 /// Holds the worker up past its lease at the first document about to be sent whose `sent` entry
-/// begins with `before` (while that entry is written, as a slow database would), and lets another
-/// worker take the connection meanwhile: from then on, renewals fail until the test says otherwise.
+/// begins with `before` (while that entry is written, as a slow database would). Meanwhile
+/// another worker takes the connection: with `back` unset, it keeps it, and renewals fail until
+/// the test disarms `lease.taken`; with `back` set to the store, it lets the lease go again and
+/// this worker's holder takes it back, under a new generation.
 pub struct StalledBeforeTheSend {
     pub before: &'static str,
     pub clock: ManualClock,
     pub stalled: std::sync::atomic::AtomicBool,
     pub lease: LeaseTakenElsewhere,
+    pub back: Option<MemoryStore>,
+}
+
+impl StalledBeforeTheSend {
+    pub fn new(before: &'static str, clock: &ManualClock) -> Self {
+        Self {
+            before,
+            clock: clock.clone(),
+            stalled: std::sync::atomic::AtomicBool::new(false),
+            lease: LeaseTakenElsewhere::default(),
+            back: None,
+        }
+    }
 }
 
 impl StoreHooks for StalledBeforeTheSend {
@@ -1171,13 +1188,43 @@ impl StoreHooks for StalledBeforeTheSend {
             && entry.message.starts_with(self.before)
             && !self.stalled.swap(true, SeqCst)
         {
+            let connection = entry.key.connection.clone();
+            match &self.back {
+                None => self.lease.taken.store(true, SeqCst),
+                Some(store) => {
+                    let ttl = Duration::from_secs(60);
+                    let other = HolderId::new("another-worker").expect("holder");
+                    let this = HolderId::new(HOLDER).expect("holder");
+                    at_once(async {
+                        self.clock.advance(Duration::from_secs(61));
+                        let taken = store.acquire_lease(&connection, &other, ttl).await;
+                        assert!(matches!(taken, Ok(LeaseOutcome::Acquired(_))), "{taken:?}");
+                        store
+                            .release_lease(&connection, &other)
+                            .await
+                            .expect("release");
+                        let back = store.acquire_lease(&connection, &this, ttl).await;
+                        assert!(matches!(back, Ok(LeaseOutcome::Acquired(_))), "{back:?}");
+                    });
+                    return Ok(());
+                }
+            }
             // Past the test engine's lease of one minute.
             self.clock.advance(Duration::from_secs(61));
-            self.lease.taken.store(true, SeqCst);
         }
         Ok(())
     }
     fn before_renew_lease(&self) -> Result<(), connector_core::state::StoreError> {
         self.lease.before_renew_lease()
+    }
+}
+
+/// The output of `work`, which must finish without waiting on anything (as a memory store's calls
+/// do): for a store call inside a hook, which cannot await.
+pub fn at_once<T>(work: impl std::future::Future<Output = T>) -> T {
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(work).poll(&mut context) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => panic!("the work waited on something"),
     }
 }

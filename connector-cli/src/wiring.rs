@@ -124,6 +124,7 @@ pub async fn syspro_client(
     // Its own thread: the engine's mapping and state writes never keep the session waiting.
     let mut builder = EnetConfig::builder(&s.enet_url, &s.company_id, &s.operator, password)
         .idle_timeout(s.idle_timeout.get())
+        .call_timeout(s.call_timeout.get())
         .own_thread(true);
     if let Some(company) = &s.secrets.company_password {
         builder = builder.company_password(vault.require(&name, company.as_str()).await?);

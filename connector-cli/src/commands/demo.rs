@@ -203,6 +203,8 @@ enet_url = "{enet_url}"
 odata_url = "{odata_url}"
 company_id = "EDU1"
 operator = "MLCONNECT"
+# The simulators answer within a second: a post whose answer never came is looked up after 20 s.
+call_timeout = "10s"
 
 [connection.syspro.secrets]
 operator_password = "syspro.operator_password"

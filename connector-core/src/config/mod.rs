@@ -302,10 +302,19 @@ pub struct SysproConfig {
     /// timeout set in SYSPRO.
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout: ConfigDuration,
+    /// Time allowed for one e.net call (default `"2m"`). A record whose document was sent less
+    /// than twice this long ago and never answered (the process died, or the answer was lost) is
+    /// not looked up in SYSPRO yet: SYSPRO may still be applying it.
+    #[serde(default = "default_call_timeout")]
+    pub call_timeout: ConfigDuration,
 }
 
 fn default_idle_timeout() -> ConfigDuration {
     ConfigDuration::from_mins(10)
+}
+
+fn default_call_timeout() -> ConfigDuration {
+    ConfigDuration::from_mins(2)
 }
 
 /// Vault entry names of SYSPRO credentials (`[connection.syspro.secrets]`).

@@ -149,6 +149,15 @@ fn check_connection(p: &mut Problems, at: &str, c: &ConnectionConfig) {
             format!("{} is too short; expected at least \"1m\"", s.idle_timeout),
         );
     }
+    if !(Duration::from_secs(5)..=Duration::from_secs(30 * 60)).contains(&s.call_timeout.get()) {
+        p.add(
+            format!("{at}.syspro.call_timeout"),
+            format!(
+                "{} is out of range; expected from \"5s\" to \"30m\"",
+                s.call_timeout
+            ),
+        );
+    }
 
     let sched = &c.schedule;
     if sched.min_interval.get() < Duration::from_secs(1) {

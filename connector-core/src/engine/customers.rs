@@ -507,7 +507,7 @@ impl Engine {
                 .columns(["Customer"])
                 .filter(bo::Where::eq("Customer", code.as_str()))
                 .return_rows(1);
-            let answer = self.inner.syspro.find(&query).await;
+            let answer = self.on_session(|s| s.find(&query)).await;
             return match self.syspro_call("COMFND", answer) {
                 Ok(result)
                     if result
@@ -559,7 +559,7 @@ impl Engine {
             let rows = if self.take_absent_email(&email) {
                 Ok(Vec::new())
             } else {
-                let rows = self.inner.syspro.find_customers_by_email(&email).await;
+                let rows = self.on_session(|s| s.find_customers_by_email(&email)).await;
                 self.syspro_call("COMFND", rows)
             };
             match rows {
@@ -786,7 +786,7 @@ impl Engine {
             serde_json::to_value(desired).ok(),
         )
         .await?;
-        let answer = self.inner.syspro.update_customer(desired).await;
+        let answer = self.on_session(|s| s.update_customer(desired)).await;
         let result = match self.syspro_call("ARSSCS", answer) {
             Ok(result) => result,
             Err(e) => {

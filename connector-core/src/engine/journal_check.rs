@@ -48,7 +48,9 @@ impl Engine {
         if !checkable(reference) {
             return JournalLookup::Absent;
         }
-        let found = self.inner.syspro.find_gl_journal_entries(reference).await;
+        let found = self
+            .on_session(|s| s.find_gl_journal_entries(reference))
+            .await;
         match self.syspro_call("COMFND", found) {
             Ok(rows) if rows.is_empty() => JournalLookup::Absent,
             Ok(_) => JournalLookup::Found,
@@ -83,7 +85,7 @@ impl Engine {
                 .columns(["Reference"])
                 .filter(filter)
                 .return_rows(ROWS_PER_QUERY);
-            let answer = self.inner.syspro.find(&query).await;
+            let answer = self.on_session(|s| s.find(&query)).await;
             let result = self.syspro_call("COMFND", answer).map_err(|e| {
                 format!(
                     "looking up GL journals {} failed: {}",

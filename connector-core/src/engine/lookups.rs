@@ -147,7 +147,7 @@ impl Engine {
         let chunks = email_chunks(emails, self.get_url_limit());
         let answers = futures::future::join_all(chunks.iter().map(|chunk| async move {
             let query = email_query(chunk);
-            let found = self.inner.syspro.find(&query).await;
+            let found = self.on_session(|s| s.find(&query)).await;
             self.syspro_call("COMFND", found)
         }))
         .await;
@@ -215,7 +215,7 @@ impl Engine {
         self.flush(&mut pending).await?;
         let mut setup = CustomerSetup::new(records);
         setup.parameters.apply_if_entire_document_valid = false;
-        let answer = self.inner.syspro.add_customers(&setup).await;
+        let answer = self.on_session(|s| s.add_customers(&setup)).await;
         // A failed or lost answer settles nothing here: each record then asks on its own, and a
         // lost answer is checked by email there before anything is sent again.
         let Ok(result) = self.syspro_call("ARSSCS", answer) else {

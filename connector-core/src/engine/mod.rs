@@ -407,6 +407,7 @@ impl EngineBuilder {
                 let mut builder =
                     EnetConfig::builder(&s.enet_url, &s.company_id, &s.operator, password.clone())
                         .idle_timeout(s.idle_timeout.get())
+                        .call_timeout(s.call_timeout.get())
                         .own_thread(true);
                 redact.push(password);
                 if let Some(company) = &s.secrets.company_password {
@@ -456,7 +457,7 @@ impl EngineBuilder {
                 closing: watch::Sender::new(false),
                 under_lease: AtomicBool::new(false),
                 lease_seen: Mutex::new(LeaseSeen::default()),
-                send_turn: tokio::sync::Mutex::new(()),
+                syspro_turn: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -521,9 +522,10 @@ pub(crate) struct Inner {
     /// This worker's lease as its last acquisition or renewal left it, and the generation the
     /// unit of work in hand began under: [`Engine::send_fenced`] checks both before each post.
     lease_seen: Mutex<LeaseSeen>,
-    /// Held by each SYSPRO post from its lease check to its answer, so that no post waits for
-    /// the SYSPRO session after its check.
-    send_turn: tokio::sync::Mutex<()>,
+    /// Held by each SYSPRO call of this engine for the whole call ([`Engine::on_session`]), and by
+    /// each post from its lease check to its answer ([`Engine::send_fenced`]): the session is
+    /// serial anyway, and no call waits for it between a post's check and the post.
+    syspro_turn: tokio::sync::Mutex<()>,
 }
 
 /// What an engine knows of its lease (see [`Engine::send_fenced`]).
@@ -906,14 +908,9 @@ impl Engine {
         }
     }
 
-    /// Renews the connection's lease for this worker.
-    async fn renew_lease(&self) -> Result<(), EngineError> {
-        Ok(self.renew_in_store().await?)
-    }
-
     /// Renews the connection's lease in the store and notes it; a renewal that fails leaves it
     /// noted as not held.
-    async fn renew_in_store(&self) -> Result<(), StoreError> {
+    async fn renew_in_store(&self) -> Result<crate::state::Lease, StoreError> {
         let renewed = self
             .inner
             .store
@@ -924,7 +921,7 @@ impl Engine {
             )
             .await;
         self.note_lease(renewed.as_ref().ok());
-        renewed.map(drop)
+        renewed
     }
 
     fn lease_seen(&self) -> std::sync::MutexGuard<'_, LeaseSeen> {
@@ -944,8 +941,20 @@ impl Engine {
         }
     }
 
+    /// Makes one SYSPRO call (`call`, given the client) in the engine's SYSPRO turn.
+    pub(crate) async fn on_session<'s, T, F>(
+        &'s self,
+        call: impl FnOnce(&'s SysproClient) -> F,
+    ) -> T
+    where
+        F: Future<Output = T>,
+    {
+        let _turn = self.inner.syspro_turn.lock().await;
+        call(&self.inner.syspro).await
+    }
+
     /// Sends one document to SYSPRO (`send`) once the lease check below allows it, holding the
-    /// engine's send turn from the check to the answer.
+    /// engine's SYSPRO turn from the check to the answer.
     ///
     /// Under the run loop's lease, the check asks two things. Is the lease still this worker's for
     /// a while (at least the third of its time to live that the run loop renews it by)? If not,
@@ -955,8 +964,8 @@ impl Engine {
     /// another worker may take the connection over and reconcile the same records in `posting`;
     /// and this worker may even have taken the lease back since, under a new generation. A send
     /// then could post the records a second time. The check costs nothing while the lease is
-    /// fresh. Holding the send turn keeps a post from waiting for another post's SYSPRO call
-    /// after its check; a look-up or customer call on the session may still go first.
+    /// fresh. The engine's SYSPRO turn is held from the check to the answer, so no other call of
+    /// the engine takes the session in between.
     ///
     /// # Errors
     /// [`StoreError::LeaseLost`] (or the store's failure) when the lease cannot be renewed or is
@@ -966,7 +975,7 @@ impl Engine {
     where
         F: Future<Output = T>,
     {
-        let _turn = self.inner.send_turn.lock().await;
+        let _turn = self.inner.syspro_turn.lock().await;
         if self.under_lease() {
             let margin = renewal_interval(self.inner.options.lease_ttl);
             let seen = *self.lease_seen();
@@ -983,9 +992,9 @@ impl Engine {
     /// Renews the lease, and fails as a lost lease when it is no longer the one the unit of work
     /// in hand began under: another worker held it in between.
     async fn renew_in_unit(&self) -> Result<(), EngineError> {
-        self.renew_lease().await?;
-        let seen = *self.lease_seen();
-        if seen.held.map(|(generation, _)| generation) != seen.unit {
+        let lease = self.renew_in_store().await?;
+        // This renewal's own answer: another task may have noted another since.
+        if self.lease_seen().unit != Some(lease.generation) {
             return Err(StoreError::LeaseLost {
                 connection: self.inner.name.clone(),
                 holder: self.inner.holder.clone(),
@@ -1138,7 +1147,7 @@ impl Engine {
     pub async fn close(&self) {
         self.inner.closing.send_replace(true);
         let _work = self.inner.work.lock().await;
-        if let Err(e) = self.inner.syspro.close().await {
+        if let Err(e) = self.on_session(|s| s.close()).await {
             tracing::warn!(connection = %self.inner.name, error = %e, "SYSPRO logoff failed");
         }
     }

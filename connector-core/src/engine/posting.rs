@@ -14,6 +14,7 @@ use std::pin::Pin;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use syspro_client::bo::{self, ArInvoicePosting, GlJournalPosting};
+use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use super::convert::{self, ConversionError};
@@ -293,7 +294,7 @@ impl Engine {
                 let found = if self.take_absent_email(email) {
                     Ok(Vec::new())
                 } else {
-                    let found = self.inner.syspro.find_customers_by_email(email).await;
+                    let found = self.on_session(|s| s.find_customers_by_email(email)).await;
                     self.syspro_call("COMFND", found)
                 };
                 match found {
@@ -370,7 +371,7 @@ impl Engine {
             serde_json::to_value(&record).ok(),
         )
         .await?;
-        let answer = self.inner.syspro.add_customer(&record).await;
+        let answer = self.on_session(|s| s.add_customer(&record)).await;
         let result = match self.syspro_call("ARSSCS", answer) {
             Ok(result) => result,
             Err(e) => {
@@ -378,7 +379,9 @@ impl Engine {
                 if let EngineError::Syspro { source, .. } = &e
                     && source.is_outcome_unknown()
                 {
-                    let found = self.inner.syspro.find_customers_by_email(&new.email).await;
+                    let found = self
+                        .on_session(|s| s.find_customers_by_email(&new.email))
+                        .await;
                     if let Ok(rows) = self.syspro_call("COMFND", found)
                         && let Some(row) = rows.into_iter().find(|r| r.customer == new.code)
                     {
@@ -1045,7 +1048,11 @@ impl Engine {
                 Delivery::Transient(message) => {
                     self.stage_retry(&mut pending, &record, message, summary);
                 }
-                Delivery::Unknown(_) | Delivery::NotSent(_) => {}
+                Delivery::Unknown(_) => {}
+                Delivery::NotSent(message) => summary.errors.push((
+                    record.key.kind,
+                    format!("AR invoice {invoice} {NOT_SENT} ({message})"),
+                )),
             }
         }
         self.post_journal_batch(journals, summary, pending).await
@@ -1070,7 +1077,7 @@ impl Engine {
                 invoice,
             ))
             .return_rows(10);
-        let found = self.inner.syspro.find(&query).await;
+        let found = self.on_session(|s| s.find(&query)).await;
         self.syspro_call("COMFND", found)
             .map(|result| {
                 result.rows.iter().any(|row| {
@@ -1381,6 +1388,62 @@ impl Engine {
         Ok(JournalState::NotSent)
     }
 
+    /// When the document last sent for `record` went to SYSPRO, if no answer came back for it: the
+    /// record's process died during the call, or the answer was lost. SYSPRO may still be
+    /// applying such a document for as long as a call may last, and a look-up in the meantime
+    /// would not find it. `None` when its last document was answered, was not sent after all (see
+    /// [`Engine::send_fenced`]), or none was sent since the record was last claimed.
+    pub(crate) async fn sent_unanswered_at(
+        &self,
+        record: &Record,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        let page = self
+            .inner
+            .audit
+            .query(&AuditQuery {
+                limit: 200,
+                ..AuditQuery::for_record(record.key.clone())
+            })
+            .await?;
+        // Newest first.
+        for entry in page.entries {
+            match entry.kind {
+                AuditKind::Sent => return Ok(Some(entry.at)),
+                AuditKind::Answered => return Ok(None),
+                AuditKind::Decided if entry.message.contains(NOT_SENT) => return Ok(None),
+                AuditKind::Transition if entry.message.contains("claimed for posting") => {
+                    return Ok(None);
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether `record`, left in `posting`, is to be looked up in SYSPRO now: not while a
+    /// document sent for it may still be in SYSPRO's hands (twice the SYSPRO call timeout since it
+    /// was sent without an answer: the call, and a second one after a new logon).
+    pub(crate) async fn ready_to_reconcile(
+        &self,
+        record: &Record,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let Some(sent_at) = self.sent_unanswered_at(record).await? else {
+            return Ok(true);
+        };
+        let grace = self.inner.syspro.config().call_timeout() * 2;
+        let ready = now - sent_at >= grace;
+        if !ready {
+            tracing::info!(
+                connection = %self.inner.name,
+                record = %record.key,
+                sent_at = %sent_at,
+                "left in posting unanswered: SYSPRO may still be applying what was sent; looked up once twice the call timeout has passed"
+            );
+        }
+        Ok(ready)
+    }
+
     /// Looks up every record left in `posting` in SYSPRO before anything is sent again: an invoice
     /// SYSPRO holds is not posted again (its journal is posted if it never was); an invoice SYSPRO
     /// does not hold is made due for posting at once.
@@ -1399,6 +1462,11 @@ impl Engine {
             .stale_posting(&self.inner.name, now)
             .await?;
         for record in stale {
+            if !self.ready_to_reconcile(&record, now).await? {
+                continue;
+            }
+            // A record is moved or sent from here: only while the lease is still this unit's.
+            self.renew_if_under_lease().await?;
             summary.reconciled += 1;
             let plan = match self
                 .plan_record(&record, reference, &mut summary.customers_created)

@@ -81,7 +81,7 @@ impl Engine {
             .map(|(_, code)| code)
             .collect();
         for code in codes {
-            let verdict = self.inner.syspro.validate_gl_code(code).await;
+            let verdict = self.on_session(|s| s.validate_gl_code(code)).await;
             match self.syspro_call("GENQGL", verdict) {
                 Ok(v) if v.is_valid() => {
                     data.gl_accounts.insert(code.to_owned());
@@ -116,7 +116,7 @@ impl Engine {
                 .columns(["Customer"])
                 .filter(bo::Where::eq("Customer", code.as_str()))
                 .return_rows(1);
-            let found = self.inner.syspro.find(&query).await;
+            let found = self.on_session(|s| s.find(&query)).await;
             let result = self.syspro_call("COMFND", found)?;
             let exists = result.rows.iter().any(|row| {
                 row.get("Customer")
@@ -210,7 +210,7 @@ impl Engine {
         for ((what, field, code), item) in probes.into_iter().zip(items) {
             let mut posting = ArInvoicePosting::new(vec![item]);
             posting.parameters.validate_only = true;
-            let answer = self.inner.syspro.post_ar_invoices(&posting).await;
+            let answer = self.on_session(|s| s.post_ar_invoices(&posting)).await;
             let result = self.syspro_call("ARSTIN", answer)?;
             let errors: Vec<String> = result
                 .items

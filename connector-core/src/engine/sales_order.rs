@@ -518,7 +518,7 @@ impl Engine {
                 customer_po_number,
             ))
             .return_rows(10);
-        let found = self.inner.syspro.find(&query).await;
+        let found = self.on_session(|s| s.find(&query)).await;
         self.syspro_call("COMFND", found)
             .map(|result| {
                 result
@@ -554,6 +554,11 @@ impl Engine {
             .stale_posting(&self.inner.name, now)
             .await?;
         for record in stale {
+            if !self.ready_to_reconcile(&record, now).await? {
+                continue;
+            }
+            // A record is moved or sent from here: only while the lease is still this unit's.
+            self.renew_if_under_lease().await?;
             summary.reconciled += 1;
             let Some((plan, order)) = self.plan_sales_order(&record, reference, summary).await?
             else {

@@ -1195,6 +1195,9 @@ impl StoreHooks for StalledBeforeTheSend {
                     let ttl = Duration::from_secs(60);
                     let other = HolderId::new("another-worker").expect("holder");
                     let this = HolderId::new(HOLDER).expect("holder");
+                    // Renewals fail meanwhile, as they would: the run loop's own renewal, woken
+                    // by the clock, must not keep the lease from the other worker.
+                    self.lease.taken.store(true, SeqCst);
                     at_once(async {
                         self.clock.advance(Duration::from_secs(61));
                         let taken = store.acquire_lease(&connection, &other, ttl).await;
@@ -1206,6 +1209,7 @@ impl StoreHooks for StalledBeforeTheSend {
                         let back = store.acquire_lease(&connection, &this, ttl).await;
                         assert!(matches!(back, Ok(LeaseOutcome::Acquired(_))), "{back:?}");
                     });
+                    self.lease.taken.store(false, SeqCst);
                     return Ok(());
                 }
             }

@@ -112,6 +112,7 @@ fn the_commented_example_loads_with_every_key() {
         Some("http://syspro.acme.example:40000/odata")
     );
     assert_eq!(us.syspro.idle_timeout.get(), Duration::from_secs(600));
+    assert_eq!(us.syspro.call_timeout.get(), Duration::from_secs(120));
     assert_eq!(us.schedule.max_interval.get(), Duration::from_secs(900));
     let m = &us.mapping;
     assert_eq!(m.rounding_tolerance, dec("0.05"));
@@ -361,6 +362,16 @@ fn schedule_and_numeric_ranges() {
         "connection[0].syspro.idle_timeout",
         "1m",
     );
+    for timeout in ["2s", "31m"] {
+        assert_problem(
+            &edited(&[(
+                "operator = \"WEB\"\n",
+                &format!("operator = \"WEB\"\ncall_timeout = \"{timeout}\"\n"),
+            )]),
+            "connection[0].syspro.call_timeout",
+            "expected from \"5s\" to \"30m\"",
+        );
+    }
 }
 
 #[test]

@@ -86,6 +86,8 @@ enet_url = "{enet}"
 odata_url = "{odata}"
 company_id = "EDU1"
 operator = "MLCONNECT"
+# The simulators answer at once: a killed worker's unanswered posts are looked up after 10 s.
+call_timeout = "5s"
 
 [connection.syspro.secrets]
 operator_password = "syspro.operator_password"

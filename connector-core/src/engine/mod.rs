@@ -953,40 +953,52 @@ impl Engine {
         call(&self.inner.syspro).await
     }
 
-    /// Sends one document to SYSPRO (`send`) once the lease check below allows it, holding the
-    /// engine's SYSPRO turn from the check to the answer.
+    /// Sends one document to SYSPRO (`send`), holding the engine's SYSPRO turn from the steps
+    /// below to the answer, so no other call of the engine takes the session in between.
     ///
-    /// Under the run loop's lease, the check asks two things. Is the lease still this worker's for
+    /// First it writes `first`, the audit entries of what is about to be sent (with whatever else
+    /// the caller staged): what is sent is durable before it is sent, and its `sent` entry is
+    /// timed when the document goes, not when it joined the queue for the session (see
+    /// [`Engine::ready_to_reconcile`]).
+    ///
+    /// Then, under the run loop's lease, it asks two things. Is the lease still this worker's for
     /// a while (at least the third of its time to live that the run loop renews it by)? If not,
-    /// it is renewed first. And is it still the lease the unit of work in hand began under (same
+    /// it is renewed. And is it still the lease the unit of work in hand began under (same
     /// generation)? A worker can be held up between its renewal before a claim and the send: a
     /// slow state database writing what is about to be sent, a paused machine. Past its lease,
     /// another worker may take the connection over and reconcile the same records in `posting`;
     /// and this worker may even have taken the lease back since, under a new generation. A send
     /// then could post the records a second time. The check costs nothing while the lease is
-    /// fresh. The engine's SYSPRO turn is held from the check to the answer, so no other call of
-    /// the engine takes the session in between.
+    /// fresh.
+    ///
+    /// The inner error says why nothing was sent: the lease could not be renewed, or is not the
+    /// one the unit began under. The caller leaves its records in `posting` for reconciliation.
     ///
     /// # Errors
-    /// [`StoreError::LeaseLost`] (or the store's failure) when the lease cannot be renewed or is
-    /// not the one the unit began under: nothing is sent, and the caller leaves its records in
-    /// `posting` for the lease's holder to reconcile.
-    pub(crate) async fn send_fenced<T, F>(&self, send: impl FnOnce() -> F) -> Result<T, EngineError>
+    /// The store's failure to write `first`: nothing was sent either.
+    pub(crate) async fn send_fenced<T, F>(
+        &self,
+        first: Option<&mut writes::Pending>,
+        send: impl FnOnce() -> F,
+    ) -> Result<Result<T, String>, StoreError>
     where
         F: Future<Output = T>,
     {
         let _turn = self.inner.syspro_turn.lock().await;
+        if let Some(first) = first {
+            self.flush(first).await?;
+        }
         if self.under_lease() {
             let margin = renewal_interval(self.inner.options.lease_ttl);
             let seen = *self.lease_seen();
             let fresh = seen.held.is_some_and(|(generation, until)| {
                 seen.unit == Some(generation) && self.inner.clock.now() + margin < until
             });
-            if !fresh {
-                self.renew_in_unit().await?;
+            if !fresh && let Err(e) = self.renew_in_unit().await {
+                return Ok(Err(error_chain(&e)));
             }
         }
-        Ok(send().await)
+        Ok(Ok(send().await))
     }
 
     /// Renews the lease, and fails as a lost lease when it is no longer the one the unit of work

@@ -50,8 +50,8 @@ enum Delivery {
     Transient(String),
     /// The item may or may not have been applied.
     Unknown(String),
-    /// Not sent: the connection's lease could not be kept (see [`Engine::send_fenced`]). The record
-    /// stays in `posting` for the lease's holder to reconcile; nothing more goes to SYSPRO.
+    /// Not sent (see [`Engine::send_fenced`]), with why. The record stays in `posting` for
+    /// reconciliation; nothing more of its batch goes to SYSPRO.
     NotSent(String),
 }
 
@@ -107,9 +107,10 @@ fn classify(error: &syspro_client::Error) -> Delivery {
     }
 }
 
-/// How the audit trail and the cycle's errors name a document left unsent because the
-/// connection's lease was lost (see [`Engine::send_fenced`]).
-pub(crate) const NOT_SENT: &str = "not sent: this worker's lease on the connection could not be kept; left in posting for the lease's holder to reconcile";
+/// How the audit trail and the cycle's errors name a document left unsent, with the reason after
+/// it: the connection's lease was lost, or what was to be sent could not be stored first (see
+/// [`Engine::send_fenced`]).
+pub(crate) const NOT_SENT: &str = "not sent, left in posting for reconciliation";
 
 /// Documents read from the store per mapping page.
 const DOCUMENT_PAGE: usize = 200;
@@ -946,13 +947,13 @@ impl Engine {
                 serde_json::to_value(item).ok(),
             );
         }
-        // What is about to be sent is durable before it is sent.
-        self.flush(&mut pending).await?;
         if ready.is_empty() {
+            self.flush(&mut pending).await?;
             return Ok(());
         }
         let items: Vec<bo::ArInvoiceItem> = ready.iter().map(|(_, _, item)| item.clone()).collect();
-        let deliveries = self.post_invoices(&items).await;
+        // What is about to be sent is made durable in the SYSPRO turn, just before it is sent.
+        let deliveries = self.post_invoices(&items, Some(&mut pending)).await?;
 
         // Every answer is staged before any move, so the flush writes the answers first and a
         // crash in between leaves a readable trail.
@@ -983,8 +984,10 @@ impl Engine {
                         if found {
                             Delivery::Accepted(Value::Null)
                         } else {
-                            Delivery::Transient(format!(
-                                "the answer was lost ({message}) and SYSPRO does not hold invoice {invoice}"
+                            // Not yet, perhaps: SYSPRO may still be applying it. The record stays
+                            // in `posting`, looked up again once it can no longer be.
+                            Delivery::Unknown(format!(
+                                "the answer was lost ({message}) and SYSPRO holds no invoice {invoice} yet"
                             ))
                         }
                     }
@@ -1019,7 +1022,7 @@ impl Engine {
                 ),
                 Delivery::NotSent(message) => (
                     AuditKind::Decided,
-                    format!("AR invoice {invoice} {NOT_SENT} ({message})"),
+                    format!("AR invoice {invoice} {NOT_SENT}: {message}"),
                     None,
                 ),
             };
@@ -1051,7 +1054,7 @@ impl Engine {
                 Delivery::Unknown(_) => {}
                 Delivery::NotSent(message) => summary.errors.push((
                     record.key.kind,
-                    format!("AR invoice {invoice} {NOT_SENT} ({message})"),
+                    format!("AR invoice {invoice} {NOT_SENT}: {message}"),
                 )),
             }
         }
@@ -1119,11 +1122,11 @@ impl Engine {
                 serde_json::to_value(journal).ok(),
             );
         }
-        self.flush(&mut pending).await?;
         if journals.is_empty() {
+            self.flush(&mut pending).await?;
             return Ok(());
         }
-        let deliveries = self.post_journals(&documents).await;
+        let deliveries = self.post_journals(&documents, Some(&mut pending)).await?;
         let mut outcomes: Vec<(Record, PostingPlan, Delivery)> = Vec::with_capacity(journals.len());
         for ((record, plan), delivery) in journals.into_iter().zip(deliveries) {
             // A lost answer is settled by asking the ledger, never by sending again blindly.
@@ -1132,8 +1135,10 @@ impl Engine {
                     let reference = plan.journal.as_ref().map_or("", |j| j.reference.as_str());
                     match self.journal_in_ledger(reference).await {
                         JournalLookup::Found => Delivery::Accepted(Value::Null),
-                        JournalLookup::Absent => Delivery::Transient(format!(
-                            "the answer was lost ({message}) and SYSPRO holds no journal {reference}"
+                        // Not yet, perhaps: SYSPRO may still be applying it. The record stays in
+                        // `posting`, looked up again once it can no longer be.
+                        JournalLookup::Absent => Delivery::Unknown(format!(
+                            "the answer was lost ({message}) and SYSPRO holds no journal {reference} yet"
                         )),
                         JournalLookup::Failed(lookup) => {
                             Delivery::Unknown(format!("{message}; {lookup}"))
@@ -1176,7 +1181,7 @@ impl Engine {
                 ),
                 Delivery::NotSent(message) => (
                     AuditKind::Decided,
-                    format!("GL journal {reference} {NOT_SENT} ({message})"),
+                    format!("GL journal {reference} {NOT_SENT}: {message}"),
                     None,
                 ),
             };
@@ -1220,7 +1225,7 @@ impl Engine {
                 }
                 Delivery::NotSent(message) => summary.errors.push((
                     record.key.kind,
-                    format!("GL journal {reference} of AR invoice {invoice} {NOT_SENT} ({message})"),
+                    format!("GL journal {reference} of AR invoice {invoice} {NOT_SENT}: {message}"),
                 )),
             }
         }
@@ -1229,17 +1234,22 @@ impl Engine {
     }
 
     /// Posts AR invoices with `ApplyIfEntireDocumentValid=N`, splitting a document SYSPRO refuses
-    /// as too large. One delivery per item, in order.
-    fn post_invoices<'a>(&'a self, items: &'a [bo::ArInvoiceItem]) -> BoxFuture<'a, Vec<Delivery>> {
+    /// as too large. One delivery per item, in order. `first` is written just before the send
+    /// (see [`Engine::send_fenced`]).
+    fn post_invoices<'a>(
+        &'a self,
+        items: &'a [bo::ArInvoiceItem],
+        first: Option<&'a mut Pending>,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, StoreError>> {
         Box::pin(async move {
             let mut posting = ArInvoicePosting::new(items.to_vec());
             posting.parameters.apply_if_entire_document_valid = false;
             let answer = match self
-                .send_fenced(|| self.inner.syspro.post_ar_invoices(&posting))
-                .await
+                .send_fenced(first, || self.inner.syspro.post_ar_invoices(&posting))
+                .await?
             {
                 Ok(answer) => answer,
-                Err(e) => return vec![Delivery::NotSent(error_chain(&e)); items.len()],
+                Err(reason) => return Ok(vec![Delivery::NotSent(reason); items.len()]),
             };
             match answer {
                 Err(e) if is_too_large(&e) && items.len() > 1 => {
@@ -1249,18 +1259,18 @@ impl Engine {
                         items: items.len(),
                     });
                     let (left, right) = items.split_at(items.len() / 2);
-                    let mut out = self.post_invoices(left).await;
-                    out.extend(self.post_invoices(right).await);
-                    out
+                    let mut out = self.post_invoices(left, None).await?;
+                    out.extend(self.post_invoices(right, None).await?);
+                    Ok(out)
                 }
                 Err(e) => {
                     let delivery = classify(&e);
                     self.syspro_call::<()>("ARSTIN", Err(e)).ok();
-                    vec![delivery; items.len()]
+                    Ok(vec![delivery; items.len()])
                 }
                 Ok(result) => {
                     self.syspro_call::<()>("ARSTIN", Ok(())).ok();
-                    items
+                    Ok(items
                         .iter()
                         .enumerate()
                         .map(|(index, item)| {
@@ -1294,24 +1304,29 @@ impl Engine {
                                 ),
                             }
                         })
-                        .collect()
+                        .collect())
                 }
             }
         })
     }
 
     /// Posts GL journals with `ApplyIfEntireDocumentValid=N`, splitting a document SYSPRO refuses
-    /// as too large. One delivery per journal, in order.
-    fn post_journals<'a>(&'a self, journals: &'a [bo::GlJournal]) -> BoxFuture<'a, Vec<Delivery>> {
+    /// as too large. One delivery per journal, in order. `first` is written just before the send
+    /// (see [`Engine::send_fenced`]).
+    fn post_journals<'a>(
+        &'a self,
+        journals: &'a [bo::GlJournal],
+        first: Option<&'a mut Pending>,
+    ) -> BoxFuture<'a, Result<Vec<Delivery>, StoreError>> {
         Box::pin(async move {
             let mut posting = GlJournalPosting::new(journals.to_vec());
             posting.parameters.apply_if_entire_document_valid = false;
             let answer = match self
-                .send_fenced(|| self.inner.syspro.post_gl_journal(&posting))
-                .await
+                .send_fenced(first, || self.inner.syspro.post_gl_journal(&posting))
+                .await?
             {
                 Ok(answer) => answer,
-                Err(e) => return vec![Delivery::NotSent(error_chain(&e)); journals.len()],
+                Err(reason) => return Ok(vec![Delivery::NotSent(reason); journals.len()]),
             };
             match answer {
                 Err(e) if is_too_large(&e) && journals.len() > 1 => {
@@ -1321,18 +1336,18 @@ impl Engine {
                         items: journals.len(),
                     });
                     let (left, right) = journals.split_at(journals.len() / 2);
-                    let mut out = self.post_journals(left).await;
-                    out.extend(self.post_journals(right).await);
-                    out
+                    let mut out = self.post_journals(left, None).await?;
+                    out.extend(self.post_journals(right, None).await?);
+                    Ok(out)
                 }
                 Err(e) => {
                     let delivery = classify(&e);
                     self.syspro_call::<()>("GENTJL", Err(e)).ok();
-                    vec![delivery; journals.len()]
+                    Ok(vec![delivery; journals.len()])
                 }
                 Ok(result) => {
                     self.syspro_call::<()>("GENTJL", Ok(())).ok();
-                    (0..journals.len())
+                    Ok((0..journals.len())
                         .map(|index| match result.journals.get(index) {
                             Some(j) => {
                                 let answer = serde_json::to_value(j).unwrap_or(Value::Null);
@@ -1354,7 +1369,7 @@ impl Engine {
                                 "SYSPRO's answer has no result for this journal".to_owned(),
                             ),
                         })
-                        .collect()
+                        .collect())
                 }
             }
         })

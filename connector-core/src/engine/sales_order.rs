@@ -27,6 +27,7 @@ use syspro_client::bo;
 
 use super::convert;
 use super::posting::NOT_SENT;
+use super::writes::Pending;
 use super::{Engine, EngineError, EngineEvent, error_chain};
 use crate::audit::AuditKind;
 use crate::config::PostingTarget;
@@ -50,7 +51,7 @@ enum OrderDelivery {
     Transient(String),
     /// The order may or may not have been imported.
     Unknown(String),
-    /// Not sent: the connection's lease could not be kept (see [`Engine::send_fenced`]).
+    /// Not sent (see [`Engine::send_fenced`]), with why.
     NotSent(String),
 }
 
@@ -186,8 +187,10 @@ impl Engine {
         if ready.is_empty() {
             return Ok(());
         }
+        let mut sent = Pending::default();
         for r in &ready {
-            self.audit(
+            self.stage_audit(
+                &mut sent,
                 &r.record.key,
                 AuditKind::Sent,
                 format!(
@@ -196,11 +199,11 @@ impl Engine {
                     ready.len()
                 ),
                 serde_json::to_value(&r.order).ok(),
-            )
-            .await?;
+            );
         }
         let orders: Vec<bo::SalesOrder> = ready.iter().map(|r| r.order.clone()).collect();
-        let deliveries = self.import_orders(&orders).await;
+        // What is about to be sent is made durable in the SYSPRO turn, just before it is sent.
+        let deliveries = self.import_orders(&orders, Some(&mut sent)).await;
 
         // Every answer is settled and recorded before any record moves, so a crash in between
         // leaves a readable trail for the reconciliation at the next start.
@@ -243,7 +246,7 @@ impl Engine {
                 ),
                 OrderDelivery::NotSent(message) => (
                     AuditKind::Decided,
-                    format!("sales order for customer PO {po} {NOT_SENT} ({message})"),
+                    format!("sales order for customer PO {po} {NOT_SENT}: {message}"),
                     None,
                 ),
             };
@@ -280,7 +283,7 @@ impl Engine {
                 )),
                 OrderDelivery::NotSent(message) => summary.errors.push((
                     r.record.key.kind,
-                    format!("sales order for customer PO {po} {NOT_SENT} ({message})"),
+                    format!("sales order for customer PO {po} {NOT_SENT}: {message}"),
                 )),
             }
         }
@@ -360,8 +363,10 @@ impl Engine {
                             sales_order: Some(number),
                             answer: Value::Null,
                         },
-                        None => OrderDelivery::Transient(format!(
-                            "the answer was lost ({message}) and SYSPRO holds no order for customer PO {}",
+                        // Not yet, perhaps: SYSPRO may still be importing it. The record stays
+                        // in `posting`, looked up again once it can no longer be.
+                        None => OrderDelivery::Unknown(format!(
+                            "the answer was lost ({message}) and SYSPRO holds no order for customer PO {} yet",
                             order.customer_po_number
                         )),
                     }
@@ -374,10 +379,12 @@ impl Engine {
 
     /// Imports `orders` with SORTOI; one delivery per order, in order. A document SYSPRO refuses
     /// as too large is split; orders that were not imported only because another order of the
-    /// document was refused are sent again without it.
+    /// document was refused are sent again without it. `first` is written just before the send
+    /// (see [`Engine::send_fenced`]).
     fn import_orders<'a>(
         &'a self,
         orders: &'a [bo::SalesOrder],
+        first: Option<&'a mut Pending>,
     ) -> BoxFuture<'a, Vec<OrderDelivery>> {
         Box::pin(async move {
             let import = bo::SalesOrderImport {
@@ -385,11 +392,20 @@ impl Engine {
                 orders: orders.to_vec(),
             };
             let answer = match self
-                .send_fenced(|| self.inner.syspro.import_sales_orders(&import))
+                .send_fenced(first, || self.inner.syspro.import_sales_orders(&import))
                 .await
             {
-                Ok(answer) => answer,
-                Err(e) => return vec![OrderDelivery::NotSent(error_chain(&e)); orders.len()],
+                Ok(Ok(answer)) => answer,
+                Ok(Err(reason)) => return vec![OrderDelivery::NotSent(reason); orders.len()],
+                // The store failed: the batch's next writes (each answer's audit entry) fail the
+                // cycle too.
+                Err(e) => {
+                    let reason = format!(
+                        "what was to be sent could not be stored first: {}",
+                        error_chain(&e)
+                    );
+                    return vec![OrderDelivery::NotSent(reason); orders.len()];
+                }
             };
             let result = match answer {
                 Err(e) if is_too_large(&e) && orders.len() > 1 => {
@@ -477,7 +493,7 @@ impl Engine {
             if !innocent.is_empty() {
                 let again: Vec<bo::SalesOrder> =
                     innocent.iter().map(|i| orders[*i].clone()).collect();
-                let answers = self.import_orders(&again).await;
+                let answers = self.import_orders(&again, None).await;
                 for (i, delivery) in innocent.into_iter().zip(answers) {
                     out[i] = Some(delivery);
                 }
@@ -498,7 +514,7 @@ impl Engine {
     async fn one_by_one(&self, orders: &[bo::SalesOrder], chunk: usize) -> Vec<OrderDelivery> {
         let mut out = Vec::with_capacity(orders.len());
         for part in orders.chunks(chunk.max(1)) {
-            out.extend(self.import_orders(part).await);
+            out.extend(self.import_orders(part, None).await);
         }
         out
     }

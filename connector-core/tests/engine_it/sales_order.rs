@@ -337,7 +337,7 @@ async fn a_worker_held_up_past_its_lease_imports_nothing() {
         assert!(
             trail
                 .iter()
-                .any(|m| m.contains("not sent: this worker's lease")),
+                .any(|m| m.contains("not sent, left in posting") && m.contains("lease")),
             "{}: {trail:?}",
             record.key
         );

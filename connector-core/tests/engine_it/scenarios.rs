@@ -1287,7 +1287,7 @@ async fn a_worker_held_up_past_its_lease_before_a_send_sends_nothing() {
             assert!(
                 trail
                     .iter()
-                    .any(|m| m.contains("not sent: this worker's lease")),
+                    .any(|m| m.contains("not sent, left in posting") && m.contains("lease")),
                 "{before}, {}: {trail:?}",
                 record.key
             );

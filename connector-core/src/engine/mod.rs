@@ -959,7 +959,7 @@ impl Engine {
     /// First it writes `first`, the audit entries of what is about to be sent (with whatever else
     /// the caller staged): what is sent is durable before it is sent, and its `sent` entry is
     /// timed when the document goes, not when it joined the queue for the session (see
-    /// [`Engine::ready_to_reconcile`]).
+    /// [`Engine::sent_unanswered_at`]).
     ///
     /// Then, under the run loop's lease, it asks two things. Is the lease still this worker's for
     /// a while (at least the third of its time to live that the run loop renews it by)? If not,

@@ -112,6 +112,9 @@ fn classify(error: &syspro_client::Error) -> Delivery {
 /// [`Engine::send_fenced`]).
 pub(crate) const NOT_SENT: &str = "not sent, left in posting for reconciliation";
 
+/// How the audit trail begins a document's unknown outcome (its answer was lost).
+const OUTCOME_UNKNOWN: &str = "outcome of ";
+
 /// Documents read from the store per mapping page.
 const DOCUMENT_PAGE: usize = 200;
 /// Customer records per page.
@@ -1051,7 +1054,12 @@ impl Engine {
                 Delivery::Transient(message) => {
                     self.stage_retry(&mut pending, &record, message, summary);
                 }
-                Delivery::Unknown(_) => {}
+                Delivery::Unknown(message) => summary.errors.push((
+                    record.key.kind,
+                    format!(
+                        "AR invoice {invoice}: outcome unknown ({message}); left for reconciliation"
+                    ),
+                )),
                 Delivery::NotSent(message) => summary.errors.push((
                     record.key.kind,
                     format!("AR invoice {invoice} {NOT_SENT}: {message}"),
@@ -1404,10 +1412,11 @@ impl Engine {
     }
 
     /// When the document last sent for `record` went to SYSPRO, if no answer came back for it: the
-    /// record's process died during the call, or the answer was lost. SYSPRO may still be
-    /// applying such a document for as long as a call may last, and a look-up in the meantime
-    /// would not find it. `None` when its last document was answered, was not sent after all (see
-    /// [`Engine::send_fenced`]), or none was sent since the record was last claimed.
+    /// record's process died during the call, or the answer was lost (then the time its loss was
+    /// recorded, which also covers a document sent later as part of a split batch). SYSPRO may
+    /// still be applying such a document for as long as a call may last, and a look-up in the
+    /// meantime would not find it. `None` when its last document was answered, was not sent after
+    /// all (see [`Engine::send_fenced`]), or none was sent since the record was last claimed.
     pub(crate) async fn sent_unanswered_at(
         &self,
         record: &Record,
@@ -1424,6 +1433,9 @@ impl Engine {
         for entry in page.entries {
             match entry.kind {
                 AuditKind::Sent => return Ok(Some(entry.at)),
+                AuditKind::Decided if entry.message.starts_with(OUTCOME_UNKNOWN) => {
+                    return Ok(Some(entry.at));
+                }
                 AuditKind::Answered => return Ok(None),
                 AuditKind::Decided if entry.message.contains(NOT_SENT) => return Ok(None),
                 AuditKind::Transition if entry.message.contains("claimed for posting") => {
@@ -1435,20 +1447,22 @@ impl Engine {
         Ok(None)
     }
 
-    /// Whether `record`, left in `posting`, is to be looked up in SYSPRO now: not while a
-    /// document sent for it may still be in SYSPRO's hands (twice the SYSPRO call timeout since it
-    /// was sent without an answer: the call, and a second one after a new logon).
-    pub(crate) async fn ready_to_reconcile(
+    /// Whether a document sent at `sent_at` without an answer (see
+    /// [`Engine::sent_unanswered_at`]) may still be in SYSPRO's hands at `now`: until twice the
+    /// SYSPRO call timeout has passed (a call, and a second one after a new logon). Logged when
+    /// so: `record` then stays in `posting` and is looked up at a later cycle.
+    pub(crate) fn may_still_be_applied(
         &self,
         record: &Record,
+        sent_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let Some(sent_at) = self.sent_unanswered_at(record).await? else {
-            return Ok(true);
+    ) -> bool {
+        let Some(sent_at) = sent_at else {
+            return false;
         };
         let grace = self.inner.syspro.config().call_timeout() * 2;
-        let ready = now - sent_at >= grace;
-        if !ready {
+        let waiting = now - sent_at < grace;
+        if waiting {
             tracing::info!(
                 connection = %self.inner.name,
                 record = %record.key,
@@ -1456,7 +1470,34 @@ impl Engine {
                 "left in posting unanswered: SYSPRO may still be applying what was sent; looked up once twice the call timeout has passed"
             );
         }
-        Ok(ready)
+        waiting
+    }
+
+    /// Makes `record`, left in `posting` and not in SYSPRO, due for posting again: at once when
+    /// its process stopped before the document went, or after the retry backoff (and up to the
+    /// connection's attempts) when it went and its answer was lost: SYSPRO may be failing.
+    pub(crate) async fn repost_after_reconciling(
+        &self,
+        record: &Record,
+        unanswered: bool,
+        reason: String,
+        summary: &mut super::CycleSummary,
+    ) -> Result<(), StoreError> {
+        if unanswered {
+            let mut pending = Pending::default();
+            self.stage_retry(&mut pending, record, reason, summary);
+            return self.flush(&mut pending).await;
+        }
+        self.move_record(
+            record,
+            Target::RetryWait {
+                next_attempt_at: self.inner.clock.now(),
+                reason,
+            },
+            "reconciled",
+            None,
+        )
+        .await
     }
 
     /// Looks up every record left in `posting` in SYSPRO before anything is sent again: an invoice
@@ -1477,7 +1518,8 @@ impl Engine {
             .stale_posting(&self.inner.name, now)
             .await?;
         for record in stale {
-            if !self.ready_to_reconcile(&record, now).await? {
+            let unanswered = self.sent_unanswered_at(&record).await?;
+            if self.may_still_be_applied(&record, unanswered, now) {
                 continue;
             }
             // A record is moved or sent from here: only while the lease is still this unit's.
@@ -1529,16 +1571,11 @@ impl Engine {
                     None,
                 )
                 .await?;
-                self.move_record(
+                self.repost_after_reconciling(
                     &record,
-                    Target::RetryWait {
-                        next_attempt_at: now,
-                        reason: format!(
-                            "interrupted posting; SYSPRO does not hold invoice {invoice}"
-                        ),
-                    },
-                    "reconciled",
-                    None,
+                    unanswered.is_some(),
+                    format!("interrupted posting; SYSPRO does not hold invoice {invoice}"),
+                    summary,
                 )
                 .await?;
                 continue;

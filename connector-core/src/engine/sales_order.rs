@@ -33,7 +33,7 @@ use crate::audit::AuditKind;
 use crate::config::PostingTarget;
 use crate::mapping::ReferenceData;
 use crate::plan::PostingPlan;
-use crate::state::{EntityKind, Record, Target};
+use crate::state::{EntityKind, Record};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -570,7 +570,8 @@ impl Engine {
             .stale_posting(&self.inner.name, now)
             .await?;
         for record in stale {
-            if !self.ready_to_reconcile(&record, now).await? {
+            let unanswered = self.sent_unanswered_at(&record).await?;
+            if self.may_still_be_applied(&record, unanswered, now) {
                 continue;
             }
             // A record is moved or sent from here: only while the lease is still this unit's.
@@ -628,16 +629,13 @@ impl Engine {
                         None,
                     )
                     .await?;
-                    self.move_record(
+                    self.repost_after_reconciling(
                         &record,
-                        Target::RetryWait {
-                            next_attempt_at: now,
-                            reason: format!(
-                                "interrupted posting; SYSPRO holds no sales order for customer PO {po}"
-                            ),
-                        },
-                        "reconciled",
-                        None,
+                        unanswered.is_some(),
+                        format!(
+                            "interrupted posting; SYSPRO holds no sales order for customer PO {po}"
+                        ),
+                        summary,
                     )
                     .await?;
                 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector_core::audit::{AuditKind, AuditLog, NewAuditEntry};
+use connector_core::clock::Clock;
 use connector_core::config::{ConnectionConfig, PostingTarget};
 use connector_core::engine::{CallOutcome, Engine};
 use connector_core::state::{
@@ -360,6 +361,65 @@ async fn a_worker_held_up_past_its_lease_imports_nothing() {
         .expect("the loop stops")
         .expect("the loop's task")
         .expect("clean stop");
+    h.sims.shutdown().await;
+}
+
+/// A SORTOI call that times out: SYSPRO may still import the order after the connector stopped
+/// waiting, and the look-up right after does not find it yet. The order stays in `posting` instead
+/// of being sent again, is looked up again only once twice the call timeout has passed, and, still
+/// not in SYSPRO then, is retried after the retry backoff, counting an attempt. It lands once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sortoi_call_that_timed_out_waits_in_posting_before_it_is_looked_up_again() {
+    let h = Harness::start(guests_only(0)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let engine = engine_for(&h, &Setup::default(), store.clone(), |c| {
+        c.syspro.call_timeout = connector_core::config::ConfigDuration::from_secs(5);
+    })
+    .await;
+    engine.run_cycle().await.expect("first cycle");
+    h.sim_post("orders", json!({"store": "web", "guest": true}))
+        .await;
+    // Guests: no customer is created, and reference data is cached, so SORTOI is the cycle's
+    // first SYSPRO call. It is held past the client's 5 s.
+    h.sims.syspro.set_faults(SysproFaults {
+        hang_next: 1,
+        hang_ms: 8_000,
+        ..SysproFaults::default()
+    });
+    let summary = engine.run_cycle().await.expect("cycle");
+    assert_eq!(summary.posted, 0, "{summary:?}");
+    let waiting = in_state(&*store, EntityKind::Order, RecordState::Posting).await;
+    assert_eq!(
+        waiting.len(),
+        1,
+        "{:?}",
+        not_posted(&*store, EntityKind::Order).await
+    );
+    let key = waiting[0].key.clone();
+    let decided = audit_messages(&*store, &key, Some(AuditKind::Decided)).await;
+    assert!(
+        decided
+            .iter()
+            .any(|m| m.contains("holds no order for customer PO") && m.contains("yet")),
+        "{decided:?}"
+    );
+    h.clock.advance(Duration::from_secs(5));
+    let early = engine.run_cycle().await.expect("cycle");
+    assert_eq!(early.reconciled, 0, "still waiting: {early:?}");
+    h.clock.advance(Duration::from_secs(10));
+    let later = engine.run_cycle().await.expect("cycle");
+    assert_eq!(later.reconciled, 1, "{later:?}");
+    let record = store.get(&key).await.expect("get").expect("record");
+    assert_eq!(record.state, RecordState::RetryWait, "{record:?}");
+    assert!(
+        record.next_attempt_at.is_some_and(|at| at > h.clock.now()),
+        "after the backoff: {record:?}"
+    );
+    h.clock.advance(Duration::from_secs(3600));
+    engine.run_cycle().await.expect("cycle");
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    assert_eq!(posted.len(), 1);
+    assert_orders_landed(&h, &store, &posted).await;
     h.sims.shutdown().await;
 }
 

@@ -953,13 +953,15 @@ impl Engine {
         call(&self.inner.syspro).await
     }
 
-    /// Sends one document to SYSPRO (`send`), holding the engine's SYSPRO turn from the steps
-    /// below to the answer, so no other call of the engine takes the session in between.
+    /// Sends one document to SYSPRO (`send`) in the engine's SYSPRO turn, held from the lease
+    /// check below to the answer, so no other call of the engine takes the session in between.
     ///
     /// First it writes `first`, the audit entries of what is about to be sent (with whatever else
-    /// the caller staged): what is sent is durable before it is sent, and its `sent` entry is
-    /// timed when the document goes, not when it joined the queue for the session (see
-    /// [`Engine::sent_unanswered_at`]).
+    /// the caller staged): what is sent is durable before it is sent. It does so before taking
+    /// the turn, so the write overlaps the call in hand. A document that then waits for the turn
+    /// longer than [`TURN_WAIT_NOTED`] gets a second `sent` entry when it goes: a record whose
+    /// answer never comes is looked up only a while after its document went (see
+    /// [`Engine::sent_unanswered_at`]), and the first entry would make that while too short.
     ///
     /// Then, under the run loop's lease, it asks two things. Is the lease still this worker's for
     /// a while (at least the third of its time to live that the run loop renews it by)? If not,
@@ -975,7 +977,7 @@ impl Engine {
     /// one the unit began under. The caller leaves its records in `posting` for reconciliation.
     ///
     /// # Errors
-    /// The store's failure to write `first`: nothing was sent either.
+    /// The store's failure to write `first` (or the second entries): nothing was sent either.
     pub(crate) async fn send_fenced<T, F>(
         &self,
         first: Option<&mut writes::Pending>,
@@ -984,9 +986,29 @@ impl Engine {
     where
         F: Future<Output = T>,
     {
-        let _turn = self.inner.syspro_turn.lock().await;
+        let mut sent = Vec::new();
         if let Some(first) = first {
+            sent = first.sent();
             self.flush(first).await?;
+        }
+        let asked = tokio::time::Instant::now();
+        let _turn = self.inner.syspro_turn.lock().await;
+        let waited = asked.elapsed();
+        if waited >= TURN_WAIT_NOTED && !sent.is_empty() {
+            let mut again = writes::Pending::default();
+            for (key, message) in sent {
+                self.stage_audit(
+                    &mut again,
+                    &key,
+                    AuditKind::Sent,
+                    format!(
+                        "{message}: goes now, after {:.1} s waiting for the SYSPRO session",
+                        waited.as_secs_f64()
+                    ),
+                    None,
+                );
+            }
+            self.flush(&mut again).await?;
         }
         if self.under_lease() {
             let margin = renewal_interval(self.inner.options.lease_ttl);
@@ -1980,6 +2002,10 @@ impl Fetched {
 /// How often a held lease is renewed: every third of its time to live, not more often than every
 /// 100 ms, and always well before it runs out (at most half its time to live, even for a short
 /// lease).
+/// A wait for the SYSPRO session after which a document about to be sent gets a second `sent`
+/// entry when it goes (see [`Engine::send_fenced`]).
+const TURN_WAIT_NOTED: Duration = Duration::from_secs(1);
+
 fn renewal_interval(ttl: Duration) -> Duration {
     (ttl / 3).max(Duration::from_millis(100)).min(ttl / 2)
 }

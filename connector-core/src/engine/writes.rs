@@ -40,6 +40,15 @@ impl Pending {
     pub(crate) fn is_empty(&self) -> bool {
         self.audits.is_empty() && self.moves.is_empty()
     }
+
+    /// The record and message of each `sent` entry waiting to be written.
+    pub(crate) fn sent(&self) -> Vec<(RecordKey, String)> {
+        self.audits
+            .iter()
+            .filter(|entry| entry.kind == AuditKind::Sent)
+            .map(|entry| (entry.key.clone(), entry.message.clone()))
+            .collect()
+    }
 }
 
 impl Engine {

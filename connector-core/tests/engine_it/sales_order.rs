@@ -364,6 +364,39 @@ async fn a_worker_held_up_past_its_lease_imports_nothing() {
     h.sims.shutdown().await;
 }
 
+/// A batch that waits for the SYSPRO session while the batch before it is on it (SYSPRO takes 1.4 s
+/// a call) gets a second `sent` entry when it goes: a record whose answer never came is looked up
+/// only a while after its document went, not after it joined the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_waited_for_the_session_notes_when_it_went() {
+    let h = Harness::start(guests_only(0)).await;
+    let store = Arc::new(MemoryStore::new(Arc::new(h.clock.clone())));
+    let engine = engine_for(&h, &Setup::default(), store.clone(), |_| {}).await;
+    engine.run_cycle().await.expect("first cycle");
+    for _ in 0..8 {
+        h.sim_post("orders", json!({"store": "web", "guest": true}))
+            .await;
+    }
+    h.sims.syspro.set_faults(SysproFaults {
+        latency_ms: 1_400,
+        ..SysproFaults::default()
+    });
+    let summary = engine.run_cycle().await.expect("cycle");
+    assert_eq!(summary.posted, 8, "{summary:?}");
+    let posted = in_state(&*store, EntityKind::Order, RecordState::Posted).await;
+    let mut noted = 0;
+    for record in &posted {
+        let sent = audit_messages(&*store, &record.key, Some(AuditKind::Sent)).await;
+        if sent.iter().any(|m| m.contains("goes now, after")) {
+            noted += 1;
+        }
+    }
+    // Two batches of four: the second waited for the first's call.
+    assert_eq!(noted, 4, "records whose document waited for the session");
+    assert_orders_landed(&h, &store, &posted).await;
+    h.sims.shutdown().await;
+}
+
 /// A SORTOI call that times out: SYSPRO may still import the order after the connector stopped
 /// waiting, and the look-up right after does not find it yet. The order stays in `posting` instead
 /// of being sent again, is looked up again only once twice the call timeout has passed, and, still

@@ -22,7 +22,7 @@ use super::journal_check::JournalLookup;
 use super::pipeline::Progress;
 use super::writes::Pending;
 use super::{Engine, EngineError, EngineEvent, error_chain};
-use crate::audit::{AuditKind, AuditQuery};
+use crate::audit::{AuditEntry, AuditKind, AuditQuery};
 use crate::config::RevenueSelector;
 use crate::mapping::{MappingContext, ReferenceData};
 use crate::plan::{CustomerAction, NewCustomer, PostingPlan, SourceDocument};
@@ -1383,9 +1383,9 @@ impl Engine {
         })
     }
 
-    /// Where the journal of a record in `posting` stands, from the audit entries of its current
-    /// attempt.
-    async fn journal_state(&self, record: &Record) -> Result<JournalState, StoreError> {
+    /// The latest 200 audit entries of `record`, newest first: enough to reach back to its last
+    /// claim.
+    async fn latest_entries(&self, record: &Record) -> Result<Vec<AuditEntry>, StoreError> {
         let page = self
             .inner
             .audit
@@ -1394,7 +1394,13 @@ impl Engine {
                 ..AuditQuery::for_record(record.key.clone())
             })
             .await?;
-        for entry in page.entries {
+        Ok(page.entries)
+    }
+
+    /// Where the journal of a record in `posting` stands, from the audit entries of its current
+    /// attempt.
+    async fn journal_state(&self, record: &Record) -> Result<JournalState, StoreError> {
+        for entry in self.latest_entries(record).await? {
             match entry.kind {
                 AuditKind::Answered if entry.message.starts_with(JOURNAL_ACCEPTED) => {
                     return Ok(JournalState::Accepted);
@@ -1421,16 +1427,7 @@ impl Engine {
         &self,
         record: &Record,
     ) -> Result<Option<OffsetDateTime>, StoreError> {
-        let page = self
-            .inner
-            .audit
-            .query(&AuditQuery {
-                limit: 200,
-                ..AuditQuery::for_record(record.key.clone())
-            })
-            .await?;
-        // Newest first.
-        for entry in page.entries {
+        for entry in self.latest_entries(record).await? {
             match entry.kind {
                 AuditKind::Sent => return Ok(Some(entry.at)),
                 AuditKind::Decided if entry.message.starts_with(OUTCOME_UNKNOWN) => {

@@ -344,23 +344,11 @@ async fn a_worker_held_up_past_its_lease_imports_nothing() {
         );
     }
     store.hooks.lease.taken.store(false, SeqCst);
-    let posted = eventually_within(Duration::from_secs(20), || async {
-        h.clock.advance(Duration::from_secs(5));
-        in_state(&store.inner, EntityKind::Order, RecordState::Posted)
-            .await
-            .len()
-            == 3
-    })
-    .await;
+    let posted = orders_posted_as_the_clock_moves(&h, &store.inner, 3).await;
     assert!(posted, "imported once the lease is back");
     let posted = in_state(&store.inner, EntityKind::Order, RecordState::Posted).await;
     assert_orders_landed(&h, &store.inner, &posted).await;
-    stop.send_replace(true);
-    tokio::time::timeout(Duration::from_secs(20), running)
-        .await
-        .expect("the loop stops")
-        .expect("the loop's task")
-        .expect("clean stop");
+    stop_run_loop(&stop, running).await;
     h.sims.shutdown().await;
 }
 

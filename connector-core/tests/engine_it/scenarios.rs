@@ -1230,12 +1230,7 @@ async fn a_run_loop_that_lost_its_lease_does_nothing_for_notifications() {
         store.hooks.refused.load(SeqCst) >= 3,
         "the lease was asked for"
     );
-    stop.send_replace(true);
-    tokio::time::timeout(Duration::from_secs(20), running)
-        .await
-        .expect("the loop stops")
-        .expect("the loop's task")
-        .expect("clean stop");
+    stop_run_loop(&stop, running).await;
     assert_eq!(h.ledger_invoices().await.len(), 3, "nothing more posted");
     assert_eq!(api.calls(Some(LOOK_UP)).await, seen, "nothing read either");
     let requeued = store
@@ -1301,14 +1296,7 @@ async fn a_worker_held_up_past_its_lease_before_a_send_sends_nothing() {
 
         // The lease is this worker's to take again: its next cycle reconciles and posts.
         store.hooks.lease.taken.store(false, SeqCst);
-        let posted = eventually_within(Duration::from_secs(20), || async {
-            h.clock.advance(Duration::from_secs(5));
-            in_state(&*store, EntityKind::Order, RecordState::Posted)
-                .await
-                .len()
-                == 3
-        })
-        .await;
+        let posted = orders_posted_as_the_clock_moves(&h, &*store, 3).await;
         assert!(posted, "{before}: posted once the lease is back");
         assert_eq!(
             h.ledger_invoices().await.len(),
@@ -1320,12 +1308,7 @@ async fn a_worker_held_up_past_its_lease_before_a_send_sends_nothing() {
             3,
             "{before}: journals once"
         );
-        stop.send_replace(true);
-        tokio::time::timeout(Duration::from_secs(20), running)
-            .await
-            .expect("the loop stops")
-            .expect("the loop's task")
-            .expect("clean stop");
+        stop_run_loop(&stop, running).await;
         h.sims.shutdown().await;
     }
 }

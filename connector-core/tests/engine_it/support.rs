@@ -844,6 +844,36 @@ pub async fn a_run_loop_past_its_first_cycle<S: StateStore>(
     (stop, running)
 }
 
+/// Sends the stop signal and waits (20 s at most) for the run loop to end cleanly.
+pub async fn stop_run_loop(
+    stop: &tokio::sync::watch::Sender<bool>,
+    running: tokio::task::JoinHandle<Result<(), connector_core::engine::EngineError>>,
+) {
+    stop.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the loop stops")
+        .expect("the loop's task")
+        .expect("clean stop");
+}
+
+/// Whether `n` orders of `store` come to be posted while the test clock moves 5 s at a time
+/// (within 20 s of real time): a run loop's next cycles post them.
+pub async fn orders_posted_as_the_clock_moves<S: StateStore>(
+    h: &Harness,
+    store: &S,
+    n: usize,
+) -> bool {
+    eventually_within(Duration::from_secs(20), || async {
+        h.clock.advance(Duration::from_secs(5));
+        in_state(store, EntityKind::Order, RecordState::Posted)
+            .await
+            .len()
+            == n
+    })
+    .await
+}
+
 /// Asks `done` every 5 ms for at most `limit`, until it says yes; whether it did.
 pub async fn eventually_within<F, Fut>(limit: Duration, mut done: F) -> bool
 where

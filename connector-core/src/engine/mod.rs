@@ -959,9 +959,10 @@ impl Engine {
     /// First it writes `first`, the audit entries of what is about to be sent (with whatever else
     /// the caller staged): what is sent is durable before it is sent. It does so before taking
     /// the turn, so the write overlaps the call in hand. A document that then waits for the turn
-    /// longer than [`TURN_WAIT_NOTED`] gets a second `sent` entry when it goes: a record whose
-    /// answer never comes is looked up only a while after its document went (see
-    /// [`Engine::sent_unanswered_at`]), and the first entry would make that while too short.
+    /// longer than [`TURN_WAIT_NOTED`], and every later part of a batch (`Outgoing::Part`), gets
+    /// a second `sent` entry when it goes: a record whose answer never comes is looked up only a
+    /// while after its document went (see [`Engine::sent_unanswered_at`]), and the first entry
+    /// would make that while too short.
     ///
     /// Then, under the run loop's lease, it asks two things. Is the lease still this worker's for
     /// a while (at least the third of its time to live that the run loop renews it by)? If not,
@@ -977,36 +978,38 @@ impl Engine {
     /// one the unit began under. The caller leaves its records in `posting` for reconciliation.
     ///
     /// # Errors
-    /// The store's failure to write `first` (or the second entries): nothing was sent either.
+    /// The store's failure to write the `sent` entries: nothing was sent either.
     pub(crate) async fn send_fenced<T, F>(
         &self,
-        first: Option<&mut writes::Pending>,
+        outgoing: writes::Outgoing<'_>,
         send: impl FnOnce() -> F,
     ) -> Result<Result<T, String>, StoreError>
     where
         F: Future<Output = T>,
     {
-        let mut sent = Vec::new();
-        if let Some(first) = first {
-            sent = first.sent();
-            self.flush(first).await?;
-        }
+        let sent = outgoing.sent();
+        let part = match outgoing {
+            writes::Outgoing::First(first) => {
+                self.flush(first).await?;
+                false
+            }
+            writes::Outgoing::Part(_) => true,
+        };
         let asked = tokio::time::Instant::now();
         let _turn = self.inner.syspro_turn.lock().await;
         let waited = asked.elapsed();
-        if waited >= TURN_WAIT_NOTED && !sent.is_empty() {
+        if part || waited >= TURN_WAIT_NOTED {
             let mut again = writes::Pending::default();
             for (key, message) in sent {
-                self.stage_audit(
-                    &mut again,
-                    &key,
-                    AuditKind::Sent,
+                let note = if part {
+                    format!("{message}: this part of it goes now")
+                } else {
                     format!(
                         "{message}: goes now, after {:.1} s waiting for the SYSPRO session",
                         waited.as_secs_f64()
-                    ),
-                    None,
-                );
+                    )
+                };
+                self.stage_audit(&mut again, &key, AuditKind::Sent, note, None);
             }
             self.flush(&mut again).await?;
         }
@@ -1999,13 +2002,13 @@ impl Fetched {
     }
 }
 
-/// How often a held lease is renewed: every third of its time to live, not more often than every
-/// 100 ms, and always well before it runs out (at most half its time to live, even for a short
-/// lease).
 /// A wait for the SYSPRO session after which a document about to be sent gets a second `sent`
 /// entry when it goes (see [`Engine::send_fenced`]).
 const TURN_WAIT_NOTED: Duration = Duration::from_secs(1);
 
+/// How often a held lease is renewed: every third of its time to live, not more often than every
+/// 100 ms, and always well before it runs out (at most half its time to live, even for a short
+/// lease).
 fn renewal_interval(ttl: Duration) -> Duration {
     (ttl / 3).max(Duration::from_millis(100)).min(ttl / 2)
 }

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use super::convert::{self, ConversionError};
 use super::journal_check::JournalLookup;
 use super::pipeline::Progress;
-use super::writes::Pending;
+use super::writes::{Outgoing, Pending, split_sent};
 use super::{Engine, EngineError, EngineEvent, error_chain};
 use crate::audit::{AuditEntry, AuditKind, AuditQuery};
 use crate::config::RevenueSelector;
@@ -111,6 +111,9 @@ fn classify(error: &syspro_client::Error) -> Delivery {
 /// it: the connection's lease was lost, or what was to be sent could not be stored first (see
 /// [`Engine::send_fenced`]).
 pub(crate) const NOT_SENT: &str = "not sent, left in posting for reconciliation";
+
+/// How the audit trail begins the `sent` entry of an AR invoice, a GL journal and a sales order.
+const DOCUMENT_SENT: [&str; 3] = ["ARSTIN invoice ", JOURNAL_SENT, "SORTOI sales order "];
 
 /// How the audit trail begins a document's unknown outcome (its answer was lost).
 const OUTCOME_UNKNOWN: &str = "outcome of ";
@@ -956,7 +959,9 @@ impl Engine {
         }
         let items: Vec<bo::ArInvoiceItem> = ready.iter().map(|(_, _, item)| item.clone()).collect();
         // What is about to be sent is made durable in the SYSPRO turn, just before it is sent.
-        let deliveries = self.post_invoices(&items, Some(&mut pending)).await?;
+        let deliveries = self
+            .post_invoices(&items, Outgoing::First(&mut pending))
+            .await?;
 
         // Every answer is staged before any move, so the flush writes the answers first and a
         // crash in between leaves a readable trail.
@@ -1134,7 +1139,9 @@ impl Engine {
             self.flush(&mut pending).await?;
             return Ok(());
         }
-        let deliveries = self.post_journals(&documents, Some(&mut pending)).await?;
+        let deliveries = self
+            .post_journals(&documents, Outgoing::First(&mut pending))
+            .await?;
         let mut outcomes: Vec<(Record, PostingPlan, Delivery)> = Vec::with_capacity(journals.len());
         for ((record, plan), delivery) in journals.into_iter().zip(deliveries) {
             // A lost answer is settled by asking the ledger, never by sending again blindly.
@@ -1242,18 +1249,19 @@ impl Engine {
     }
 
     /// Posts AR invoices with `ApplyIfEntireDocumentValid=N`, splitting a document SYSPRO refuses
-    /// as too large. One delivery per item, in order. `first` is written just before the send
-    /// (see [`Engine::send_fenced`]).
+    /// as too large. One delivery per item, in order. `outgoing` is written before the send (see
+    /// [`Engine::send_fenced`]).
     fn post_invoices<'a>(
         &'a self,
         items: &'a [bo::ArInvoiceItem],
-        first: Option<&'a mut Pending>,
+        outgoing: Outgoing<'a>,
     ) -> BoxFuture<'a, Result<Vec<Delivery>, StoreError>> {
         Box::pin(async move {
             let mut posting = ArInvoicePosting::new(items.to_vec());
             posting.parameters.apply_if_entire_document_valid = false;
+            let sent = outgoing.sent();
             let answer = match self
-                .send_fenced(first, || self.inner.syspro.post_ar_invoices(&posting))
+                .send_fenced(outgoing, || self.inner.syspro.post_ar_invoices(&posting))
                 .await?
             {
                 Ok(answer) => answer,
@@ -1266,9 +1274,14 @@ impl Engine {
                         business_object: "ARSTIN",
                         items: items.len(),
                     });
-                    let (left, right) = items.split_at(items.len() / 2);
-                    let mut out = self.post_invoices(left, None).await?;
-                    out.extend(self.post_invoices(right, None).await?);
+                    let at = items.len() / 2;
+                    let (left, right) = items.split_at(at);
+                    let (sent_left, sent_right) = split_sent(&sent, items.len(), at);
+                    let mut out = self.post_invoices(left, Outgoing::Part(sent_left)).await?;
+                    out.extend(
+                        self.post_invoices(right, Outgoing::Part(sent_right))
+                            .await?,
+                    );
                     Ok(out)
                 }
                 Err(e) => {
@@ -1319,18 +1332,19 @@ impl Engine {
     }
 
     /// Posts GL journals with `ApplyIfEntireDocumentValid=N`, splitting a document SYSPRO refuses
-    /// as too large. One delivery per journal, in order. `first` is written just before the send
+    /// as too large. One delivery per journal, in order. `outgoing` is written before the send
     /// (see [`Engine::send_fenced`]).
     fn post_journals<'a>(
         &'a self,
         journals: &'a [bo::GlJournal],
-        first: Option<&'a mut Pending>,
+        outgoing: Outgoing<'a>,
     ) -> BoxFuture<'a, Result<Vec<Delivery>, StoreError>> {
         Box::pin(async move {
             let mut posting = GlJournalPosting::new(journals.to_vec());
             posting.parameters.apply_if_entire_document_valid = false;
+            let sent = outgoing.sent();
             let answer = match self
-                .send_fenced(first, || self.inner.syspro.post_gl_journal(&posting))
+                .send_fenced(outgoing, || self.inner.syspro.post_gl_journal(&posting))
                 .await?
             {
                 Ok(answer) => answer,
@@ -1343,9 +1357,14 @@ impl Engine {
                         business_object: "GENTJL",
                         items: journals.len(),
                     });
-                    let (left, right) = journals.split_at(journals.len() / 2);
-                    let mut out = self.post_journals(left, None).await?;
-                    out.extend(self.post_journals(right, None).await?);
+                    let at = journals.len() / 2;
+                    let (left, right) = journals.split_at(at);
+                    let (sent_left, sent_right) = split_sent(&sent, journals.len(), at);
+                    let mut out = self.post_journals(left, Outgoing::Part(sent_left)).await?;
+                    out.extend(
+                        self.post_journals(right, Outgoing::Part(sent_right))
+                            .await?,
+                    );
                     Ok(out)
                 }
                 Err(e) => {
@@ -1429,7 +1448,14 @@ impl Engine {
     ) -> Result<Option<OffsetDateTime>, StoreError> {
         for entry in self.latest_entries(record).await? {
             match entry.kind {
-                AuditKind::Sent => return Ok(Some(entry.at)),
+                // A document's, not a customer's (ARSSCS), which is only ever sent before it.
+                AuditKind::Sent
+                    if DOCUMENT_SENT
+                        .iter()
+                        .any(|sent| entry.message.starts_with(sent)) =>
+                {
+                    return Ok(Some(entry.at));
+                }
                 AuditKind::Decided if entry.message.starts_with(OUTCOME_UNKNOWN) => {
                     return Ok(Some(entry.at));
                 }

@@ -27,7 +27,7 @@ use syspro_client::bo;
 
 use super::convert;
 use super::posting::NOT_SENT;
-use super::writes::Pending;
+use super::writes::{Outgoing, Pending, SentEntry};
 use super::{Engine, EngineError, EngineEvent, error_chain};
 use crate::audit::AuditKind;
 use crate::config::PostingTarget;
@@ -203,7 +203,9 @@ impl Engine {
         }
         let orders: Vec<bo::SalesOrder> = ready.iter().map(|r| r.order.clone()).collect();
         // What is about to be sent is made durable in the SYSPRO turn, just before it is sent.
-        let deliveries = self.import_orders(&orders, Some(&mut sent)).await;
+        let deliveries = self
+            .import_orders(&orders, Outgoing::First(&mut sent))
+            .await;
 
         // Every answer is settled and recorded before any record moves, so a crash in between
         // leaves a readable trail for the reconciliation at the next start.
@@ -379,20 +381,21 @@ impl Engine {
 
     /// Imports `orders` with SORTOI; one delivery per order, in order. A document SYSPRO refuses
     /// as too large is split; orders that were not imported only because another order of the
-    /// document was refused are sent again without it. `first` is written just before the send
-    /// (see [`Engine::send_fenced`]).
+    /// document was refused are sent again without it. `outgoing` is written before the send (see
+    /// [`Engine::send_fenced`]).
     fn import_orders<'a>(
         &'a self,
         orders: &'a [bo::SalesOrder],
-        first: Option<&'a mut Pending>,
+        outgoing: Outgoing<'a>,
     ) -> BoxFuture<'a, Vec<OrderDelivery>> {
         Box::pin(async move {
             let import = bo::SalesOrderImport {
                 parameters: convert::sales_order_parameters(),
                 orders: orders.to_vec(),
             };
+            let sent = outgoing.sent();
             let answer = match self
-                .send_fenced(first, || self.inner.syspro.import_sales_orders(&import))
+                .send_fenced(outgoing, || self.inner.syspro.import_sales_orders(&import))
                 .await
             {
                 Ok(Ok(answer)) => answer,
@@ -401,7 +404,7 @@ impl Engine {
                 // cycle too.
                 Err(e) => {
                     let reason = format!(
-                        "what was to be sent could not be stored first: {}",
+                        "the audit trail could not be written before the send: {}",
                         error_chain(&e)
                     );
                     return vec![OrderDelivery::NotSent(reason); orders.len()];
@@ -414,7 +417,7 @@ impl Engine {
                         business_object: "SORTOI",
                         items: orders.len(),
                     });
-                    return self.one_by_one(orders, orders.len() / 2).await;
+                    return self.one_by_one(orders, &sent, orders.len() / 2).await;
                 }
                 Err(e) => {
                     let delivery = if e.is_outcome_unknown() {
@@ -425,7 +428,7 @@ impl Engine {
                         // Refused before or by SYSPRO without naming an order: each order is
                         // sent on its own, so only the one at fault is refused.
                         self.syspro_call::<()>("SORTOI", Err(e)).ok();
-                        return self.one_by_one(orders, 1).await;
+                        return self.one_by_one(orders, &sent, 1).await;
                     } else {
                         OrderDelivery::Rejected(e.to_string(), Value::Null)
                     };
@@ -475,7 +478,7 @@ impl Engine {
             if innocent.len() == orders.len() {
                 // No order is named: the reason is in the document's own messages or warnings.
                 if orders.len() > 1 {
-                    return self.one_by_one(orders, 1).await;
+                    return self.one_by_one(orders, &sent, 1).await;
                 }
                 let reason = messages_text(result.errors());
                 let reason = if reason.is_empty() {
@@ -493,7 +496,14 @@ impl Engine {
             if !innocent.is_empty() {
                 let again: Vec<bo::SalesOrder> =
                     innocent.iter().map(|i| orders[*i].clone()).collect();
-                let answers = self.import_orders(&again, None).await;
+                let sent_again: Vec<_> = if sent.len() == orders.len() {
+                    innocent.iter().map(|i| sent[*i].clone()).collect()
+                } else {
+                    Vec::new()
+                };
+                let answers = self
+                    .import_orders(&again, Outgoing::Part(&sent_again))
+                    .await;
                 for (i, delivery) in innocent.into_iter().zip(answers) {
                     out[i] = Some(delivery);
                 }
@@ -510,11 +520,23 @@ impl Engine {
         })
     }
 
-    /// Imports `orders` in documents of at most `chunk` orders.
-    async fn one_by_one(&self, orders: &[bo::SalesOrder], chunk: usize) -> Vec<OrderDelivery> {
+    /// Imports `orders` (whose records and `sent` messages are `sent`, in order) in documents of
+    /// at most `chunk` orders.
+    async fn one_by_one(
+        &self,
+        orders: &[bo::SalesOrder],
+        sent: &[SentEntry],
+        chunk: usize,
+    ) -> Vec<OrderDelivery> {
+        let chunk = chunk.max(1);
         let mut out = Vec::with_capacity(orders.len());
-        for part in orders.chunks(chunk.max(1)) {
-            out.extend(self.import_orders(part, None).await);
+        for (index, part) in orders.chunks(chunk).enumerate() {
+            let sent_part = if sent.len() == orders.len() {
+                &sent[index * chunk..index * chunk + part.len()]
+            } else {
+                &[]
+            };
+            out.extend(self.import_orders(part, Outgoing::Part(sent_part)).await);
         }
         out
     }

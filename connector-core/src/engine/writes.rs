@@ -28,6 +28,43 @@ pub(crate) struct MoveOutcome {
     pub(crate) result: Result<(), StoreError>,
 }
 
+/// A record and the message of its `sent` entry.
+pub(crate) type SentEntry = (RecordKey, String);
+
+/// What a SYSPRO post carries for its audit trail (see [`Engine::send_fenced`]).
+pub(crate) enum Outgoing<'a> {
+    /// The first document of a batch: the staged writes, with a `sent` entry for each of its
+    /// items, in order.
+    First(&'a mut Pending),
+    /// A later document of the same batch (a half of a split document, a re-send): the record and
+    /// `sent` message of each of its items, in order.
+    Part(&'a [SentEntry]),
+}
+
+impl Outgoing<'_> {
+    /// The record and `sent` message of each item.
+    pub(crate) fn sent(&self) -> Vec<SentEntry> {
+        match self {
+            Outgoing::First(pending) => pending.sent(),
+            Outgoing::Part(sent) => sent.to_vec(),
+        }
+    }
+}
+
+/// Splits the `sent` list of a document at `at`, as its items are split; empty halves when it
+/// does not match the items.
+pub(crate) fn split_sent(
+    sent: &[SentEntry],
+    items: usize,
+    at: usize,
+) -> (&[SentEntry], &[SentEntry]) {
+    if sent.len() == items {
+        sent.split_at(at)
+    } else {
+        (&[], &[])
+    }
+}
+
 /// Audit entries and moves not yet written.
 #[derive(Default)]
 pub(crate) struct Pending {
@@ -42,7 +79,7 @@ impl Pending {
     }
 
     /// The record and message of each `sent` entry waiting to be written.
-    pub(crate) fn sent(&self) -> Vec<(RecordKey, String)> {
+    pub(crate) fn sent(&self) -> Vec<SentEntry> {
         self.audits
             .iter()
             .filter(|entry| entry.kind == AuditKind::Sent)

@@ -588,6 +588,17 @@ async fn a_document_syspro_refuses_as_too_large_is_split_and_posted() {
         not_posted(&*store, EntityKind::Order).await
     );
     assert_posted_once(&h, &posted, &grand_totals(&orders)).await;
+    // Each part of the split document notes, in the trail of its records, when it went: a lost
+    // answer's wait before a look-up counts from there.
+    for record in &posted {
+        let sent = audit_messages(&*store, &record.key, Some(AuditKind::Sent)).await;
+        assert!(
+            sent.iter()
+                .any(|m| m.starts_with("ARSTIN invoice") && m.ends_with("this part of it goes now")),
+            "{}: {sent:?}",
+            record.key
+        );
+    }
     h.sims.shutdown().await;
 }
 

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use super::convert::{self, ConversionError};
 use super::journal_check::JournalLookup;
 use super::pipeline::Progress;
-use super::writes::{Outgoing, Pending, split_sent};
+use super::writes::{Outgoing, Pending, sent_of};
 use super::{Engine, EngineError, EngineEvent, error_chain};
 use crate::audit::{AuditEntry, AuditKind, AuditQuery};
 use crate::config::RevenueSelector;
@@ -958,7 +958,7 @@ impl Engine {
             return Ok(());
         }
         let items: Vec<bo::ArInvoiceItem> = ready.iter().map(|(_, _, item)| item.clone()).collect();
-        // What is about to be sent is made durable in the SYSPRO turn, just before it is sent.
+        // What is about to be sent is made durable just before it is sent (see `send_fenced`).
         let deliveries = self
             .post_invoices(&items, Outgoing::First(&mut pending))
             .await?;
@@ -1276,10 +1276,11 @@ impl Engine {
                     });
                     let at = items.len() / 2;
                     let (left, right) = items.split_at(at);
-                    let (sent_left, sent_right) = split_sent(&sent, items.len(), at);
-                    let mut out = self.post_invoices(left, Outgoing::Part(sent_left)).await?;
+                    let sent_left = sent_of(&sent, items.len(), 0..at);
+                    let sent_right = sent_of(&sent, items.len(), at..items.len());
+                    let mut out = self.post_invoices(left, Outgoing::Part(&sent_left)).await?;
                     out.extend(
-                        self.post_invoices(right, Outgoing::Part(sent_right))
+                        self.post_invoices(right, Outgoing::Part(&sent_right))
                             .await?,
                     );
                     Ok(out)
@@ -1359,10 +1360,11 @@ impl Engine {
                     });
                     let at = journals.len() / 2;
                     let (left, right) = journals.split_at(at);
-                    let (sent_left, sent_right) = split_sent(&sent, journals.len(), at);
-                    let mut out = self.post_journals(left, Outgoing::Part(sent_left)).await?;
+                    let sent_left = sent_of(&sent, journals.len(), 0..at);
+                    let sent_right = sent_of(&sent, journals.len(), at..journals.len());
+                    let mut out = self.post_journals(left, Outgoing::Part(&sent_left)).await?;
                     out.extend(
-                        self.post_journals(right, Outgoing::Part(sent_right))
+                        self.post_journals(right, Outgoing::Part(&sent_right))
                             .await?,
                     );
                     Ok(out)
@@ -1470,30 +1472,31 @@ impl Engine {
         Ok(None)
     }
 
-    /// Whether a document sent at `sent_at` without an answer (see
-    /// [`Engine::sent_unanswered_at`]) may still be in SYSPRO's hands at `now`: until twice the
-    /// SYSPRO call timeout has passed (a call, and a second one after a new logon). Logged when
-    /// so: `record` then stays in `posting` and is looked up at a later cycle.
-    pub(crate) fn may_still_be_applied(
+    /// Whether `record`, left in `posting`, is to be reconciled at `now`, and if so whether its
+    /// last document went without an answer (see [`Engine::sent_unanswered_at`]). `None` while
+    /// such a document may still be in SYSPRO's hands: until twice the SYSPRO call timeout has
+    /// passed (a call, and a second one after a new logon); `record` then stays in `posting` and
+    /// is looked up at a later cycle. Reconciling moves or sends the record, so under a lease it
+    /// goes on only while the lease is still this unit's (the error otherwise).
+    pub(crate) async fn to_reconcile(
         &self,
         record: &Record,
-        sent_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
-    ) -> bool {
-        let Some(sent_at) = sent_at else {
-            return false;
-        };
-        let grace = self.inner.syspro.config().call_timeout() * 2;
-        let waiting = now - sent_at < grace;
-        if waiting {
+    ) -> Result<Option<bool>, EngineError> {
+        let sent_at = self.sent_unanswered_at(record).await?;
+        if let Some(sent_at) = sent_at
+            && now - sent_at < self.inner.syspro.config().call_timeout() * 2
+        {
             tracing::info!(
                 connection = %self.inner.name,
                 record = %record.key,
                 sent_at = %sent_at,
                 "left in posting unanswered: SYSPRO may still be applying what was sent; looked up once twice the call timeout has passed"
             );
+            return Ok(None);
         }
-        waiting
+        self.renew_if_under_lease().await?;
+        Ok(Some(sent_at.is_some()))
     }
 
     /// Makes `record`, left in `posting` and not in SYSPRO, due for posting again: at once when
@@ -1541,12 +1544,9 @@ impl Engine {
             .stale_posting(&self.inner.name, now)
             .await?;
         for record in stale {
-            let unanswered = self.sent_unanswered_at(&record).await?;
-            if self.may_still_be_applied(&record, unanswered, now) {
+            let Some(unanswered) = self.to_reconcile(&record, now).await? else {
                 continue;
-            }
-            // A record is moved or sent from here: only while the lease is still this unit's.
-            self.renew_if_under_lease().await?;
+            };
             summary.reconciled += 1;
             let plan = match self
                 .plan_record(&record, reference, &mut summary.customers_created)
@@ -1596,7 +1596,7 @@ impl Engine {
                 .await?;
                 self.repost_after_reconciling(
                     &record,
-                    unanswered.is_some(),
+                    unanswered,
                     format!("interrupted posting; SYSPRO does not hold invoice {invoice}"),
                     summary,
                 )

@@ -27,7 +27,7 @@ use syspro_client::bo;
 
 use super::convert;
 use super::posting::NOT_SENT;
-use super::writes::{Outgoing, Pending, SentEntry};
+use super::writes::{Outgoing, Pending, SentEntry, sent_of};
 use super::{Engine, EngineError, EngineEvent, error_chain};
 use crate::audit::AuditKind;
 use crate::config::PostingTarget;
@@ -202,7 +202,7 @@ impl Engine {
             );
         }
         let orders: Vec<bo::SalesOrder> = ready.iter().map(|r| r.order.clone()).collect();
-        // What is about to be sent is made durable in the SYSPRO turn, just before it is sent.
+        // What is about to be sent is made durable just before it is sent (see `send_fenced`).
         let deliveries = self
             .import_orders(&orders, Outgoing::First(&mut sent))
             .await;
@@ -496,11 +496,7 @@ impl Engine {
             if !innocent.is_empty() {
                 let again: Vec<bo::SalesOrder> =
                     innocent.iter().map(|i| orders[*i].clone()).collect();
-                let sent_again: Vec<_> = if sent.len() == orders.len() {
-                    innocent.iter().map(|i| sent[*i].clone()).collect()
-                } else {
-                    Vec::new()
-                };
+                let sent_again = sent_of(&sent, orders.len(), innocent.iter().copied());
                 let answers = self
                     .import_orders(&again, Outgoing::Part(&sent_again))
                     .await;
@@ -531,12 +527,9 @@ impl Engine {
         let chunk = chunk.max(1);
         let mut out = Vec::with_capacity(orders.len());
         for (index, part) in orders.chunks(chunk).enumerate() {
-            let sent_part = if sent.len() == orders.len() {
-                &sent[index * chunk..index * chunk + part.len()]
-            } else {
-                &[]
-            };
-            out.extend(self.import_orders(part, Outgoing::Part(sent_part)).await);
+            let from = index * chunk;
+            let sent_part = sent_of(sent, orders.len(), from..from + part.len());
+            out.extend(self.import_orders(part, Outgoing::Part(&sent_part)).await);
         }
         out
     }
@@ -592,12 +585,9 @@ impl Engine {
             .stale_posting(&self.inner.name, now)
             .await?;
         for record in stale {
-            let unanswered = self.sent_unanswered_at(&record).await?;
-            if self.may_still_be_applied(&record, unanswered, now) {
+            let Some(unanswered) = self.to_reconcile(&record, now).await? else {
                 continue;
-            }
-            // A record is moved or sent from here: only while the lease is still this unit's.
-            self.renew_if_under_lease().await?;
+            };
             summary.reconciled += 1;
             let Some((plan, order)) = self.plan_sales_order(&record, reference, summary).await?
             else {
@@ -653,7 +643,7 @@ impl Engine {
                     .await?;
                     self.repost_after_reconciling(
                         &record,
-                        unanswered.is_some(),
+                        unanswered,
                         format!(
                             "interrupted posting; SYSPRO holds no sales order for customer PO {po}"
                         ),

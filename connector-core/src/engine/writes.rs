@@ -51,18 +51,18 @@ impl Outgoing<'_> {
     }
 }
 
-/// Splits the `sent` list of a document at `at`, as its items are split; empty halves when it
-/// does not match the items.
-pub(crate) fn split_sent(
+/// The `sent` entries of the items at `which` of a document of `items` items whose entries are
+/// `sent`, in order (a half of a split document, the orders sent again); none when `sent` does
+/// not match the items.
+pub(crate) fn sent_of(
     sent: &[SentEntry],
     items: usize,
-    at: usize,
-) -> (&[SentEntry], &[SentEntry]) {
-    if sent.len() == items {
-        sent.split_at(at)
-    } else {
-        (&[], &[])
+    which: impl IntoIterator<Item = usize>,
+) -> Vec<SentEntry> {
+    if sent.len() != items {
+        return Vec::new();
     }
+    which.into_iter().map(|index| sent[index].clone()).collect()
 }
 
 /// Audit entries and moves not yet written.

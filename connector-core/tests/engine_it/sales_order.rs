@@ -331,18 +331,7 @@ async fn a_worker_held_up_past_its_lease_imports_nothing() {
     let (_engine, stop, running) = a_minute_run_loop(&h, &store, selling).await;
     assert!(store.hooks.stalled.load(SeqCst), "held up");
     assert!(sales_orders(&h).await.is_empty(), "nothing imported");
-    let left = in_state(&store.inner, EntityKind::Order, RecordState::Posting).await;
-    assert_eq!(left.len(), 3, "left in posting");
-    for record in &left {
-        let trail = audit_messages(&store.inner, &record.key, Some(AuditKind::Decided)).await;
-        assert!(
-            trail
-                .iter()
-                .any(|m| m.contains("not sent, left in posting") && m.contains("lease")),
-            "{}: {trail:?}",
-            record.key
-        );
-    }
+    assert_left_unsent_for_the_lease(&store.inner, 3, "SORTOI").await;
     store.hooks.lease.taken.store(false, SeqCst);
     let posted = orders_posted_as_the_clock_moves(&h, &store.inner, 3).await;
     assert!(posted, "imported once the lease is back");

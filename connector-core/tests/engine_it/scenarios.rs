@@ -1286,18 +1286,7 @@ async fn a_worker_held_up_past_its_lease_before_a_send_sends_nothing() {
         assert!(store.hooks.stalled.load(SeqCst), "{before}: held up");
         assert_eq!(h.ledger_invoices().await.len(), invoices_sent, "{before}");
         assert!(h.ledger_journals().await.is_empty(), "{before}: no journal");
-        let left = in_state(&*store, EntityKind::Order, RecordState::Posting).await;
-        assert_eq!(left.len(), 3, "{before}: left in posting");
-        for record in &left {
-            let trail = audit_messages(&*store, &record.key, Some(AuditKind::Decided)).await;
-            assert!(
-                trail
-                    .iter()
-                    .any(|m| m.contains("not sent, left in posting") && m.contains("lease")),
-                "{before}, {}: {trail:?}",
-                record.key
-            );
-        }
+        assert_left_unsent_for_the_lease(&*store, 3, before).await;
         let report = store.cycle_reports().await.expect("reports");
         assert!(
             report[0].outcome.contains("lease"),

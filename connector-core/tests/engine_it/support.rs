@@ -844,6 +844,27 @@ pub async fn a_run_loop_past_its_first_cycle<S: StateStore>(
     (stop, running)
 }
 
+/// The orders of `store` left in `posting` (`count` of them) because the lease was lost before
+/// their documents went: each trail says so. `case` names the case in the messages.
+pub async fn assert_left_unsent_for_the_lease<S: StateStore + AuditLog>(
+    store: &S,
+    count: usize,
+    case: &str,
+) {
+    let left = in_state(store, EntityKind::Order, RecordState::Posting).await;
+    assert_eq!(left.len(), count, "{case}: left in posting");
+    for record in &left {
+        let trail = audit_messages(store, &record.key, Some(AuditKind::Decided)).await;
+        assert!(
+            trail
+                .iter()
+                .any(|m| m.contains("not sent, left in posting") && m.contains("lease")),
+            "{case}, {}: {trail:?}",
+            record.key
+        );
+    }
+}
+
 /// Sends the stop signal and waits (20 s at most) for the run loop to end cleanly.
 pub async fn stop_run_loop(
     stop: &tokio::sync::watch::Sender<bool>,
